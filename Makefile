@@ -1,0 +1,29 @@
+# make test: everything CI checks. Tools Go does not fetch itself are installed
+# by the scripts in .ci/ when missing.
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 3s
+
+.PHONY: test fmt vet staticcheck unit fuzz bench container-test
+
+test: fmt vet staticcheck unit fuzz
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	bash .ci/deps
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash .ci/fuzz
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

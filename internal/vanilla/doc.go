@@ -1,0 +1,75 @@
+// Package vanilla provides message-passing primitives: ways to send, ways to
+// recv, a Select over any of them, a Hub that owns goroutines, and stages to
+// compose them. It is what Go channels would be with contexts, errors,
+// selectable everything and a clear answer to "who closes what".
+//
+// # Ends
+//
+// Most primitives hand out a *Sender[T] and a *Recver[T]. Every blocking
+// call takes a context first and has a Try form that never waits:
+//
+//	s, r := vanilla.NewQueue[int](8)
+//	err := s.Send(ctx, 1)     // blocks while the queue is full
+//	v, err := r.Recv(ctx)     // blocks while it is empty
+//	err = s.TrySend(2)        // ErrWouldBlock instead of blocking
+//	s.CloseWithError(errBoom) // r drains, then gets errBoom
+//
+// # Ways to send and recv
+//
+//   - Pipe: one sender, one recver, no buffer: a hand-off.
+//   - Queue: one sender, one recver, a bounded FIFO between them.
+//   - Dealer: one sender, many recvers; each item goes to one of them, the
+//     one that has waited longest.
+//   - Router: many senders, one recver; waiting senders are served in
+//     arrival order; Connect fans other recvers in.
+//   - Channel: many senders, many recvers, optional buffer.
+//   - Broadcast: one sender, many subscribers; each item goes to every
+//     subscriber that has room, and Send never waits for one that does not
+//     (Drop or Latest policy per subscription, drops counted).
+//   - Tee: one sender, n recvers in lock-step: a send waits until all have
+//     taken the previous item, then gives the new one to all.
+//   - Gather: one item from each of several sources, all at once.
+//   - Value: the latest item of a series; always ready once set, versioned,
+//     clearable; watchers see changes without ever slowing the setter.
+//   - State: the single-recver Value: Send overwrites, Recv takes the latest.
+//
+// Zero values (0, "", nil) are items like any other: "nothing" is always
+// said with an error (ErrWouldBlock, ErrClosed), never with a zero value.
+//
+// # Select
+//
+// Every end is selectable: Sender.Case and Recver.Case make cases, and
+// Select performs exactly one of them. Internally each case answers the
+// notes' three questions: are you ready now (poll), enqueue me but don't
+// pause (enqueue), and dequeue me if we give up (dequeue). When several
+// cases are ready at once the first in argument order wins.
+//
+// # What happens when ...
+//
+// ... there is an error on the send side? The sender closes with
+// CloseWithError(err). Items already buffered are still delivered; after
+// them the recver gets exactly err. A plain Close delivers ErrClosed.
+//
+// ... the read side stops? The recver closes. Anything buffered is dropped,
+// and every blocked or later Send returns ErrAbandoned, so a producer learns
+// that nobody is listening instead of blocking forever.
+//
+// ... the pipe wants to stop, or something else wants it stopped? Either end
+// may close, at any time, from any goroutine. Closing an end wakes every
+// goroutine parked on either end of the primitive, including those parked
+// on the end being closed (they get ErrClosed), with any number of parked
+// senders and recvers. An operation on a closed end returns ErrClosed. For
+// primitives with many participants (Router, Dealer, Channel) each Clone is
+// a participant that closes on its own, and the primitive ends when the
+// last participant of a side has closed.
+//
+// ... the world stops? A Hub owns goroutines. Hub.Stop cancels their
+// contexts with cause ErrStopped, so every operation parked under the Hub
+// returns ErrStopped; stages close their downstream with it, so goroutines
+// outside the Hub that wait on a stage's output see ErrStopped too. Stop
+// returns only when every goroutine the Hub spawned has exited, with their
+// errors and panics (as *PanicError): a panic is reported, never silent.
+//
+// ... a context ends? The parked operation is withdrawn: nothing was sent or
+// received, and the call returns context.Cause(ctx).
+package vanilla

@@ -1,0 +1,215 @@
+package vanilla
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// sendPort is the send side of a primitive. Methods ending in Locked run
+// with mutex() held.
+type sendPort[T any] interface {
+	mutex() *sync.Mutex
+	// sendLocked completes a send now if it can (done), never parking.
+	sendLocked(e *end, self *waiter, v T) (err error, done bool)
+	// canSendLocked reports whether sendLocked could complete now,
+	// ignoring nodes of self.
+	canSendLocked(e *end, self *waiter) bool
+	parkSendLocked(n *node[T])
+	unparkSendLocked(n *node[T])
+	closeSend(e *end, err error)
+	cloneSend(e *end) error
+}
+
+// recvPort is the recv side of a primitive; see sendPort.
+type recvPort[T any] interface {
+	mutex() *sync.Mutex
+	recvLocked(e *end, self *waiter) (v T, err error, done bool)
+	canRecvLocked(e *end, self *waiter) bool
+	parkRecvLocked(n *node[T])
+	unparkRecvLocked(n *node[T])
+	closeRecv(e *end)
+	cloneRecv(e *end) error
+	dropped() uint64
+}
+
+// Sender is the send end of a primitive: a Pipe, Queue, Dealer, Router,
+// Channel, State or Tee.
+//
+// A Sender is safe for concurrent use; goroutines sharing one Sender are one
+// participant and close it together. Primitives that allow many senders
+// (Router, Channel) hand out more participants with Clone, each closed on its
+// own. Close wakes every goroutine parked on this Sender with ErrClosed; once
+// every sender of a primitive has closed, its recvers drain what is buffered
+// and then receive the close error.
+type Sender[T any] struct {
+	p     sendPort[T]
+	e     end                    // guarded by p.mutex()
+	spare atomic.Pointer[node[T]] // a recycled node, so steady-state Send does not allocate
+}
+
+// Recver is the recv end of a primitive: a Pipe, Queue, Dealer, Router,
+// Channel, State, Tee output, Value watcher or Broadcast subscription.
+//
+// A Recver is safe for concurrent use; goroutines sharing one Recver are one
+// participant. Primitives that allow many recvers (Dealer, Channel) hand out
+// more participants with Clone. Close abandons the primitive for this
+// participant: it wakes every goroutine parked on this Recver with ErrClosed,
+// and once every recver has closed, senders get ErrAbandoned.
+type Recver[T any] struct {
+	p     recvPort[T]
+	e     end                    // guarded by p.mutex()
+	spare atomic.Pointer[node[T]] // a recycled node, so steady-state Recv does not allocate
+}
+
+func getNode[T any](spare *atomic.Pointer[node[T]]) *node[T] {
+	if n := spare.Swap(nil); n != nil {
+		return n
+	}
+	return new(node[T])
+}
+
+func putNode[T any](spare *atomic.Pointer[node[T]], n *node[T]) {
+	var zero T
+	n.val = zero
+	n.w = nil
+	n.owner = nil
+	spare.Store(n)
+}
+
+// Send delivers v, blocking until the primitive takes it: a recver takes it
+// or buffer space frees up. It returns ErrAbandoned once every recver has
+// closed, ErrClosed if s is closed (also when s is closed while Send waits),
+// and context.Cause(ctx) if ctx ends first, in which case v was not sent.
+func (s *Sender[T]) Send(ctx context.Context, v T) error {
+	mu := s.p.mutex()
+	mu.Lock()
+	if err, done := s.p.sendLocked(&s.e, nil, v); done {
+		mu.Unlock()
+		return err
+	}
+	if ctx.Err() != nil {
+		mu.Unlock()
+		return context.Cause(ctx)
+	}
+	w := getWaiter()
+	n := getNode(&s.spare)
+	n.w, n.idx, n.val, n.owner = w, 0, v, &s.e
+	s.p.parkSendLocked(n)
+	mu.Unlock()
+	var err error
+	if w.park(ctx) {
+		err = w.err
+	} else {
+		mu.Lock()
+		s.p.unparkSendLocked(n)
+		mu.Unlock()
+		err = context.Cause(ctx)
+	}
+	putWaiter(w)
+	putNode(&s.spare, n)
+	return err
+}
+
+// TrySend delivers v if that is possible without waiting, and returns
+// ErrWouldBlock if it is not.
+func (s *Sender[T]) TrySend(v T) error {
+	mu := s.p.mutex()
+	mu.Lock()
+	err, done := s.p.sendLocked(&s.e, nil, v)
+	mu.Unlock()
+	if !done {
+		return ErrWouldBlock
+	}
+	return err
+}
+
+// Close closes this sender without an error: once every sender has closed,
+// recvers get ErrClosed after draining the buffer. Close is idempotent.
+func (s *Sender[T]) Close() { s.p.closeSend(&s.e, nil) }
+
+// CloseWithError closes this sender; once every sender has closed, recvers
+// get err (the first non-nil error any sender closed with) after draining
+// the buffer. A nil err is the same as Close.
+func (s *Sender[T]) CloseWithError(err error) { s.p.closeSend(&s.e, err) }
+
+// Clone returns a new sender participant of the same primitive, with its own
+// Close. It returns ErrNotShared if the primitive has a single sender and
+// ErrClosed if s is closed.
+func (s *Sender[T]) Clone() (*Sender[T], error) {
+	c := &Sender[T]{p: s.p}
+	if err := s.p.cloneSend(&s.e); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Recv returns the next item, blocking until one is ready. Once every sender
+// has closed and the buffer is drained it returns the senders' close error
+// (ErrClosed for a plain Close). It returns ErrClosed if r is closed (also
+// when r is closed while Recv waits), and context.Cause(ctx) if ctx ends
+// first, in which case nothing was received.
+func (r *Recver[T]) Recv(ctx context.Context) (T, error) {
+	mu := r.p.mutex()
+	mu.Lock()
+	if v, err, done := r.p.recvLocked(&r.e, nil); done {
+		mu.Unlock()
+		return v, err
+	}
+	var zero T
+	if ctx.Err() != nil {
+		mu.Unlock()
+		return zero, context.Cause(ctx)
+	}
+	w := getWaiter()
+	n := getNode(&r.spare)
+	n.w, n.idx, n.owner = w, 0, &r.e
+	r.p.parkRecvLocked(n)
+	mu.Unlock()
+	var v T
+	var err error
+	if w.park(ctx) {
+		v, err = n.val, w.err
+	} else {
+		mu.Lock()
+		r.p.unparkRecvLocked(n)
+		mu.Unlock()
+		err = context.Cause(ctx)
+	}
+	putWaiter(w)
+	putNode(&r.spare, n)
+	return v, err
+}
+
+// TryRecv returns an item if one is ready now, and ErrWouldBlock if not.
+func (r *Recver[T]) TryRecv() (T, error) {
+	mu := r.p.mutex()
+	mu.Lock()
+	v, err, done := r.p.recvLocked(&r.e, nil)
+	mu.Unlock()
+	if !done {
+		return v, ErrWouldBlock
+	}
+	return v, err
+}
+
+// Close closes this recver: goroutines parked on it get ErrClosed, and once
+// every recver has closed, buffered items are discarded and senders get
+// ErrAbandoned. Close is idempotent.
+func (r *Recver[T]) Close() { r.p.closeRecv(&r.e) }
+
+// Clone returns a new recver participant of the same primitive, with its own
+// Close. It returns ErrNotShared if the primitive has a single recver and
+// ErrClosed if r is closed.
+func (r *Recver[T]) Clone() (*Recver[T], error) {
+	c := &Recver[T]{p: r.p}
+	if err := r.p.cloneRecv(&r.e); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dropped returns how many items this recver's primitive discarded or
+// overwrote instead of delivering: Broadcast subscriptions and State count
+// them; other primitives never drop and return 0.
+func (r *Recver[T]) Dropped() uint64 { return r.p.dropped() }

@@ -1,0 +1,164 @@
+package vanilla
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The stages below each run one goroutine on a Hub. They share one rule:
+// when a stage ends, for any reason, it closes its upstream recver (so
+// producers upstream see ErrAbandoned) and closes its downstream sender with
+// the reason: the upstream's close error, the error a function returned,
+// ErrAbandoned from further down, or ErrStopped when the Hub stops. A plain
+// end of input arrives downstream as ErrClosed. No stage goroutine outlives
+// its Hub.
+
+// Connect moves every item from src to dst until either ends, then closes
+// both as described above. Connect a clone of a Router's sender to fan in.
+func Connect[T any](ctx context.Context, h *Hub, src *Recver[T], dst *Sender[T]) {
+	h.Go(ctx, func(ctx context.Context) error {
+		return pump(ctx, src, dst, func(_ context.Context, v T) (T, bool, error) { return v, true, nil })
+	})
+}
+
+// Map returns a recver of fn applied to every item of src. An error from fn
+// ends the stage and reaches the returned recver.
+func Map[T, U any](ctx context.Context, h *Hub, src *Recver[T], fn func(context.Context, T) (U, error)) *Recver[U] {
+	s, r := NewPipe[U]()
+	h.Go(ctx, func(ctx context.Context) error {
+		return pump(ctx, src, s, func(ctx context.Context, v T) (U, bool, error) {
+			u, err := fn(ctx, v)
+			return u, true, err
+		})
+	})
+	return r
+}
+
+// Filter returns a recver of the items of src for which keep returns true.
+func Filter[T any](ctx context.Context, h *Hub, src *Recver[T], keep func(T) bool) *Recver[T] {
+	s, r := NewPipe[T]()
+	h.Go(ctx, func(ctx context.Context) error {
+		return pump(ctx, src, s, func(_ context.Context, v T) (T, bool, error) { return v, keep(v), nil })
+	})
+	return r
+}
+
+// Consume calls fn with every item of src until src ends or fn returns an
+// error, then closes src. The Hub records fn's error.
+func Consume[T any](ctx context.Context, h *Hub, src *Recver[T], fn func(context.Context, T) error) {
+	h.Go(ctx, func(ctx context.Context) error {
+		defer src.Close()
+		for {
+			v, err := src.Recv(ctx)
+			if err != nil {
+				return endErr(err)
+			}
+			if err := fn(ctx, v); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// Produce returns a recver fed by fn, which runs in its own goroutine and
+// sends on s. When fn returns, s is closed with fn's error (nil: ErrClosed).
+func Produce[T any](ctx context.Context, h *Hub, fn func(ctx context.Context, s *Sender[T]) error) *Recver[T] {
+	s, r := NewPipe[T]()
+	h.Go(ctx, func(ctx context.Context) error {
+		err := fn(ctx, s)
+		s.CloseWithError(err)
+		return endErr(err)
+	})
+	return r
+}
+
+// Pulse returns a recver that gets the time every interval, like a
+// time.Ticker: ticks are not queued; a recver that is busy gets only the
+// latest one (Dropped counts the others). A non-positive interval returns a
+// recver that is already closed with ErrBadInterval.
+func Pulse(ctx context.Context, h *Hub, every time.Duration) *Recver[time.Time] {
+	s, r := NewState[time.Time]()
+	if every <= 0 {
+		s.CloseWithError(ErrBadInterval)
+		return r
+	}
+	h.Go(ctx, func(ctx context.Context) error {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				if err := s.Send(ctx, now); err != nil {
+					return endErr(err)
+				}
+			case <-ctx.Done():
+				s.CloseWithError(context.Cause(ctx))
+				return nil
+			}
+		}
+	})
+	return r
+}
+
+// Gather returns a recver of slices holding one item from each source, in
+// source order, delivered once every source has produced one. It ends when
+// any source ends.
+func Gather[T any](ctx context.Context, h *Hub, srcs ...*Recver[T]) *Recver[[]T] {
+	s, r := NewPipe[[]T]()
+	h.Go(ctx, func(ctx context.Context) (err error) {
+		defer func() {
+			for _, src := range srcs {
+				src.Close()
+			}
+			s.CloseWithError(err)
+			err = endErr(err)
+		}()
+		for {
+			items := make([]T, len(srcs))
+			for i, src := range srcs {
+				if items[i], err = src.Recv(ctx); err != nil {
+					return err
+				}
+			}
+			if err = s.Send(ctx, items); err != nil {
+				return err
+			}
+		}
+	})
+	return r
+}
+
+// pump runs one stage from src to dst; see the stage rule above.
+func pump[T, U any](ctx context.Context, src *Recver[T], dst *Sender[U], step func(context.Context, T) (U, bool, error)) (err error) {
+	defer func() {
+		src.Close()
+		dst.CloseWithError(err)
+		err = endErr(err)
+	}()
+	for {
+		v, err := src.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		u, keep, err := step(ctx, v)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			continue
+		}
+		if err := dst.Send(ctx, u); err != nil {
+			return err
+		}
+	}
+}
+
+// endErr is what a stage reports to its Hub: the normal ends (input closed,
+// output abandoned, Hub stopped) are not failures.
+func endErr(err error) error {
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrAbandoned) || errors.Is(err, ErrStopped) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,167 @@
+package vanilla
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// A waiter is one parked goroutine: a blocking Send or Recv, or a Select
+// with one node enqueued per case. Whoever wins claim owns the outcome: a
+// counterpart that completes the operation, a Close that fails it, or the
+// waiter itself giving up (context done, or a case turned ready while the
+// Select was still enqueueing). Only a counterpart or Close signals wake,
+// exactly once, after writing fired and err.
+type waiter struct {
+	state atomic.Uint32 // 0 while parked; 1 once claimed
+	wake  chan struct{} // capacity 1; signalled once by the claim winner
+
+	// Written by the claim winner before it signals wake; read by the
+	// waiter's goroutine after wake.
+	fired int   // index of the case that completed
+	err   error // that case's error
+}
+
+var waiters = sync.Pool{New: func() any { return &waiter{wake: make(chan struct{}, 1)} }}
+
+func getWaiter() *waiter {
+	w := waiters.Get().(*waiter)
+	w.state.Store(0)
+	return w
+}
+
+// putWaiter recycles w. Its wake must be empty and no list may hold a node
+// that points at it.
+func putWaiter(w *waiter) {
+	w.err = nil
+	waiters.Put(w)
+}
+
+func (w *waiter) claim() bool { return w.state.CompareAndSwap(0, 1) }
+
+// fire completes case idx with err and wakes w. The caller won claim.
+func (w *waiter) fire(idx int, err error) {
+	w.fired = idx
+	w.err = err
+	w.wake <- struct{}{}
+}
+
+// park blocks until w is fired or ctx ends. It reports whether w was fired;
+// when it returns false, w was claimed by its own goroutine and nobody will
+// fire it.
+func (w *waiter) park(ctx context.Context) bool {
+	done := ctx.Done()
+	if done == nil {
+		<-w.wake
+		return true
+	}
+	select {
+	case <-w.wake:
+		return true
+	case <-done:
+		if w.claim() {
+			return false
+		}
+		<-w.wake // a counterpart won the race: take its outcome
+		return true
+	}
+}
+
+// A node is a waiter's place in one primitive's queue: one per parked
+// operation. Guarded by the lock of the primitive whose list holds it.
+type node[T any] struct {
+	w      *waiter
+	idx    int  // case index reported to w when this node completes
+	val    T    // send: the value offered; recv: the value delivered
+	owner  *end // the handle the operation was made through
+	linked bool
+	prev   *node[T]
+	next   *node[T]
+}
+
+// list is a FIFO of parked nodes.
+type list[T any] struct {
+	head, tail *node[T]
+	n          int
+}
+
+func (l *list[T]) push(n *node[T]) {
+	n.linked = true
+	n.prev = l.tail
+	n.next = nil
+	if l.tail == nil {
+		l.head = n
+	} else {
+		l.tail.next = n
+	}
+	l.tail = n
+	l.n++
+}
+
+// remove unlinks n if it is still linked; it is safe to call twice.
+func (l *list[T]) remove(n *node[T]) {
+	if !n.linked {
+		return
+	}
+	if n.prev == nil {
+		l.head = n.next
+	} else {
+		n.prev.next = n.next
+	}
+	if n.next == nil {
+		l.tail = n.prev
+	} else {
+		n.next.prev = n.prev
+	}
+	n.prev, n.next, n.linked = nil, nil, false
+	l.n--
+}
+
+// take unlinks and claims the first node not owned by self, discarding
+// nodes whose waiter was already claimed elsewhere. It returns nil when no
+// claimable node is left.
+func (l *list[T]) take(self *waiter) *node[T] {
+	for n := l.head; n != nil; {
+		next := n.next
+		if n.w != self {
+			l.remove(n)
+			if n.w.claim() {
+				return n
+			}
+		}
+		n = next
+	}
+	return nil
+}
+
+// hasOther reports whether l holds a node of a waiter other than self.
+func (l *list[T]) hasOther(self *waiter) bool {
+	for n := l.head; n != nil; n = n.next {
+		if n.w != self {
+			return true
+		}
+	}
+	return false
+}
+
+// failAll claims every node in l (those of owner only, when owner is not
+// nil) and fires it with err.
+func (l *list[T]) failAll(owner *end, err error) {
+	for n := l.head; n != nil; {
+		next := n.next
+		if owner == nil || n.owner == owner {
+			l.remove(n)
+			if n.w.claim() {
+				n.w.fire(n.idx, err)
+			}
+		}
+		n = next
+	}
+}
+
+// end is the close state of one handle (one Sender or Recver). Guarded by
+// the lock of the primitive the handle belongs to.
+type end struct {
+	closed bool
+	seen   uint64 // Value watchers: the last version this handle received
+}
