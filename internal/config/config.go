@@ -1,0 +1,161 @@
+// Package config loads tickerd's YAML configuration file.
+//
+// [Load] reads a file and [Parse] decodes one: keys the file omits take the
+// values of [Default], and every problem in the file is reported as an
+// [*Error] naming the file, the line and the dotted key:
+//
+//	cfg, err := config.Load("config.yaml")
+//	if err != nil {
+//		return err // e.g. config.yaml:9: symbols[2]: invalid symbol "A B"
+//	}
+//	sched, err := config.ParseSchedule(cfg.Schedule) // cannot fail for a loaded cfg
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Source kinds accepted in source.kind.
+const (
+	KindSim    = "sim"    // simulated quotes; embedded simulator when URL is empty
+	KindNasdaq = "nasdaq" // Nasdaq quote API
+	KindStooq  = "stooq"  // stooq.com CSV quotes
+)
+
+// Config is tickerd's configuration. A Config returned by [Load] or [Parse]
+// satisfies every rule listed on [Parse]. It is a plain value: safe to read
+// from many goroutines, not to modify while others read it.
+type Config struct {
+	// Listen is the host:port for the dashboard, REST API, websocket and
+	// metrics.
+	Listen string
+	// Source describes the upstream quote source.
+	Source Source
+	// Schedule is the collection pulse, a cron spec for [ParseSchedule].
+	Schedule string
+	// Symbols are the symbols collected from the start: upper-cased,
+	// valid per [NormalizeSymbol], unique, in file order, at least one.
+	Symbols []string
+	// History is the number of points kept per symbol for sparklines and
+	// the history API.
+	History int
+	// Websocket limits and timings for websocket clients.
+	Websocket Websocket
+}
+
+// Source is the source section: where quotes come from. Like [Config], a
+// plain value.
+type Source struct {
+	// Kind is KindSim, KindNasdaq or KindStooq.
+	Kind string
+	// URL is the source's base URL, an absolute http or https URL, or
+	// empty for the kind's default; with KindSim and no URL an embedded
+	// simulator is started on loopback.
+	URL string
+	// Timeout bounds one collection; > 0.
+	Timeout time.Duration
+	// MaxInFlight is the pipelining depth on the one connection; >= 1.
+	MaxInFlight int
+	// UserAgent is sent upstream when not empty.
+	UserAgent string
+}
+
+// Websocket is the websocket section: limits and timings for clients. Like
+// [Config], a plain value.
+type Websocket struct {
+	// MaxClients is the number of simultaneous clients; >= 1.
+	MaxClients int
+	// MaxSymbolsPerClient is how many symbols one client may subscribe to;
+	// >= 1.
+	MaxSymbolsPerClient int
+	// DynamicSymbols lets clients subscribe to symbols not in
+	// Config.Symbols, which are then collected too.
+	DynamicSymbols bool
+	// MaxDynamicSymbols caps the symbols added by clients; >= 0.
+	MaxDynamicSymbols int
+	// AllowedOrigins are the browser origins accepted besides the same
+	// origin; empty means same origin only (plus clients sending no Origin).
+	// Entries are non-empty strings; their syntax is the server's to check.
+	AllowedOrigins []string
+	// WriteTimeout is how long a client may take to accept a frame before
+	// it is disconnected; > 0.
+	WriteTimeout time.Duration
+	// PingInterval is the time between pings; > 0.
+	PingInterval time.Duration
+}
+
+// Default returns the configuration used for keys a file omits: the values
+// of the repository's config.yaml. Each call returns a new Config.
+func Default() *Config {
+	return &Config{
+		Listen: ":8080",
+		Source: Source{
+			Kind:        KindSim,
+			Timeout:     5 * time.Second,
+			MaxInFlight: 64,
+		},
+		Schedule: "@every 1s",
+		Symbols:  []string{"AAPL", "AMZN", "OUTR", "MSFT", "NVDA", "GOOG", "META", "TSLA"},
+		History:  300,
+		Websocket: Websocket{
+			MaxClients:          10000,
+			MaxSymbolsPerClient: 500,
+			DynamicSymbols:      false,
+			MaxDynamicSymbols:   200,
+			AllowedOrigins:      []string{},
+			WriteTimeout:        5 * time.Second,
+			PingInterval:        25 * time.Second,
+		},
+	}
+}
+
+// Load reads the file at path and parses it with [Parse], using path as the
+// file name in errors. An error reading the file wraps the [os] error
+// (test with errors.Is(err, fs.ErrNotExist)); errors about the content are
+// [*Error] values.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a YAML configuration; filename is only used in errors.
+// Keys the data omits, or gives with no value (null), take [Default]'s
+// values. It returns the first problem found, in document order, as an
+// [*Error] naming filename, the line and the key:
+//
+//   - YAML that does not parse ([ErrSyntax], with yaml's own message and
+//     line), no document or an empty one ([ErrEmpty], line 1), more than one
+//     document ([ErrMultipleDocuments]);
+//   - a top level that is not a mapping, or any value of the wrong type
+//     ([ErrType]);
+//   - unknown keys at any level, including YAML merge keys
+//     ([ErrUnknownKey]), and keys given twice ([ErrDuplicateKey]);
+//   - listen not a host:port with a numeric port; source.kind not sim,
+//     nasdaq or stooq; source.url set but not an absolute http or https
+//     URL; durations that time.ParseDuration rejects or that are not > 0;
+//     source.max_in_flight, history and the websocket limits below 1
+//     (websocket.max_dynamic_symbols below 0); empty allowed origins
+//     ([ErrInvalidValue]);
+//   - a schedule that [ParseSchedule] rejects ([ErrInvalidSchedule]);
+//   - symbols that [NormalizeSymbol] rejects ([ErrInvalidSymbol]), a symbol
+//     listed twice after upper-casing, reported at the second one
+//     ([ErrDuplicateSymbol]), an empty list ([ErrNoSymbols]).
+//
+// Parse never panics, whatever data holds.
+func Parse(filename string, data []byte) (*Config, error) {
+	d := &decoder{file: filename}
+	root, err := d.document(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg := Default()
+	if err := d.mapping(root, "", configFields(cfg)); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

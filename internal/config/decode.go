@@ -1,0 +1,414 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decoder walks a yaml.Node tree into a Config, turning every problem into an
+// *Error that names the file, the line and the dotted key.
+type decoder struct {
+	file string // file name for errors
+}
+
+// field is one key of a mapping and how to decode its (non-null) value.
+type field struct {
+	name   string
+	decode decodeFunc
+}
+
+// decodeFunc decodes n, found at the dotted path key. n may be an alias.
+type decodeFunc func(d *decoder, n *yaml.Node, key string) error
+
+func configFields(c *Config) []field {
+	return []field{
+		{"listen", str(&c.Listen, checkListen)},
+		{"source", section(sourceFields(&c.Source))},
+		{"schedule", str(&c.Schedule, checkSchedule)},
+		{"symbols", symbols(&c.Symbols)},
+		{"history", integer(&c.History, 1)},
+		{"websocket", section(websocketFields(&c.Websocket))},
+	}
+}
+
+func sourceFields(s *Source) []field {
+	return []field{
+		{"kind", str(&s.Kind, checkKind)},
+		{"url", str(&s.URL, checkURL)},
+		{"timeout", duration(&s.Timeout)},
+		{"max_in_flight", integer(&s.MaxInFlight, 1)},
+		{"user_agent", str(&s.UserAgent, nil)},
+	}
+}
+
+func websocketFields(w *Websocket) []field {
+	return []field{
+		{"max_clients", integer(&w.MaxClients, 1)},
+		{"max_symbols_per_client", integer(&w.MaxSymbolsPerClient, 1)},
+		{"dynamic_symbols", boolean(&w.DynamicSymbols)},
+		{"max_dynamic_symbols", integer(&w.MaxDynamicSymbols, 0)},
+		{"allowed_origins", origins(&w.AllowedOrigins)},
+		{"write_timeout", duration(&w.WriteTimeout)},
+		{"ping_interval", duration(&w.PingInterval)},
+	}
+}
+
+// errAt returns an *Error at n's line.
+func (d *decoder) errAt(n *yaml.Node, key string, err error) *Error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &Error{File: d.file, Line: line, Key: key, Err: err}
+}
+
+// document parses data and returns its top-level mapping.
+func (d *decoder) document(data []byte) (root *yaml.Node, err error) {
+	defer func() {
+		// yaml.v3 turns its own failures into errors; anything else it
+		// panics with is a bug in it, reported here as a syntax error.
+		if r := recover(); r != nil {
+			root, err = nil, d.syntaxErr(fmt.Errorf("yaml: internal error: %v", r))
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: d.file, Line: 1, Err: &detail{sentinel: ErrEmpty, msg: "empty file"}}
+		}
+		return nil, d.syntaxErr(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, &Error{File: d.file, Line: max(extra.Line, 1), Err: &detail{sentinel: ErrMultipleDocuments, msg: "more than one YAML document"}}
+	case !errors.Is(err, io.EOF):
+		return nil, d.syntaxErr(err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || isNull(resolve(doc.Content[0])) {
+		return nil, &Error{File: d.file, Line: 1, Err: &detail{sentinel: ErrEmpty, msg: "empty document"}}
+	}
+	root = doc.Content[0]
+	if r := resolve(root); r == nil || r.Kind != yaml.MappingNode {
+		return nil, &Error{File: d.file, Line: max(root.Line, 1), Err: typeErr("mapping at the top level", r)}
+	}
+	return root, nil
+}
+
+// syntaxErr wraps a yaml.v3 error, keeping its message. yaml.v3 exposes the
+// line only in the message ("yaml: line 3: ..."), so it is read from there;
+// errors without one are at the start of the input.
+func (d *decoder) syntaxErr(err error) *Error {
+	line := 1
+	if rest, ok := strings.CutPrefix(err.Error(), "yaml: line "); ok {
+		if i := strings.IndexByte(rest, ':'); i > 0 {
+			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil && n > 0 {
+				line = n
+			}
+		}
+	}
+	return &Error{File: d.file, Line: line, Err: &detail{sentinel: ErrSyntax, msg: err.Error()}}
+}
+
+// mapping decodes the mapping n, found at path prefix, key by key.
+// Null values are skipped, leaving the defaults in place.
+func (d *decoder) mapping(n *yaml.Node, prefix string, fields []field) error {
+	m := resolve(n)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return d.errAt(n, prefix, typeErr("mapping", m))
+	}
+	seen := make(map[string]int, len(fields)) // key -> line of first occurrence
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		kn, vn := m.Content[i], m.Content[i+1]
+		k := resolve(kn)
+		if k == nil || k.Kind != yaml.ScalarNode {
+			return d.errAt(kn, prefix, typeErr("string key", k))
+		}
+		path := k.Value
+		if prefix != "" {
+			path = prefix + "." + k.Value
+		}
+		if k.ShortTag() == "!!merge" {
+			return d.errAt(kn, path, &detail{sentinel: ErrUnknownKey, msg: "merge keys (<<) are not supported"})
+		}
+		f := lookup(fields, k.Value)
+		if f == nil {
+			return d.errAt(kn, path, &detail{sentinel: ErrUnknownKey, msg: "unknown key " + quote(k.Value)})
+		}
+		if line, dup := seen[k.Value]; dup {
+			return d.errAt(kn, path, &detail{sentinel: ErrDuplicateKey, msg: fmt.Sprintf("key %s already set on line %d", quote(k.Value), line)})
+		}
+		seen[k.Value] = kn.Line
+		if isNull(resolve(vn)) {
+			continue
+		}
+		if err := f.decode(d, vn, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lookup(fields []field, name string) *field {
+	for i := range fields {
+		if fields[i].name == name {
+			return &fields[i]
+		}
+	}
+	return nil
+}
+
+// scalar returns n resolved, or an ErrType error if it is not a non-null
+// scalar.
+func (d *decoder) scalar(n *yaml.Node, key, want string) (*yaml.Node, error) {
+	s := resolve(n)
+	if s == nil || s.Kind != yaml.ScalarNode || isNull(s) {
+		return nil, d.errAt(n, key, typeErr(want, s))
+	}
+	return s, nil
+}
+
+// section decodes a nested mapping.
+func section(fields []field) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		return d.mapping(n, key, fields)
+	}
+}
+
+// str decodes any non-null scalar as its text, then checks it.
+func str(dst *string, check func(string) error) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "string")
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(s.Value); err != nil {
+				return d.errAt(n, key, err)
+			}
+		}
+		*dst = s.Value
+		return nil
+	}
+}
+
+// integer decodes an integer scalar that must not be below least.
+func integer(dst *int, least int) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "integer")
+		if err != nil {
+			return err
+		}
+		var v int
+		if s.ShortTag() != "!!int" || decodeScalar(s, &v) != nil {
+			return d.errAt(n, key, typeErr("integer", s))
+		}
+		if v < least {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("must be at least %d, got %d", least, v)})
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// boolean decodes true or false.
+func boolean(dst *bool) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "boolean")
+		if err != nil {
+			return err
+		}
+		var v bool
+		if s.ShortTag() != "!!bool" || decodeScalar(s, &v) != nil {
+			return d.errAt(n, key, typeErr("boolean", s))
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// duration decodes a time.ParseDuration string that must be > 0.
+func duration(dst *time.Duration) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "duration")
+		if err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s.Value)
+		if err != nil {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: "invalid duration", cause: err})
+		}
+		if v <= 0 {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: "duration must be > 0, got " + quote(s.Value)})
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// symbols decodes a non-empty list of unique symbols.
+func symbols(dst *[]string) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		seq := resolve(n)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			return d.errAt(n, key, typeErr("list", seq))
+		}
+		if len(seq.Content) == 0 {
+			return d.errAt(n, key, &detail{sentinel: ErrNoSymbols, msg: "no symbols: list at least one"})
+		}
+		out := make([]string, 0, len(seq.Content))
+		seen := make(map[string]int, len(seq.Content)) // symbol -> index
+		for i, e := range seq.Content {
+			ek := key + "[" + strconv.Itoa(i) + "]"
+			s, err := d.scalar(e, ek, "string")
+			if err != nil {
+				return err
+			}
+			sym, err := normalizeSymbol(s.Value)
+			if err != nil {
+				return d.errAt(e, ek, err)
+			}
+			if j, dup := seen[sym]; dup {
+				return d.errAt(e, ek, &detail{sentinel: ErrDuplicateSymbol, msg: fmt.Sprintf("duplicate symbol %s, already listed as %s[%d]", quote(sym), key, j)})
+			}
+			seen[sym] = i
+			out = append(out, sym)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// origins decodes a list of non-empty strings.
+func origins(dst *[]string) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		seq := resolve(n)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			return d.errAt(n, key, typeErr("list", seq))
+		}
+		out := make([]string, 0, len(seq.Content))
+		for i, e := range seq.Content {
+			ek := key + "[" + strconv.Itoa(i) + "]"
+			s, err := d.scalar(e, ek, "string")
+			if err != nil {
+				return err
+			}
+			if s.Value == "" {
+				return d.errAt(e, ek, &detail{sentinel: ErrInvalidValue, msg: "empty origin"})
+			}
+			out = append(out, s.Value)
+		}
+		*dst = out
+		return nil
+	}
+}
+
+func checkListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return &detail{sentinel: ErrInvalidValue, msg: "want host:port", cause: err}
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return &detail{sentinel: ErrInvalidValue, msg: "want a port number from 0 to 65535, got " + quote(port)}
+	}
+	return nil
+}
+
+func checkKind(s string) error {
+	switch s {
+	case KindSim, KindNasdaq, KindStooq:
+		return nil
+	}
+	return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown source kind %s, want %s, %s or %s", quote(s), KindSim, KindNasdaq, KindStooq)}
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return &detail{sentinel: ErrInvalidValue, msg: "invalid URL", cause: err}
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &detail{sentinel: ErrInvalidValue, msg: "want an absolute http or https URL, got " + quote(s)}
+	}
+	return nil
+}
+
+func checkSchedule(s string) error {
+	_, err := parseSchedule(s)
+	return err
+}
+
+// resolve follows aliases to the node they name. yaml.v3 never anchors an
+// alias, so one step suffices; the bound guards against a malformed tree.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 4; i++ {
+		n = n.Alias
+	}
+	if n != nil && n.Kind == yaml.AliasNode {
+		return nil
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n != nil && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// decodeScalar decodes the scalar s into out with yaml.v3's rules for
+// integers and booleans, turning any panic into an error.
+func decodeScalar(s *yaml.Node, out any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: internal error: %v", r)
+		}
+	}()
+	return s.Decode(out)
+}
+
+// typeErr reports that got is not the wanted kind of value.
+func typeErr(want string, got *yaml.Node) error {
+	return &detail{sentinel: ErrType, msg: "want " + want + ", got " + describe(got)}
+}
+
+// describe names n's kind for an error message, with its value if a scalar.
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+	default:
+		return "unexpected node"
+	}
+	switch tag := n.ShortTag(); tag {
+	case "!!null":
+		return "null"
+	case "!!str":
+		return "string " + quote(n.Value)
+	case "!!int":
+		return "integer " + quote(n.Value)
+	case "!!float":
+		return "number " + quote(n.Value)
+	case "!!bool":
+		return "boolean " + quote(n.Value)
+	default:
+		return tag + " " + quote(n.Value)
+	}
+}

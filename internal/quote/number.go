@@ -1,0 +1,50 @@
+package quote
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// parseDecimal parses a plain decimal such as "-12.5" or "1.5e-3". Unlike
+// strconv.ParseFloat it refuses "NaN", "Inf", hex and underscores, and any
+// result that is not finite.
+func parseDecimal(s string) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', c == '.', c == '-', c == '+', c == 'e', c == 'E':
+		default:
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// cleanNumber strips the decoration a quote page puts around a number:
+// spaces, "$", thousands commas and "%". "-$1,270.50%" becomes "-1270.50".
+func cleanNumber(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '$', ',', '%', ' ', '\t':
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// isUnknownNumber reports whether s is one of the ways a source says it has
+// no number: "", "N/A", "NA", "--", "-".
+func isUnknownNumber(s string) bool {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "", "N/A", "NA", "--", "-":
+		return true
+	}
+	return false
+}
