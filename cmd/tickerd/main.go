@@ -1,13 +1,33 @@
-// Command tickerd is a live-quote fan-out service. This is a placeholder
-// until the service core lands: it only says what the service will do.
+// Command tickerd is a live-quote fan-out service: one pipelined HTTP/1.1
+// connection to a quote source, cron-pulsed collectors per symbol, and a
+// REST API, websocket API and live dashboard.
+//
+// Usage:
+//
+//	tickerd [-config PATH]          run the service (default ./config.yaml)
+//	tickerd -check-config PATH      validate a config file and exit
+//	tickerd -version                print the version and exit
+//	tickerd sim [-listen ADDR]      run the simulated exchange on its own
+//	tickerd healthcheck [-url URL]  GET /healthz of a local instance; exit 0 or 1
+//
+// Environment: TICKERD_CONFIG overrides the default config path and
+// TICKERD_LISTEN the config's listen address.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "tickerd: the service is not built yet; see README.md for status")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tickerd:", err)
+		stop()
+		os.Exit(exitCode(err))
+	}
 }

@@ -1,0 +1,165 @@
+// Package api serves tickerd's REST API over chi: the latest quotes, their
+// history, and the health and readiness probes.
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/quote"
+)
+
+// Quote is the JSON form of a symbol's latest quote and status. Times are
+// RFC 3339 with nanoseconds, UTC; fields the source did not report are
+// omitted, and so are price and times before the first good quote.
+type Quote struct {
+	Symbol      string     `json:"symbol"`
+	Price       float64    `json:"price,omitempty"`
+	Change      float64    `json:"change"`
+	ChangePct   float64    `json:"change_pct"`
+	Volume      *int64     `json:"volume,omitempty"`
+	Time        *time.Time `json:"time,omitempty"`
+	CollectedAt *time.Time `json:"collected_at,omitempty"`
+	Seq         uint64     `json:"seq"`
+	Stale       bool       `json:"stale"`
+	Error       string     `json:"error,omitempty"`
+	Failures    int        `json:"failures,omitempty"`
+}
+
+// FromSnapshot returns the JSON form of s.
+func FromSnapshot(s collector.Snapshot) Quote {
+	out := FromQuote(s.Quote)
+	out.Symbol = s.Symbol
+	out.Stale, out.Error, out.Failures = s.Stale, s.Err, s.Failures
+	return out
+}
+
+// FromQuote returns the JSON form of q, without status.
+func FromQuote(q quote.Quote) Quote {
+	out := Quote{Symbol: q.Symbol, Price: q.Price, Change: q.Change, ChangePct: q.ChangePct, Seq: q.Seq}
+	if q.HasVolume {
+		v := q.Volume
+		out.Volume = &v
+	}
+	if !q.Time.IsZero() {
+		t := q.Time.UTC()
+		out.Time = &t
+	}
+	if !q.CollectedAt.IsZero() {
+		t := q.CollectedAt.UTC()
+		out.CollectedAt = &t
+	}
+	return out
+}
+
+// Options configures the API. Ready reports why the service is not ready
+// yet (nil: ready); nil means always ready.
+type Options struct {
+	Ready func() error
+}
+
+// Handler returns the API routes on a chi router:
+//
+//	GET /api/quotes                    {"quotes":[Quote...]}
+//	GET /api/quotes/{symbol}           Quote, or 404 {"error":"..."}
+//	GET /api/quotes/{symbol}/history   {"symbol":"AAPL","history":[Quote...]}
+//	GET /healthz                       200 {"status":"ok"}
+//	GET /readyz                        200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
+func Handler(c *collector.Collector, opts *Options) chi.Router {
+	a := &api{c: c}
+	if opts != nil {
+		a.ready = opts.Ready
+	}
+	r := chi.NewRouter()
+	r.Get("/api/quotes", a.quotes)
+	r.Get("/api/quotes/{symbol}", a.quote)
+	r.Get("/api/quotes/{symbol}/history", a.history)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", a.readyz)
+	return r
+}
+
+type api struct {
+	c     *collector.Collector
+	ready func() error
+}
+
+func (a *api) quotes(w http.ResponseWriter, _ *http.Request) {
+	syms := a.c.Symbols()
+	out := make([]Quote, 0, len(syms))
+	for _, sym := range syms {
+		if s, ok := a.snapshot(sym); ok {
+			out = append(out, FromSnapshot(s))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"quotes": out})
+}
+
+func (a *api) quote(w http.ResponseWriter, r *http.Request) {
+	sym := chi.URLParam(r, "symbol")
+	s, ok := a.snapshot(sym)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown symbol " + sym})
+		return
+	}
+	writeJSON(w, http.StatusOK, FromSnapshot(s))
+}
+
+func (a *api) history(w http.ResponseWriter, r *http.Request) {
+	sym := chi.URLParam(r, "symbol")
+	hist, ok := a.c.History(sym)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown symbol " + sym})
+		return
+	}
+	out := make([]Quote, len(hist))
+	for i, q := range hist {
+		out[i] = FromQuote(q)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"symbol": sym, "history": out})
+}
+
+func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+	reason := ""
+	for _, sym := range a.c.Symbols() {
+		if s, _ := a.snapshot(sym); !s.Attempted {
+			reason = "symbol " + sym + " not attempted yet"
+			break
+		}
+	}
+	if reason == "" && a.ready != nil {
+		if err := a.ready(); err != nil {
+			reason = err.Error()
+		}
+	}
+	if reason != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// snapshot returns sym's current snapshot; an unset Value gives a snapshot
+// with only the symbol. ok is false for a symbol not collected.
+func (a *api) snapshot(sym string) (collector.Snapshot, bool) {
+	v, ok := a.c.Value(sym)
+	if !ok {
+		return collector.Snapshot{}, false
+	}
+	s, _, set := v.Load()
+	if !set {
+		s.Symbol = sym
+	}
+	return s, true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) // the status is sent; a failed write has nowhere to go
+}

@@ -1,0 +1,75 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tickerd/tickerd/internal/quote"
+)
+
+// Metrics are the collector's Prometheus metrics. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	pulses      prometheus.Counter
+	collections *prometheus.CounterVec // symbol, outcome
+	latency     prometheus.Histogram   // seconds per collection
+	skipped     *prometheus.CounterVec // symbol
+}
+
+// NewMetrics creates the collector's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		pulses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickerd_pulses_total", Help: "Pulses run."}),
+		collections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickerd_collections_total", Help: "Collections by symbol and outcome."},
+			[]string{"symbol", "outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tickerd_collection_seconds", Help: "Time from request to parsed quote.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tickerd_collections_skipped_total", Help: "Collections skipped because the previous one was still running."},
+			[]string{"symbol"}),
+	}
+	reg.MustRegister(m.pulses, m.collections, m.latency, m.skipped)
+	return m
+}
+
+func (m *Metrics) pulse() {
+	if m != nil {
+		m.pulses.Inc()
+	}
+}
+
+func (m *Metrics) skip(sym string) {
+	if m != nil {
+		m.skipped.WithLabelValues(sym).Inc()
+	}
+}
+
+func (m *Metrics) collected(sym string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.collections.WithLabelValues(sym, outcome(err)).Inc()
+	m.latency.Observe(d.Seconds())
+}
+
+// outcome names the kind of a collection's result for the metrics label.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, quote.ErrUnknownSymbol):
+		return "unknown_symbol"
+	case errors.Is(err, quote.ErrUpstream):
+		return "upstream_error"
+	case errors.Is(err, quote.ErrMalformed), errors.Is(err, quote.ErrTooLarge):
+		return "malformed"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "transport_error"
+}

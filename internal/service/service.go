@@ -1,0 +1,187 @@
+// Package service assembles tickerd: the quote source (or the embedded
+// simulator), the one pipelined httpx connection, the cron-pulsed
+// collectors, and the HTTP surface (REST API, metrics, websocket, web
+// dashboard) on one chi router.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
+
+	"github.com/tickerd/tickerd/internal/api"
+	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/config"
+	"github.com/tickerd/tickerd/internal/httpx"
+	"github.com/tickerd/tickerd/internal/quote"
+	"github.com/tickerd/tickerd/internal/sim"
+	"github.com/tickerd/tickerd/internal/vanilla"
+)
+
+// ShutdownTimeout bounds each step of the shutdown: the HTTP server's
+// drain and the httpx client's drain. Collections are bounded by the
+// source timeout. So a stop takes at most source.timeout + 2 x this.
+const ShutdownTimeout = 5 * time.Second
+
+// Options configures a Service. A nil *Options means defaults.
+type Options struct {
+	Logger *slog.Logger // nil discards
+	Sim    *sim.Options // the embedded simulator's options; nil means defaults
+}
+
+// Service is one tickerd instance. Create it with New and run it with Run;
+// it is not reusable after Run returns.
+type Service struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	simOpts   *sim.Options
+	schedule  cron.Schedule
+	reg       *prometheus.Registry
+	collector *collector.Collector
+	client    *httpx.Client
+	simLn     net.Listener   // the embedded simulator's, or nil
+	simSrv    *httpx.Server  // serves simLn
+	handler   http.Handler
+}
+
+// New builds the service from cfg: it starts nothing but the embedded
+// simulator's listener (so the client has an address to dial).
+func New(cfg *config.Config, opts *Options) (*Service, error) {
+	s := &Service{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	if opts != nil {
+		if opts.Logger != nil {
+			s.log = opts.Logger
+		}
+		s.simOpts = opts.Sim
+	}
+	sched, err := config.ParseSchedule(cfg.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("schedule: %w", err)
+	}
+	s.schedule = sched
+
+	base := cfg.Source.URL
+	if cfg.Source.Kind == config.KindSim && base == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("listen for embedded simulator: %w", err)
+		}
+		s.simLn = ln
+		s.simSrv = &httpx.Server{Handler: sim.New(s.simOpts), Logger: s.log}
+		base = "http://" + ln.Addr().String()
+	}
+	var src quote.Source
+	switch cfg.Source.Kind {
+	case config.KindStooq:
+		src = quote.NewStooq(base, cfg.Source.UserAgent)
+	default: // nasdaq, and sim which speaks the nasdaq shape
+		src = quote.NewNasdaq(base, cfg.Source.UserAgent)
+	}
+	if base == "" {
+		base = map[string]string{config.KindStooq: "https://stooq.com", config.KindNasdaq: "https://api.nasdaq.com"}[cfg.Source.Kind]
+	}
+	client, err := httpx.NewClient(base, &httpx.Options{MaxInFlight: cfg.Source.MaxInFlight, ResponseTimeout: 2 * cfg.Source.Timeout})
+	if err != nil {
+		s.closeSim()
+		return nil, fmt.Errorf("quote source: %w", err)
+	}
+	s.client = client
+
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerClientMetrics(s.reg, client)
+	s.collector = collector.New(src, client, cfg.Symbols, &collector.Options{
+		Timeout: cfg.Source.Timeout,
+		History: cfg.History,
+		Logger:  s.log,
+		Metrics: collector.NewMetrics(s.reg),
+	})
+
+	r := chi.NewRouter()
+	r.Mount("/", api.Handler(s.collector, &api.Options{Ready: s.ready}))
+	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.handler = r
+	return s, nil
+}
+
+// Handler returns the service's HTTP handler.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Collector returns the service's collector.
+func (s *Service) Collector() *collector.Collector { return s.collector }
+
+// ready reports why the source is not usable yet.
+func (s *Service) ready() error {
+	if !s.client.Stats().Connected {
+		return errors.New("quote source connection is not up")
+	}
+	return nil
+}
+
+// Run serves on ln and collects until ctx ends, then stops in order: no
+// new pulses, collections in progress finish or time out, the httpx client
+// drains the seed's way (no new requests, unwritten ones dropped, answers
+// read), the HTTP server shuts down, the embedded simulator stops. It
+// returns nil after a clean stop.
+func (s *Service) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	var hub vanilla.Hub
+	if s.simSrv != nil {
+		// Exits when the simulator is shut down below.
+		hub.Go(context.Background(), func(context.Context) error {
+			if err := s.simSrv.Serve(s.simLn); !errors.Is(err, httpx.ErrServerClosed) {
+				return fmt.Errorf("embedded simulator: %w", err)
+			}
+			return nil
+		})
+	}
+	// Exits when srv is shut down below.
+	hub.Go(context.Background(), func(context.Context) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", s.cfg.Source.Kind, "symbols", len(s.cfg.Symbols), "schedule", s.cfg.Schedule)
+	s.collector.Run(ctx, s.schedule) // returns once ctx ends and collections are done
+
+	s.log.Info("stopping")
+	var errs []error
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := s.client.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("drain quote source connection: %w", err))
+	}
+	hctx, cancel2 := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel2()
+	if err := srv.Shutdown(hctx); err != nil {
+		errs = append(errs, fmt.Errorf("shut down http server: %w", err))
+		srv.Close()
+	}
+	s.closeSim()
+	if err := hub.Wait(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) closeSim() {
+	if s.simSrv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := s.simSrv.Shutdown(ctx); err != nil {
+		s.simSrv.Close()
+	}
+	s.simLn.Close()
+}
