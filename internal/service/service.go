@@ -49,8 +49,8 @@ type Service struct {
 	reg       *prometheus.Registry
 	collector *collector.Collector
 	client    *httpx.Client
-	simLn     net.Listener   // the embedded simulator's, or nil
-	simSrv    *httpx.Server  // serves simLn
+	simLn     net.Listener  // the embedded simulator's, or nil
+	simSrv    *httpx.Server // serves simLn
 	handler   http.Handler
 }
 
