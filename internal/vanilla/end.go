@@ -44,7 +44,7 @@ type recvPort[T any] interface {
 // and then receive the close error.
 type Sender[T any] struct {
 	p     sendPort[T]
-	e     end                    // guarded by p.mutex()
+	e     end                     // guarded by p.mutex()
 	spare atomic.Pointer[node[T]] // a recycled node, so steady-state Send does not allocate
 }
 
@@ -58,21 +58,26 @@ type Sender[T any] struct {
 // and once every recver has closed, senders get ErrAbandoned.
 type Recver[T any] struct {
 	p     recvPort[T]
-	e     end                    // guarded by p.mutex()
+	e     end                     // guarded by p.mutex()
 	spare atomic.Pointer[node[T]] // a recycled node, so steady-state Recv does not allocate
 }
 
+// getNode returns the end's spare node, or a new one, with an unclaimed
+// waiter attached.
 func getNode[T any](spare *atomic.Pointer[node[T]]) *node[T] {
 	if n := spare.Swap(nil); n != nil {
+		n.w.state.Store(0)
 		return n
 	}
-	return new(node[T])
+	return &node[T]{w: getWaiter()}
 }
 
+// putNode recycles n and its waiter as the end's spare. The waiter's wake
+// must be empty and no list may hold n.
 func putNode[T any](spare *atomic.Pointer[node[T]], n *node[T]) {
 	var zero T
 	n.val = zero
-	n.w = nil
+	n.w.err = nil
 	n.owner = nil
 	spare.Store(n)
 }
@@ -92,9 +97,9 @@ func (s *Sender[T]) Send(ctx context.Context, v T) error {
 		mu.Unlock()
 		return context.Cause(ctx)
 	}
-	w := getWaiter()
 	n := getNode(&s.spare)
-	n.w, n.idx, n.val, n.owner = w, 0, v, &s.e
+	w := n.w
+	n.idx, n.val, n.owner = 0, v, &s.e
 	s.p.parkSendLocked(n)
 	mu.Unlock()
 	var err error
@@ -106,7 +111,6 @@ func (s *Sender[T]) Send(ctx context.Context, v T) error {
 		mu.Unlock()
 		err = context.Cause(ctx)
 	}
-	putWaiter(w)
 	putNode(&s.spare, n)
 	return err
 }
@@ -161,9 +165,9 @@ func (r *Recver[T]) Recv(ctx context.Context) (T, error) {
 		mu.Unlock()
 		return zero, context.Cause(ctx)
 	}
-	w := getWaiter()
 	n := getNode(&r.spare)
-	n.w, n.idx, n.owner = w, 0, &r.e
+	w := n.w
+	n.idx, n.owner = 0, &r.e
 	r.p.parkRecvLocked(n)
 	mu.Unlock()
 	var v T
@@ -176,7 +180,6 @@ func (r *Recver[T]) Recv(ctx context.Context) (T, error) {
 		mu.Unlock()
 		err = context.Cause(ctx)
 	}
-	putWaiter(w)
 	putNode(&r.spare, n)
 	return v, err
 }

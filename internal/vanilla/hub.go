@@ -33,11 +33,14 @@ type Hub struct {
 // cancelled when the Hub stops. The error fn returns (other than one caused
 // by the stop) is recorded; so is a panic, as a *PanicError. After Stop, Go
 // does not run fn.
-func (h *Hub) Go(ctx context.Context, fn func(ctx context.Context) error) {
+func (h *Hub) Go(ctx context.Context, fn func(ctx context.Context) error) { h.spawn(ctx, fn) }
+
+// spawn is Go, reporting whether fn was started (false once h has stopped).
+func (h *Hub) spawn(ctx context.Context, fn func(ctx context.Context) error) bool {
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
-		return
+		return false
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	key := new(int)
@@ -60,6 +63,7 @@ func (h *Hub) Go(ctx context.Context, fn func(ctx context.Context) error) {
 		h.mu.Unlock()
 		cancel(nil)
 	}()
+	return true
 }
 
 func (h *Hub) run(ctx context.Context, fn func(context.Context) error) (err error) {

@@ -65,14 +65,12 @@ func Select(ctx context.Context, cases ...Case) (int, error) {
 			c.dequeue()
 		}
 		if !fired {
-			putWaiter(w)
 			if parked < len(cases) {
 				continue // poll again: the ready case may still be ready
 			}
 			return -1, context.Cause(ctx)
 		}
 		i, err := w.fired, w.err
-		putWaiter(w)
 		cases[i].complete(err)
 		return i, err
 	}

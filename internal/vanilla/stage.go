@@ -3,6 +3,7 @@ package vanilla
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"time"
 )
 
@@ -17,37 +18,37 @@ import (
 // Connect moves every item from src to dst until either ends, then closes
 // both as described above. Connect a clone of a Router's sender to fan in.
 func Connect[T any](ctx context.Context, h *Hub, src *Recver[T], dst *Sender[T]) {
-	h.Go(ctx, func(ctx context.Context) error {
+	goStage(ctx, h, func(ctx context.Context) error {
 		return pump(ctx, src, dst, func(_ context.Context, v T) (T, bool, error) { return v, true, nil })
-	})
+	}, func() { src.Close(); dst.CloseWithError(ErrStopped) })
 }
 
 // Map returns a recver of fn applied to every item of src. An error from fn
 // ends the stage and reaches the returned recver.
 func Map[T, U any](ctx context.Context, h *Hub, src *Recver[T], fn func(context.Context, T) (U, error)) *Recver[U] {
 	s, r := NewPipe[U]()
-	h.Go(ctx, func(ctx context.Context) error {
+	goStage(ctx, h, func(ctx context.Context) error {
 		return pump(ctx, src, s, func(ctx context.Context, v T) (U, bool, error) {
 			u, err := fn(ctx, v)
 			return u, true, err
 		})
-	})
+	}, func() { src.Close(); s.CloseWithError(ErrStopped) })
 	return r
 }
 
 // Filter returns a recver of the items of src for which keep returns true.
 func Filter[T any](ctx context.Context, h *Hub, src *Recver[T], keep func(T) bool) *Recver[T] {
 	s, r := NewPipe[T]()
-	h.Go(ctx, func(ctx context.Context) error {
+	goStage(ctx, h, func(ctx context.Context) error {
 		return pump(ctx, src, s, func(_ context.Context, v T) (T, bool, error) { return v, keep(v), nil })
-	})
+	}, func() { src.Close(); s.CloseWithError(ErrStopped) })
 	return r
 }
 
 // Consume calls fn with every item of src until src ends or fn returns an
 // error, then closes src. The Hub records fn's error.
 func Consume[T any](ctx context.Context, h *Hub, src *Recver[T], fn func(context.Context, T) error) {
-	h.Go(ctx, func(ctx context.Context) error {
+	goStage(ctx, h, func(ctx context.Context) error {
 		defer src.Close()
 		for {
 			v, err := src.Recv(ctx)
@@ -58,18 +59,21 @@ func Consume[T any](ctx context.Context, h *Hub, src *Recver[T], fn func(context
 				return err
 			}
 		}
-	})
+	}, src.Close)
 }
 
 // Produce returns a recver fed by fn, which runs in its own goroutine and
 // sends on s. When fn returns, s is closed with fn's error (nil: ErrClosed).
 func Produce[T any](ctx context.Context, h *Hub, fn func(ctx context.Context, s *Sender[T]) error) *Recver[T] {
 	s, r := NewPipe[T]()
-	h.Go(ctx, func(ctx context.Context) error {
-		err := fn(ctx, s)
-		s.CloseWithError(err)
-		return endErr(err)
-	})
+	goStage(ctx, h, func(ctx context.Context) (err error) {
+		defer func() {
+			s.CloseWithError(err)
+			err = endErr(err)
+		}()
+		defer recoverStage(&err)
+		return fn(ctx, s)
+	}, func() { s.CloseWithError(ErrStopped) })
 	return r
 }
 
@@ -83,7 +87,7 @@ func Pulse(ctx context.Context, h *Hub, every time.Duration) *Recver[time.Time] 
 		s.CloseWithError(ErrBadInterval)
 		return r
 	}
-	h.Go(ctx, func(ctx context.Context) error {
+	goStage(ctx, h, func(ctx context.Context) error {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -97,7 +101,7 @@ func Pulse(ctx context.Context, h *Hub, every time.Duration) *Recver[time.Time] 
 				return nil
 			}
 		}
-	})
+	}, func() { s.CloseWithError(ErrStopped) })
 	return r
 }
 
@@ -106,7 +110,7 @@ func Pulse(ctx context.Context, h *Hub, every time.Duration) *Recver[time.Time] 
 // any source ends.
 func Gather[T any](ctx context.Context, h *Hub, srcs ...*Recver[T]) *Recver[[]T] {
 	s, r := NewPipe[[]T]()
-	h.Go(ctx, func(ctx context.Context) (err error) {
+	goStage(ctx, h, func(ctx context.Context) (err error) {
 		defer func() {
 			for _, src := range srcs {
 				src.Close()
@@ -125,8 +129,22 @@ func Gather[T any](ctx context.Context, h *Hub, srcs ...*Recver[T]) *Recver[[]T]
 				return err
 			}
 		}
+	}, func() {
+		for _, src := range srcs {
+			src.Close()
+		}
+		s.CloseWithError(ErrStopped)
 	})
 	return r
+}
+
+// goStage runs fn on h, as h.Go. Once h has stopped, fn never runs, so
+// ifStopped closes the stage's ends as fn would have (downstream with
+// ErrStopped), and nobody waits on them forever.
+func goStage(ctx context.Context, h *Hub, fn func(context.Context) error, ifStopped func()) {
+	if !h.spawn(ctx, fn) {
+		ifStopped()
+	}
 }
 
 // pump runs one stage from src to dst; see the stage rule above.
@@ -136,6 +154,7 @@ func pump[T, U any](ctx context.Context, src *Recver[T], dst *Sender[U], step fu
 		dst.CloseWithError(err)
 		err = endErr(err)
 	}()
+	defer recoverStage(&err)
 	for {
 		v, err := src.Recv(ctx)
 		if err != nil {
@@ -151,6 +170,15 @@ func pump[T, U any](ctx context.Context, src *Recver[T], dst *Sender[U], step fu
 		if err := dst.Send(ctx, u); err != nil {
 			return err
 		}
+	}
+}
+
+// recoverStage, deferred after a stage's closing defer, turns a panic in a
+// stage's function into the stage's error, so the stage still closes its
+// downstream with a reason (the Hub then reports the *PanicError).
+func recoverStage(err *error) {
+	if v := recover(); v != nil {
+		*err = &PanicError{Value: v, Stack: debug.Stack()}
 	}
 }
 

@@ -2,7 +2,6 @@ package vanilla
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 )
 
@@ -22,20 +21,12 @@ type waiter struct {
 	err   error // that case's error
 }
 
-var waiters = sync.Pool{New: func() any { return &waiter{wake: make(chan struct{}, 1)} }}
-
-func getWaiter() *waiter {
-	w := waiters.Get().(*waiter)
-	w.state.Store(0)
-	return w
-}
-
-// putWaiter recycles w. Its wake must be empty and no list may hold a node
-// that points at it.
-func putWaiter(w *waiter) {
-	w.err = nil
-	waiters.Put(w)
-}
+// getWaiter returns a new waiter. Waiters are not pooled process-wide: wake
+// is a channel, and a channel made inside a testing/synctest bubble must not
+// be used outside it (a fatal error), nor does waiting on one made outside
+// count as durably blocked inside a bubble. Send and Recv recycle their
+// waiter with their end's spare node instead (see getNode).
+func getWaiter() *waiter { return &waiter{wake: make(chan struct{}, 1)} }
 
 func (w *waiter) claim() bool { return w.state.CompareAndSwap(0, 1) }
 

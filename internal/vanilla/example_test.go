@@ -1,0 +1,301 @@
+package vanilla_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/tickerd/tickerd/internal/vanilla"
+)
+
+func ExampleNewPipe() {
+	ctx := context.Background()
+	s, r := vanilla.NewPipe[string]()
+	go func() { // exits after its last Send; Close tells the recver
+		defer s.Close()
+		for _, sym := range []string{"AAPL", "MSFT"} {
+			if err := s.Send(ctx, sym); err != nil {
+				return
+			}
+		}
+	}()
+	for {
+		sym, err := r.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(sym)
+	}
+	// Output:
+	// AAPL
+	// MSFT
+	// vanilla: closed
+}
+
+func ExampleNewQueue() {
+	ctx := context.Background()
+	s, r := vanilla.NewQueue[int](2)
+	fmt.Println(s.TrySend(1), s.TrySend(2), s.TrySend(3))
+	s.CloseWithError(errors.New("upstream gone"))
+	for {
+		v, err := r.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(v)
+	}
+	// Output:
+	// <nil> <nil> vanilla: would block
+	// 1
+	// 2
+	// upstream gone
+}
+
+func ExampleNewDealer() {
+	ctx := context.Background()
+	s, r := vanilla.NewDealer[int]()
+	var mu sync.Mutex
+	var done []string
+	var wg sync.WaitGroup
+	for w := range 3 {
+		rw := r
+		if w > 0 {
+			rw, _ = r.Clone()
+		}
+		wg.Go(func() { // exits when the dealer's sender closes
+			defer rw.Close()
+			for {
+				job, err := rw.Recv(ctx)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				done = append(done, "job "+strconv.Itoa(job))
+				mu.Unlock()
+			}
+		})
+	}
+	for job := 1; job <= 4; job++ {
+		s.Send(ctx, job) // each job goes to exactly one worker
+	}
+	s.Close()
+	wg.Wait()
+	slices.Sort(done)
+	fmt.Println(done)
+	// Output:
+	// [job 1 job 2 job 3 job 4]
+}
+
+func ExampleNewRouter() {
+	ctx := context.Background()
+	s, r := vanilla.NewRouter[string]()
+	feeds := map[string][]string{"nyse": {"IBM", "KO"}, "nasdaq": {"AAPL"}}
+	for name, syms := range feeds {
+		c, _ := s.Clone()
+		go func() { // exits after its feed; the Router ends when all have closed
+			defer c.Close()
+			for _, sym := range syms {
+				c.Send(ctx, name+":"+sym)
+			}
+		}()
+	}
+	s.Close()
+	var got []string
+	for {
+		v, err := r.Recv(ctx)
+		if err != nil {
+			slices.Sort(got)
+			fmt.Println(got, err)
+			break
+		}
+		got = append(got, v)
+	}
+	// Output:
+	// [nasdaq:AAPL nyse:IBM nyse:KO] vanilla: closed
+}
+
+func ExampleNewChannel() {
+	s1, r1 := vanilla.NewChannel[int](4)
+	s2, _ := s1.Clone()
+	r2, _ := r1.Clone()
+	s1.TrySend(1)
+	s2.TrySend(2)
+	s1.TrySend(3)
+	a, _ := r1.TryRecv()
+	b, _ := r2.TryRecv()
+	c, _ := r1.TryRecv()
+	fmt.Println(a, b, c)
+	s1.Close()
+	_, err := r2.TryRecv()
+	fmt.Println(err) // s2 is still open
+	s2.Close()
+	_, err = r2.TryRecv()
+	fmt.Println(err)
+	// Output:
+	// 1 2 3
+	// vanilla: would block
+	// vanilla: closed
+}
+
+func ExampleNewState() {
+	s, r := vanilla.NewState[string]()
+	s.TrySend("open")
+	s.TrySend("halted")
+	s.TrySend("closed")
+	v, _ := r.TryRecv()
+	fmt.Println(v, r.Dropped())
+	// Output:
+	// closed 2
+}
+
+func ExampleNewTee() {
+	s, rs := vanilla.NewTee[string](2)
+	fmt.Println(s.TrySend("tick 1"))
+	fmt.Println(s.TrySend("tick 2")) // nobody took tick 1 yet
+	for _, r := range rs {
+		v, _ := r.TryRecv()
+		fmt.Println(v)
+	}
+	fmt.Println(s.TrySend("tick 2"))
+	// Output:
+	// <nil>
+	// vanilla: would block
+	// tick 1
+	// tick 1
+	// <nil>
+}
+
+func ExampleValue() {
+	ctx := context.Background()
+	price := vanilla.NewValue[float64]()
+	w := price.Watch()
+	defer w.Close()
+	price.Set(101.5)
+	ver := price.Set(102.25)
+	x, _ := w.Recv(ctx) // the newest version; 101.5 is skipped
+	fmt.Println(x, ver)
+	y, _ := price.Get(ctx)
+	fmt.Println(y)
+	price.Clear()
+	_, _, ok := price.Load()
+	fmt.Println(ok)
+	// Output:
+	// 102.25 2
+	// 102.25
+	// false
+}
+
+func ExampleBroadcast() {
+	b := vanilla.NewBroadcast[int]()
+	latest := b.Subscribe(&vanilla.SubscribeOptions{Policy: vanilla.Latest})
+	drop := b.Subscribe(&vanilla.SubscribeOptions{Policy: vanilla.Drop})
+	defer latest.Close()
+	defer drop.Close()
+	for i := 1; i <= 3; i++ {
+		b.Send(i) // never waits for a subscriber
+	}
+	l, _ := latest.TryRecv()
+	d, _ := drop.TryRecv()
+	fmt.Println(l, d, latest.Dropped(), drop.Dropped(), b.Dropped())
+	// Output:
+	// 3 1 2 2 4
+}
+
+func ExampleSelect() {
+	ctx := context.Background()
+	qs, quotes := vanilla.NewQueue[string](1)
+	stopS, stop := vanilla.NewPipe[string]()
+	qs.TrySend("AAPL 190.1")
+	var v string
+	for range 2 {
+		switch i, err := vanilla.Select(ctx, stop.Case(&v), quotes.Case(&v)); {
+		case err != nil:
+			fmt.Println("select:", i, err)
+		case i == 1:
+			fmt.Println("quote:", v)
+		}
+		stopS.Close()
+	}
+	// Output:
+	// quote: AAPL 190.1
+	// select: 0 vanilla: closed
+}
+
+func ExampleHub() {
+	ctx := context.Background()
+	var h vanilla.Hub
+	_, r := vanilla.NewPipe[int]()
+	h.Go(ctx, func(ctx context.Context) error {
+		_, err := r.Recv(ctx) // nothing is ever sent: parked until Stop
+		fmt.Println("worker:", err)
+		return err
+	})
+	h.Go(ctx, func(context.Context) error { panic("bad quote") })
+	err := h.Stop()
+	var pe *vanilla.PanicError
+	fmt.Println(errors.As(err, &pe), pe.Value)
+	// Output:
+	// worker: vanilla: stopped
+	// true bad quote
+}
+
+func ExampleMap() {
+	ctx := context.Background()
+	var h vanilla.Hub
+	nums := vanilla.Produce(ctx, &h, func(ctx context.Context, s *vanilla.Sender[int]) error {
+		for i := 1; i <= 3; i++ {
+			if err := s.Send(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	squares := vanilla.Map(ctx, &h, nums, func(_ context.Context, n int) (int, error) { return n * n, nil })
+	for {
+		v, err := squares.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(v)
+	}
+	fmt.Println(h.Stop())
+	// Output:
+	// 1
+	// 4
+	// 9
+	// vanilla: closed
+	// <nil>
+}
+
+func ExampleGather() {
+	ctx := context.Background()
+	var h vanilla.Hub
+	bidS, bids := vanilla.NewQueue[float64](2)
+	askS, asks := vanilla.NewQueue[float64](2)
+	bidS.TrySend(99.5)
+	askS.TrySend(100.5)
+	bidS.TrySend(99.75)
+	askS.TrySend(100.25)
+	bidS.Close()
+	quotes := vanilla.Gather(ctx, &h, bids, asks)
+	for {
+		q, err := quotes.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		fmt.Println(q)
+	}
+	fmt.Println(h.Stop())
+	// Output:
+	// [99.5 100.5]
+	// [99.75 100.25]
+	// vanilla: closed
+	// <nil>
+}
