@@ -74,14 +74,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if l := getenv("TICKERD_LISTEN"); l != "" {
 		cfg.Listen = l
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	svc, err := service.New(cfg, &service.Options{Logger: log})
-	if err != nil {
-		return err
-	}
+	// Listen first: a Service that is built is stopped only by Run.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	svc, err := service.New(cfg, &service.Options{Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	return svc.Run(ctx, ln)
 }

@@ -5,6 +5,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -101,7 +103,7 @@ func (a *api) quotes(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *api) quote(w http.ResponseWriter, r *http.Request) {
-	sym := chi.URLParam(r, "symbol")
+	sym := symbolParam(r)
 	s, ok := a.snapshot(sym)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown symbol " + sym})
@@ -111,7 +113,7 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) history(w http.ResponseWriter, r *http.Request) {
-	sym := chi.URLParam(r, "symbol")
+	sym := symbolParam(r)
 	hist, ok := a.c.History(sym)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown symbol " + sym})
@@ -156,6 +158,16 @@ func (a *api) snapshot(sym string) (collector.Snapshot, bool) {
 		s.Symbol = sym
 	}
 	return s, true
+}
+
+// symbolParam returns the {symbol} path segment unescaped: chi hands it
+// over as sent when the path's escaping is not Go's own ("%5eGSPC").
+func symbolParam(r *http.Request) string {
+	sym := chi.URLParam(r, "symbol")
+	if s, err := url.PathUnescape(sym); err == nil {
+		sym = s
+	}
+	return strings.ToUpper(sym) // symbols are collected upper-cased
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

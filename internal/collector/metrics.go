@@ -70,6 +70,8 @@ func outcome(err error) string {
 		return "malformed"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
+	case errors.As(err, new(*quote.StatusError)):
+		return "http_status"
 	}
 	return "transport_error"
 }

@@ -1,0 +1,123 @@
+package collector
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tickerd/tickerd/internal/config"
+)
+
+// startRun runs c on spec until the returned cancel is called; the channel
+// gets Run's result.
+func startRun(t *testing.T, c *Collector, spec string) (context.CancelFunc, <-chan error) {
+	t.Helper()
+	sched, err := config.ParseSchedule(spec)
+	if err != nil {
+		t.Fatalf("ParseSchedule(%q) = %v", spec, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	// Exits when Run returns, after cancel.
+	go func() { done <- c.Run(ctx, sched) }()
+	return cancel, done
+}
+
+func TestRunPulsesOnSchedule(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    string
+		advance time.Duration
+		want    int
+	}{
+		{"every_1s_for_3s", "@every 1s", 3 * time.Second, 3},
+		{"every_1s_for_2500ms", "@every 1s", 2500 * time.Millisecond, 2},
+		{"every_5s_for_12s", "@every 5s", 12 * time.Second, 2},
+		{"seconds_field_every_2s_for_7s", "*/2 * * * * *", 7 * time.Second, 3},
+		{"not_yet", "@every 1s", 999 * time.Millisecond, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeDoer()
+				m := NewMetrics(prometheus.NewRegistry())
+				c := newTestCollector(f, []string{"AAPL", "MSFT"}, &Options{Metrics: m})
+				cancel, done := startRun(t, c, tc.spec)
+				time.Sleep(tc.advance) // fake time: the bubble's clock moves on
+				synctest.Wait()        // the pulses due by now have run
+				if got := testutil.ToFloat64(m.pulses); got != float64(tc.want) {
+					t.Errorf("tickerd_pulses_total after %v = %v, want %d", tc.advance, got, tc.want)
+				}
+				for _, sym := range []string{"AAPL", "MSFT"} {
+					if got := f.callCount(sym); got != tc.want {
+						t.Errorf("requests for %s after %v = %d, want %d", sym, tc.advance, got, tc.want)
+					}
+				}
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run() = %v, want nil", err)
+				}
+			})
+		})
+	}
+}
+
+func TestRunWaitsForCollectionsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeDoer()
+		c := newTestCollector(f, []string{"AAPL", "MSFT"}, nil)
+		cancel, done := startRun(t, c, "@every 1s")
+		time.Sleep(time.Second)
+		synctest.Wait() // pulse 1 has run
+
+		f.set("AAPL", 150, 10)
+		f.setMode("AAPL", hold)
+		time.Sleep(time.Second)
+		synctest.Wait() // pulse 2 has run; AAPL's collection is held
+		if sym := <-f.entered; sym != "AAPL" {
+			t.Fatalf("held request for %q, want AAPL", sym)
+		}
+
+		cancel()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("Run() = %v with a collection in flight, want it to wait", err)
+		default:
+		}
+
+		close(f.release)
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil", err)
+		}
+		// The collection in flight was not cancelled with Run's context:
+		// its quote was recorded.
+		if got, _ := load(t, c, "AAPL"); got.Stale || got.Quote.Price != 150 || got.Quote.Seq != 2 {
+			t.Errorf("Value(AAPL) stale, price, seq = %v, %v, %d, want false, 150, 2", got.Stale, got.Quote.Price, got.Quote.Seq)
+		}
+		time.Sleep(10 * time.Second)
+		if got := f.callCount("MSFT"); got != 2 {
+			t.Errorf("requests for MSFT = %d, want 2 (no pulse after Run returned)", got)
+		}
+	})
+}
+
+func TestRunCancelledBeforeStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeDoer()
+		c := newTestCollector(f, []string{"AAPL"}, nil)
+		sched, _ := config.ParseSchedule("@every 1s")
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := c.Run(ctx, sched); err != nil {
+			t.Errorf("Run(cancelled ctx) = %v, want nil", err)
+		}
+		if got := f.callCount("AAPL"); got != 0 {
+			t.Errorf("requests for AAPL = %d, want 0", got)
+		}
+	})
+}
