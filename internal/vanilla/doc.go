@@ -30,7 +30,7 @@
 //     taken the previous item, then gives the new one to all.
 //   - Gather: one item from each of several sources, all at once.
 //   - Value: the latest item of a series; always ready once set, versioned,
-//     clearable; watchers see changes without ever slowing the setter.
+//     clearable; watchers see changes without ever blocking the setter.
 //   - State: the single-recver Value: Send overwrites, Recv takes the latest.
 //
 // Zero values (0, "", nil) are items like any other: "nothing" is always

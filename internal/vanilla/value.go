@@ -10,7 +10,8 @@ import (
 // once. Each Set makes a new version and wakes every waiter; watchers (see
 // Watch) receive the newest version they have not seen, so they may skip
 // intermediate versions but never see an older one after a newer one, and
-// never slow the setter down.
+// never block the setter: a Set costs one wake-up per watcher parked at
+// that moment, and nothing for a watcher that is busy elsewhere.
 //
 // A Value is safe for concurrent use. Set, Clear, Load and Close never
 // block. The zero Value is not usable; create one with NewValue.
