@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,10 +21,12 @@ import (
 	"github.com/tickerd/tickerd/internal/api"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/config"
+	"github.com/tickerd/tickerd/internal/fanout"
 	"github.com/tickerd/tickerd/internal/httpx"
 	"github.com/tickerd/tickerd/internal/quote"
 	"github.com/tickerd/tickerd/internal/sim"
 	"github.com/tickerd/tickerd/internal/vanilla"
+	"github.com/tickerd/tickerd/web"
 )
 
 // ShutdownTimeout bounds each step of the shutdown: the HTTP server's
@@ -51,6 +52,7 @@ type Service struct {
 	client    *httpx.Client
 	simLn     net.Listener  // the embedded simulator's, or nil
 	simSrv    *httpx.Server // serves simLn
+	fanout    *fanout.Hub
 	handler   http.Handler
 }
 
@@ -106,9 +108,23 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		Metrics: collector.NewMetrics(s.reg),
 	})
 
-	r := chi.NewRouter()
-	r.Mount("/", api.Handler(s.collector, &api.Options{Ready: s.ready}))
+	ws := cfg.Websocket
+	s.fanout = fanout.New(s.collector, &fanout.Options{
+		MaxClients:          ws.MaxClients,
+		MaxSymbolsPerClient: ws.MaxSymbolsPerClient,
+		DynamicSymbols:      ws.DynamicSymbols,
+		MaxDynamicSymbols:   ws.MaxDynamicSymbols,
+		AllowedOrigins:      ws.AllowedOrigins,
+		WriteTimeout:        ws.WriteTimeout,
+		PingInterval:        ws.PingInterval,
+		Logger:              s.log,
+		Registerer:          s.reg,
+	})
+
+	r := api.Handler(s.collector, &api.Options{Ready: s.ready})
 	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	r.Handle("/ws", s.fanout)
+	r.Handle("/*", web.Handler())
 	s.handler = r
 	return s, nil
 }
@@ -151,10 +167,17 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		}
 		return nil
 	})
+	// The websocket hub: its own context, so that on shutdown clients get
+	// close 1001 before the HTTP server stops (Shutdown does not wait for
+	// hijacked connections).
+	wsCtx, stopWS := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWS()
+	hub.Go(wsCtx, s.fanout.Run)
 	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", s.cfg.Source.Kind, "symbols", len(s.cfg.Symbols), "schedule", s.cfg.Schedule)
 	s.collector.Run(ctx, s.schedule) // returns once ctx ends and collections are done
 
 	s.log.Info("stopping")
+	stopWS()
 	var errs []error
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()

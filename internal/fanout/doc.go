@@ -1,0 +1,70 @@
+// Package fanout is tickerd's websocket API: a Hub serves GET /ws and fans
+// each collected symbol's snapshots out to the clients subscribed to it.
+//
+//	hub := fanout.New(coll, &fanout.Options{Registerer: reg})
+//	mux.Handle("GET /ws", hub)
+//	go hub.Run(ctx) // returns once ctx has ended and every client has gone
+//
+// # Protocol
+//
+// Messages are JSON objects in text frames, one message per frame. A
+// client sends ops:
+//
+//	{"op":"subscribe","symbols":["AAPL","MSFT"]}  "*" means every configured symbol
+//	{"op":"unsubscribe","symbols":["AAPL"]}       "*" means all of the client's symbols
+//	{"op":"list"}
+//
+// Symbols are normalised with config.NormalizeSymbol ("aapl" is AAPL).
+// GET /ws?symbols=AAPL,MSFT subscribes on connect. The server sends:
+//
+//	{"type":"subscribed","symbols":["AAPL","MSFT"]}
+//	{"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,"volume":111677,
+//	 "time":"2026-11-21T15:04:00.000000000Z","collected_at":"2026-11-21T15:04:05.123456789Z","seq":17}
+//	{"type":"status","symbol":"AAPL","stale":true,"error":"quote: http status 503 Service Unavailable","failures":3}
+//	{"type":"error","code":"invalid_symbol","message":"invalid symbol \"A B\": ..."}
+//
+// "subscribed" carries the client's whole set, sorted, after every
+// subscribe, unsubscribe and list. After a subscribe, each newly
+// subscribed symbol that has a quote gets it (and a stale status if it is
+// stale) before any later update of it. "quote" goes out for every new
+// quote (volume and time are left out when the source did not give them);
+// seq never goes down for a symbol on one connection, though a client that
+// falls behind skips intermediate quotes. "status" goes out when a symbol
+// turns stale or recovers.
+//
+// A bad message gets an "error" (codes: bad_request, unknown_op,
+// invalid_symbol, unknown_symbol, too_many_symbols, rate_limited) and the
+// connection stays; a rejected request changes nothing, even if only one
+// of its symbols is at fault. When a symbol stops being collected
+// (SymbolsChanged) its subscribers get an unknown_symbol error listing it in
+// "symbols", then a "subscribed" without it.
+//
+// With Options.DynamicSymbols, subscribing to a valid symbol that is not
+// collected starts collecting it (Source.Add) while at least one client is
+// subscribed to it, up to MaxDynamicSymbols such symbols; the last client
+// leaving stops it (Source.Remove).
+//
+// # Limits
+//
+// Client messages are limited to 4 KiB (a larger one closes the connection
+// with 1009) and to OpsPerSecond (a token bucket, default 20/s with a
+// burst of 40). Past MaxClients, upgrades get HTTP 503 before upgrading; a
+// foreign Origin gets 403. The server pings every PingInterval. A client
+// whose socket does not take a frame within WriteTimeout is closed with
+// 1008; on shutdown every client is closed with 1001. A peer that does not
+// answer a close within WriteTimeout (clamped to 1s..5s) is cut off.
+//
+// # Fan-out
+//
+// One watcher goroutine per collected symbol watches the symbol's
+// vanilla.Value (Value.Watch) and offers each new version to the
+// subscribers. Offering never blocks: each client holds at most one
+// pending update per symbol, replaced by a newer one (counted as skipped),
+// and a vanilla State wakes the client's writer goroutine. So a slow client
+// costs memory bounded by its subscriptions, and never delays the others.
+// Each update is rendered to JSON once for every client.
+//
+// Quotes are not batched into JSON arrays: one message per frame keeps
+// clients simple. Batching could save frames when a client falls behind,
+// but it has not been measured, so it is not done.
+package fanout

@@ -1,0 +1,378 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/config"
+	"github.com/tickerd/tickerd/internal/vanilla"
+)
+
+// ErrRunning is returned by a second call of Hub.Run.
+var ErrRunning = errors.New("fanout: hub already run")
+
+// defaultOpsPerSecond is the default client op rate; the burst is twice it.
+const defaultOpsPerSecond = 20
+
+// Options configures a Hub; they come from config.Websocket. A nil *Options
+// means all defaults, and so does a zero field: the defaults are those of
+// config.Default().Websocket.
+type Options struct {
+	MaxClients          int  // simultaneous clients; further upgrades get HTTP 503
+	MaxSymbolsPerClient int  // symbols one client may subscribe to
+	DynamicSymbols      bool // let clients subscribe to symbols that are not configured
+	MaxDynamicSymbols   int  // cap on symbols added by clients; 0 means the default (200)
+
+	// AllowedOrigins are browser origins accepted besides the same origin,
+	// as coder/websocket's AcceptOptions.OriginPatterns (path.Match
+	// patterns of the Origin's host, or of scheme://host when they contain
+	// "://"). Requests without an Origin header are accepted; others get
+	// HTTP 403.
+	AllowedOrigins []string
+
+	WriteTimeout time.Duration // how long a client may take to accept a frame; a stuck one is caught within twice that
+	PingInterval time.Duration // time between pings; a ping unanswered by the next one disconnects
+
+	// OpsPerSecond limits a client's messages: a token bucket refilled at
+	// OpsPerSecond with a burst of twice that; default 20/s, burst 40. A
+	// message past the limit gets a rate_limited error and is ignored.
+	OpsPerSecond int
+
+	Logger     *slog.Logger          // connections and rejections; nil discards
+	Registerer prometheus.Registerer // where the metrics are registered; nil means no metrics
+}
+
+// Source is what the Hub needs from the collector; *collector.Collector
+// satisfies it. Its methods must be safe for concurrent use and must not
+// call back into the Hub. Value's Values are watched until the symbol
+// leaves Symbols; Remove should close the Value (the collector does).
+type Source interface {
+	Symbols() []string
+	Value(sym string) (*vanilla.Value[collector.Snapshot], bool)
+	Add(sym string) bool
+	Remove(sym string)
+}
+
+var _ Source = (*collector.Collector)(nil)
+
+// Hub is the websocket API: it serves clients at its ServeHTTP and fans
+// each collected symbol's snapshots out to the clients subscribed to it.
+//
+// One watcher goroutine per collected symbol watches the symbol's Value and
+// offers every new version to the subscribers; each client has a writer
+// goroutine that sends what was offered. Offering never blocks: a client
+// holds at most one pending update per symbol, and a newer one replaces it
+// (counted as skipped), so a slow client costs memory bounded by its
+// subscriptions and never delays anyone else. A client whose socket does not
+// take a frame within WriteTimeout is disconnected with close code 1008.
+//
+// A Hub is safe for concurrent use. Run owns the watchers and waits for
+// every connection: start it once and serve the Hub until Run returns.
+// ServeHTTP accepts clients before Run too (they get updates once Run
+// runs) and rejects them with 503 once Run's context has ended. ServeHTTP
+// blocks for as long as its client stays; each connection's goroutines are
+// started and waited for by its ServeHTTP call.
+//
+//	hub := fanout.New(coll, &fanout.Options{MaxClients: 1000})
+//	mux.Handle("GET /ws", hub)
+//	go hub.Run(ctx)         // until ctx ends: closes every client with 1001
+//	coll.SetSymbols(syms)   // on a config reload...
+//	hub.SymbolsChanged()    // ...tell the hub
+type Hub struct {
+	src  Source
+	opts Options // with defaults applied; read-only
+	log  *slog.Logger
+	m    *metrics
+	now  func() time.Time // the rate limiter's clock; tests replace it before serving
+
+	watchers vanilla.Hub    // the watcher goroutines, one per started entry; stopped by Run
+	conns    sync.WaitGroup // ServeHTTP calls admitted past the capacity check; waited for by Run
+
+	// spawn asks Run to start watchers for new entries. Sent (never
+	// blocking) by whoever adds an entry; received by Run.
+	spawnS *vanilla.Sender[struct{}]
+	spawnR *vanilla.Recver[struct{}]
+
+	mu sync.Mutex
+	// Everything below is guarded by mu. Lock order: Hub.mu, entry.mu,
+	// client.mu.
+	state      hubState
+	syms       map[string]*entry // the symbols watched: every symbol of src
+	configured []string          // symbols of src not added by clients, in src order: what "*" means
+	dynamic    int               // entries added by clients
+	clients    map[*client]struct{}
+	admitted   int // ServeHTTP calls past the capacity check, against MaxClients
+}
+
+type hubState uint8
+
+const (
+	stateIdle    hubState = iota // Run not called yet
+	stateRunning                 // Run is watching
+	stateStopped                 // Run's context ended: no new clients
+)
+
+// entry is one collected symbol.
+type entry struct {
+	name    string
+	value   *vanilla.Value[collector.Snapshot]
+	watch   *vanilla.Recver[collector.Snapshot] // the watcher's end; closed by whoever drops the entry and by the watcher when it exits
+	dynamic bool                                // added by the Hub with src.Add: removed when its last client leaves
+	started bool                                // a watcher goroutine runs for it; guarded by Hub.mu
+
+	mu sync.Mutex
+	// Guarded by mu.
+	subs    map[*client]struct{}
+	removed bool    // dropped from Hub.syms: offer nothing more
+	last    *update // the newest version rendered, reused for snapshots
+}
+
+// New returns a Hub serving the symbols of src. It starts no goroutine;
+// Run does.
+func New(src Source, opts *Options) *Hub {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	d := config.Default().Websocket
+	if o.MaxClients <= 0 {
+		o.MaxClients = d.MaxClients
+	}
+	if o.MaxSymbolsPerClient <= 0 {
+		o.MaxSymbolsPerClient = d.MaxSymbolsPerClient
+	}
+	if o.MaxDynamicSymbols <= 0 {
+		o.MaxDynamicSymbols = d.MaxDynamicSymbols
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = d.WriteTimeout
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = d.PingInterval
+	}
+	if o.OpsPerSecond <= 0 {
+		o.OpsPerSecond = defaultOpsPerSecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range o.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			o.Logger.Warn("websocket: allowed origin pattern matches nothing", "pattern", p, "error", err)
+		}
+	}
+	h := &Hub{
+		src:     src,
+		opts:    o,
+		log:     o.Logger,
+		m:       newMetrics(o.Registerer),
+		now:     time.Now,
+		syms:    make(map[string]*entry),
+		clients: make(map[*client]struct{}),
+	}
+	h.spawnS, h.spawnR = vanilla.NewState[struct{}]()
+	h.mu.Lock()
+	h.reconcileLocked()
+	h.mu.Unlock()
+	return h
+}
+
+// Run watches the collected symbols and publishes their changes until ctx
+// ends. Then it closes every client with 1001 (going away), makes ServeHTTP
+// reject new ones, and returns once every goroutine of the Hub has exited,
+// client connections included (each bounded by the close grace period).
+// It returns the errors of watcher goroutines (panics), or ErrRunning when
+// called a second time.
+func (h *Hub) Run(ctx context.Context) error {
+	h.mu.Lock()
+	if h.state != stateIdle {
+		h.mu.Unlock()
+		return ErrRunning
+	}
+	h.state = stateRunning
+	h.spawnLocked(ctx)
+	h.mu.Unlock()
+
+	// Runs until ctx ends; the spawn State never closes.
+	for {
+		if _, err := h.spawnR.Recv(ctx); err != nil {
+			break
+		}
+		h.mu.Lock()
+		h.spawnLocked(ctx)
+		h.mu.Unlock()
+	}
+
+	h.mu.Lock()
+	h.state = stateStopped
+	for c := range h.clients {
+		c.stop(errShutdown)
+	}
+	h.mu.Unlock()
+	err := h.watchers.Stop()
+	h.conns.Wait()
+	return err
+}
+
+// SymbolsChanged makes the Hub follow the Source's current symbol set: call
+// it after the collector's set changed (a config reload). New symbols are
+// watched; subscribers of symbols that are gone get an unknown_symbol error
+// naming them, then a "subscribed" message without them. It does not block.
+func (h *Hub) SymbolsChanged() {
+	h.mu.Lock()
+	if h.state == stateStopped {
+		h.mu.Unlock()
+		return
+	}
+	h.reconcileLocked()
+	h.mu.Unlock()
+	_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks
+}
+
+// reconcileLocked makes syms match src: an entry whose symbol left src, or
+// whose Value was replaced, is dropped; new symbols get an entry.
+func (h *Hub) reconcileLocked() {
+	cur := h.src.Symbols()
+	in := make(map[string]bool, len(cur))
+	for _, name := range cur {
+		in[name] = true
+	}
+	gone := make(map[*client][]string)
+	for name, e := range h.syms {
+		if v, ok := h.src.Value(name); in[name] && ok && v == e.value {
+			continue
+		}
+		for _, c := range h.dropLocked(e) {
+			gone[c] = append(gone[c], name)
+		}
+	}
+	configured := make([]string, 0, len(cur))
+	for _, name := range cur {
+		e := h.syms[name]
+		if e == nil {
+			v, ok := h.src.Value(name)
+			if !ok {
+				continue
+			}
+			e = newEntry(name, v, false)
+			h.syms[name] = e
+		}
+		if !e.dynamic {
+			configured = append(configured, name)
+		}
+	}
+	h.configured = configured
+	for c, names := range gone {
+		h.m.addSubscriptions(-c.unsubscribed(names))
+	}
+}
+
+func newEntry(name string, v *vanilla.Value[collector.Snapshot], dynamic bool) *entry {
+	return &entry{name: name, value: v, watch: v.Watch(), dynamic: dynamic, subs: make(map[*client]struct{})}
+}
+
+// dropLocked removes e from the Hub and stops its watcher; it returns the
+// clients that were subscribed to it, whose subscription the caller ends.
+func (h *Hub) dropLocked(e *entry) []*client {
+	delete(h.syms, e.name)
+	if e.dynamic {
+		h.dynamic--
+	}
+	e.mu.Lock()
+	e.removed = true
+	subs := make([]*client, 0, len(e.subs))
+	for c := range e.subs {
+		subs = append(subs, c)
+	}
+	e.subs = nil
+	e.mu.Unlock()
+	e.watch.Close() // wakes the watcher, which returns
+	return subs
+}
+
+// spawnLocked starts a watcher for every entry that has none.
+func (h *Hub) spawnLocked(ctx context.Context) {
+	for _, e := range h.syms {
+		if e.started {
+			continue
+		}
+		e.started = true
+		h.watchers.Go(ctx, func(ctx context.Context) error {
+			h.watch(ctx, e)
+			return nil
+		})
+	}
+}
+
+// watch offers every new version of e's Value to e's subscribers. It
+// returns when e is dropped (its watch end is closed), when the source
+// closes the Value, or when ctx ends.
+func (h *Hub) watch(ctx context.Context, e *entry) {
+	defer e.watch.Close()
+	for {
+		if _, err := e.watch.Recv(ctx); err != nil {
+			e.mu.Lock()
+			removed := e.removed
+			e.mu.Unlock()
+			if !removed && ctx.Err() == nil {
+				// The source closed the Value without the Hub being told:
+				// the symbol is no longer collected.
+				h.SymbolsChanged()
+			}
+			return
+		}
+		// Recv's item has no version; Load gives the newest item with its
+		// version, which is what every subscriber should get anyway.
+		snap, ver, ok := e.value.Load()
+		if !ok {
+			continue
+		}
+		h.publish(e, snap, ver)
+	}
+}
+
+// publish offers version ver of e to its subscribers. It never blocks on a
+// client: offering replaces the client's pending update of e, if any.
+func (h *Hub) publish(e *entry, snap collector.Snapshot, ver uint64) {
+	skipped := 0
+	e.mu.Lock()
+	if !e.removed && len(e.subs) > 0 {
+		u := e.updateLocked(snap, ver)
+		for c := range e.subs {
+			if c.offer(e.name, u) {
+				skipped++
+			}
+		}
+	}
+	e.mu.Unlock()
+	h.m.skip(skipped)
+}
+
+// currentLocked returns e's current version as an update, or nil if the
+// Value is unset. e.mu must be held.
+func (e *entry) currentLocked() *update {
+	snap, ver, ok := e.value.Load()
+	if !ok {
+		return nil
+	}
+	return e.updateLocked(snap, ver)
+}
+
+// updateLocked returns version ver of e rendered, rendering it only if it
+// is not the newest one rendered already. e.mu must be held.
+func (e *entry) updateLocked(snap collector.Snapshot, ver uint64) *update {
+	if e.last != nil && e.last.ver == ver {
+		return e.last
+	}
+	u := newUpdate(e.name, snap, ver)
+	if e.last == nil || ver > e.last.ver {
+		e.last = u
+	}
+	return u
+}

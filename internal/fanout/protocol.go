@@ -1,0 +1,184 @@
+package fanout
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/config"
+	"github.com/tickerd/tickerd/internal/quote"
+)
+
+// Ops a client may send.
+const (
+	opSubscribe   = "subscribe"
+	opUnsubscribe = "unsubscribe"
+	opList        = "list"
+)
+
+// Codes of "error" messages.
+const (
+	CodeBadRequest     = "bad_request"      // not a JSON object with a string op, or a bad symbols list
+	CodeUnknownOp      = "unknown_op"       // op is not subscribe, unsubscribe or list
+	CodeInvalidSymbol  = "invalid_symbol"   // a symbol config.NormalizeSymbol rejects
+	CodeUnknownSymbol  = "unknown_symbol"   // a valid symbol that is not (or no longer) collected
+	CodeTooManySymbols = "too_many_symbols" // past MaxSymbolsPerClient or MaxDynamicSymbols
+	CodeRateLimited    = "rate_limited"     // past OpsPerSecond; the message was ignored
+)
+
+// timeLayout is RFC 3339 with nanoseconds, always nine digits.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// request is a message from a client.
+type request struct {
+	Op      string   `json:"op"`
+	Symbols []string `json:"symbols"`
+}
+
+// wireError is an "error" message for a client.
+type wireError struct {
+	Type    string   `json:"type"` // "error"
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Symbols []string `json:"symbols,omitempty"` // the symbols concerned, when the server unsubscribed them
+}
+
+func newError(code, msg string) *wireError {
+	return &wireError{Type: "error", Code: code, Message: msg}
+}
+
+// parseRequest decodes one client message. A request it returns has a
+// known op and, for subscribe and unsubscribe, at least one symbol (not yet
+// normalised).
+func parseRequest(data []byte) (request, *wireError) {
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil {
+		return request{}, newError(CodeBadRequest, "want a JSON object such as {\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}: "+err.Error())
+	}
+	switch req.Op {
+	case "":
+		return request{}, newError(CodeBadRequest, "missing op")
+	case opSubscribe, opUnsubscribe:
+		if len(req.Symbols) == 0 {
+			return request{}, newError(CodeBadRequest, req.Op+": want a non-empty symbols list")
+		}
+	case opList:
+	default:
+		return request{}, newError(CodeUnknownOp, "unknown op "+shortQuote(req.Op)+": want subscribe, unsubscribe or list")
+	}
+	return req, nil
+}
+
+// normalize returns the normalised form of a symbol from a client, or an
+// invalid_symbol error naming it.
+func normalize(s string) (string, *wireError) {
+	n, err := config.NormalizeSymbol(s)
+	if err != nil {
+		return "", newError(CodeInvalidSymbol, "invalid symbol "+shortQuote(s)+": want 1 to "+
+			strconv.Itoa(config.MaxSymbolLen)+" letters, digits, '.', '-' or '^'")
+	}
+	return n, nil
+}
+
+// shortQuote quotes s for a message, cut to a readable length.
+func shortQuote(s string) string {
+	const maxLen = 40
+	if len(s) > maxLen {
+		return strconv.Quote(s[:maxLen]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// QuoteMessage is the JSON object of a quote as the websocket API sends it
+// ("type":"quote"); other JSON APIs showing quotes use the same fields.
+// Times are RFC 3339 in UTC with nine fractional digits; Volume and Time
+// are omitted when the source did not report them.
+type QuoteMessage struct {
+	Type        string  `json:"type,omitempty"`
+	Symbol      string  `json:"symbol"`
+	Price       float64 `json:"price"`
+	Change      float64 `json:"change"`
+	ChangePct   float64 `json:"change_pct"`
+	Volume      *int64  `json:"volume,omitempty"`
+	Time        string  `json:"time,omitempty"`
+	CollectedAt string  `json:"collected_at"`
+	Seq         uint64  `json:"seq"`
+}
+
+// NewQuoteMessage returns the JSON form of q, with Type "quote".
+func NewQuoteMessage(q quote.Quote) QuoteMessage {
+	m := QuoteMessage{
+		Type:        "quote",
+		Symbol:      q.Symbol,
+		Price:       q.Price,
+		Change:      q.Change,
+		ChangePct:   q.ChangePct,
+		CollectedAt: formatTime(q.CollectedAt),
+		Seq:         q.Seq,
+	}
+	if q.HasVolume {
+		v := q.Volume
+		m.Volume = &v
+	}
+	if !q.Time.IsZero() {
+		m.Time = formatTime(q.Time)
+	}
+	return m
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// statusMessage says whether a symbol is stale.
+type statusMessage struct {
+	Type     string `json:"type"` // "status"
+	Symbol   string `json:"symbol"`
+	Stale    bool   `json:"stale"`
+	Error    string `json:"error,omitempty"`
+	Failures int    `json:"failures"`
+}
+
+// subscribedMessage lists a client's whole subscription set.
+type subscribedMessage struct {
+	Type    string   `json:"type"` // "subscribed"
+	Symbols []string `json:"symbols"`
+}
+
+// update is one version of a symbol's Snapshot, rendered once for every
+// client. It is immutable once made.
+type update struct {
+	ver    uint64 // the Value's version
+	seq    uint64 // Quote.Seq; 0 without a quote
+	stale  bool
+	quote  []byte // the "quote" message; nil without a quote
+	status []byte // the "status" message
+}
+
+// newUpdate renders version ver of sym's snapshot. A quote that cannot be
+// encoded (a non-finite number) is left out.
+func newUpdate(sym string, snap collector.Snapshot, ver uint64) *update {
+	u := &update{ver: ver, stale: snap.Stale}
+	if snap.HasQuote() {
+		q := snap.Quote
+		q.Symbol = sym
+		if b, err := json.Marshal(NewQuoteMessage(q)); err == nil {
+			u.quote, u.seq = b, q.Seq
+		}
+	}
+	st := statusMessage{Type: "status", Symbol: sym, Stale: snap.Stale, Failures: snap.Failures}
+	if snap.Stale {
+		st.Error = snap.Err
+	}
+	u.status = encode(st)
+	return u
+}
+
+// encode encodes a message made only of strings, bools and integers, which
+// cannot fail; should it, the client gets an error message instead.
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []byte(`{"type":"error","code":"internal","message":"message could not be encoded"}`)
+	}
+	return b
+}

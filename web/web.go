@@ -1,0 +1,83 @@
+// Package web is tickerd's dashboard: static HTML, CSS and JavaScript,
+// embedded in the binary, with no build step and nothing loaded from
+// elsewhere. The page talks to the websocket API at /ws and reads sparkline
+// history from /api/quotes/{symbol}/history.
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+)
+
+//go:embed static
+var static embed.FS
+
+// contentTypes are the types of the files served, set explicitly so they
+// do not depend on the system's MIME tables.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+}
+
+// csp allows the page its own files and the websocket, nothing else.
+const csp = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Handler returns the handler of the dashboard's files, to be mounted at
+// "/": index.html at "/", app.js and style.css beside it; anything else is
+// 404. Responses carry a strong ETag (a hash of the file) and must be
+// revalidated, so a new build is picked up at once. The handler is safe
+// for concurrent use.
+func Handler() http.Handler {
+	sub, err := fs.Sub(static, "static")
+	if err != nil { // cannot happen: "static" is a valid path
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "web: "+err.Error(), http.StatusInternalServerError)
+		})
+	}
+	etags := make(map[string]string)
+	_ = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sub, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		etags["/"+p] = `"` + hex.EncodeToString(sum[:12]) + `"`
+		return nil
+	})
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path
+		if name == "/" {
+			name = "/index.html"
+		}
+		etag, ok := etags[name]
+		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+			if ok {
+				w.Header().Set("Allow", "GET, HEAD")
+				http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+				return
+			}
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", contentTypes[path.Ext(name)])
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if name == "/index.html" {
+			h.Set("Content-Security-Policy", csp)
+			h.Set("Referrer-Policy", "no-referrer")
+		}
+		files.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func get(t *testing.T, h http.Handler, method, target string, hdr http.Header) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func TestHandlerServesFiles(t *testing.T) {
+	h := Handler()
+	tests := []struct {
+		name     string
+		path     string
+		ctype    string
+		contains []string
+	}{
+		{"index", "/", "text/html; charset=utf-8", []string{
+			`<script src="app.js"`, `href="style.css"`, `id="conn"`, `id="add-symbol"`, `id="add-btn"`,
+			`class="num price"`, `class="num change"`, `class="num pct"`, `class="updated"`, `class="stale"`, `class="remove"`,
+		}},
+		{"app_js", "/app.js", "text/javascript; charset=utf-8", []string{
+			"new WebSocket(", "'/ws'", "/history", "localStorage", "dataset.symbol",
+		}},
+		{"style_css", "/style.css", "text/css; charset=utf-8", []string{"@media (max-width: 600px)", ".stale"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := get(t, h, http.MethodGet, tt.path, nil)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %d, want 200", tt.path, resp.StatusCode)
+			}
+			if got := resp.Header.Get("Content-Type"); got != tt.ctype {
+				t.Fatalf("GET %s Content-Type = %q, want %q", tt.path, got, tt.ctype)
+			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Fatalf("GET %s X-Content-Type-Options = %q, want nosniff", tt.path, got)
+			}
+			for _, s := range tt.contains {
+				if !strings.Contains(string(body), s) {
+					t.Fatalf("GET %s body lacks %q", tt.path, s)
+				}
+			}
+			// No CDN, no external font: nothing absolute but the XML namespace.
+			for _, u := range regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}[^"' )]*`).FindAllString(string(body), -1) {
+				if !strings.Contains(u, "www.w3.org/") {
+					t.Fatalf("GET %s refers to %q, want only same-origin files", tt.path, u)
+				}
+			}
+
+			etag := resp.Header.Get("ETag")
+			if etag == "" {
+				t.Fatalf("GET %s has no ETag", tt.path)
+			}
+			again := get(t, h, http.MethodGet, tt.path, http.Header{"If-None-Match": {etag}})
+			if again.StatusCode != http.StatusNotModified {
+				t.Fatalf("GET %s with If-None-Match %s = %d, want 304", tt.path, etag, again.StatusCode)
+			}
+		})
+	}
+}
+
+func TestHandlerRejects(t *testing.T) {
+	h := Handler()
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		want   int
+	}{
+		{"unknown_file", http.MethodGet, "/nope.js", http.StatusNotFound},
+		{"directory", http.MethodGet, "/static/", http.StatusNotFound},
+		{"dot_dot", http.MethodGet, "/../web.go", http.StatusNotFound},
+		{"post", http.MethodPost, "/", http.StatusMethodNotAllowed},
+		{"head", http.MethodHead, "/app.js", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := get(t, h, tt.method, tt.path, nil).StatusCode; got != tt.want {
+				t.Fatalf("%s %s = %d, want %d", tt.method, tt.path, got, tt.want)
+			}
+		})
+	}
+}
