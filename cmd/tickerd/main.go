@@ -4,7 +4,9 @@
 //
 // Usage:
 //
-//	tickerd [-config PATH]          run the service (default ./config.yaml)
+//	tickerd [-config PATH] [-config-poll D]
+//	                                run the service (default ./config.yaml); the config
+//	                                is reloaded on SIGHUP and when the file changes
 //	tickerd -check-config PATH      validate a config file and exit
 //	tickerd -version                print the version and exit
 //	tickerd sim [-listen ADDR]      run the simulated exchange on its own

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configPath := fs.String("config", defaultConfig, "config file (env TICKERD_CONFIG)")
 	checkPath := fs.String("check-config", "", "validate this config file and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	poll := fs.Duration("config-poll", configPollInterval, "how often to check the config file for changes (0: only on SIGHUP)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -67,12 +68,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "%s: ok\n", *checkPath)
 		return nil
 	}
-	cfg, err := config.Load(*configPath)
+	load := func() (*config.Config, error) {
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			return nil, err
+		}
+		if l := getenv("TICKERD_LISTEN"); l != "" {
+			cfg.Listen = l
+		}
+		return cfg, nil
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
-	}
-	if l := getenv("TICKERD_LISTEN"); l != "" {
-		cfg.Listen = l
 	}
 	// Listen first: a Service that is built is stopped only by Run.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -85,7 +93,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ln.Close()
 		return err
 	}
-	return svc.Run(ctx, ln)
+	rctx, stopReload := context.WithCancel(ctx)
+	reloaded := make(chan struct{})
+	// Exits when rctx ends: after Run returns, below.
+	go func() {
+		defer close(reloaded)
+		watchConfig(rctx, *configPath, *poll, load, svc, log)
+	}()
+	err = svc.Run(ctx, ln)
+	stopReload()
+	<-reloaded
+	return err
 }
 
 // runSim serves the simulated exchange on its own, for another tickerd

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/tickerd/tickerd/internal/quote"
 	"github.com/tickerd/tickerd/internal/vanilla"
 )
@@ -68,10 +70,15 @@ type Collector struct {
 	opts Options
 	wg   sync.WaitGroup // running collections
 
+	schedS *vanilla.Sender[cron.Schedule] // SetSchedule -> Run: a State, never blocks
+	schedR *vanilla.Recver[cron.Schedule]
+
 	mu sync.Mutex
 	// Guarded by mu.
-	symbols map[string]*symbol
-	order   []string // symbols in configuration order, then added ones
+	symbols    map[string]*symbol
+	order      []string        // symbols in configuration order, then added ones
+	configured map[string]bool // the symbols of the last SetSymbols
+	dynamic    map[string]bool // symbols added with Add and not removed
 }
 
 // symbol is one symbol's collector state.
@@ -105,7 +112,8 @@ func New(src quote.Source, do Doer, symbols []string, opts *Options) *Collector 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Collector{src: src, do: do, opts: o, symbols: make(map[string]*symbol)}
+	c := &Collector{src: src, do: do, opts: o, symbols: make(map[string]*symbol), dynamic: make(map[string]bool)}
+	c.schedS, c.schedR = vanilla.NewState[cron.Schedule]()
 	c.SetSymbols(symbols)
 	return c
 }
@@ -148,57 +156,79 @@ func (c *Collector) History(sym string) ([]quote.Quote, bool) {
 	return out, true
 }
 
-// SetSymbols makes syms the set collected from the next pulse on. Symbols
-// that are new get an unset Value; removed ones have theirs closed with
-// ErrRemoved (a collection still running for them finishes unseen).
+// SetSymbols makes syms the configured set, collected from the next pulse
+// on. New symbols get an unset Value; symbols no longer configured have
+// theirs closed with ErrRemoved (a collection still running for them
+// finishes unseen), unless they were added with Add and not removed yet.
 func (c *Collector) SetSymbols(syms []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keep := make(map[string]bool, len(syms))
+	c.configured = make(map[string]bool, len(syms))
 	for _, name := range syms {
-		keep[name] = true
+		c.configured[name] = true
 	}
-	for name, s := range c.symbols {
-		if !keep[name] {
-			delete(c.symbols, name)
-			s.value.Close(fmt.Errorf("%w: %s", ErrRemoved, name))
+	for name := range c.symbols {
+		if !c.configured[name] && !c.dynamic[name] {
+			c.removeLocked(name)
 		}
 	}
-	c.order = c.order[:0]
+	order := make([]string, 0, len(c.symbols)+len(syms))
 	for _, name := range syms {
 		if _, ok := c.symbols[name]; !ok {
-			c.symbols[name] = &symbol{name: name, value: vanilla.NewValue[Snapshot](), snap: Snapshot{Symbol: name}}
+			c.symbols[name] = newSymbol(name)
 		}
-		if !slices.Contains(c.order, name) {
-			c.order = append(c.order, name)
+		if !slices.Contains(order, name) {
+			order = append(order, name)
 		}
 	}
+	for _, name := range c.order {
+		if !c.configured[name] && c.dynamic[name] {
+			order = append(order, name)
+		}
+	}
+	c.order = order
 }
 
-// Add starts collecting sym from the next pulse, if it is not collected
-// already. It reports whether sym was added.
+// Add starts collecting sym from the next pulse, on behalf of a client
+// that asked for a symbol not configured. It reports whether sym was added,
+// false if it is collected already.
 func (c *Collector) Add(sym string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.symbols[sym]; ok {
 		return false
 	}
-	c.symbols[sym] = &symbol{name: sym, value: vanilla.NewValue[Snapshot](), snap: Snapshot{Symbol: sym}}
+	c.symbols[sym] = newSymbol(sym)
 	c.order = append(c.order, sym)
+	c.dynamic[sym] = true
 	return true
 }
 
-// Remove stops collecting sym and closes its Value with ErrRemoved.
+// Remove undoes Add: it stops collecting sym and closes its Value with
+// ErrRemoved, unless sym is configured (a reload may have configured it
+// since), in which case it keeps being collected.
 func (c *Collector) Remove(sym string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.dynamic, sym)
+	if !c.configured[sym] {
+		c.removeLocked(sym)
+	}
+}
+
+func (c *Collector) removeLocked(sym string) {
 	s, ok := c.symbols[sym]
 	if !ok {
 		return
 	}
 	delete(c.symbols, sym)
+	delete(c.dynamic, sym)
 	c.order = slices.DeleteFunc(c.order, func(n string) bool { return n == sym })
 	s.value.Close(fmt.Errorf("%w: %s", ErrRemoved, sym))
+}
+
+func newSymbol(name string) *symbol {
+	return &symbol{name: name, value: vanilla.NewValue[Snapshot](), snap: Snapshot{Symbol: name}}
 }
 
 // Pulse starts one collection per symbol, skipping symbols whose previous

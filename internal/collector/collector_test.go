@@ -552,31 +552,59 @@ func TestAddRemove(t *testing.T) {
 	if c.Add("NVDA") {
 		t.Errorf("Add(NVDA) again = true, want false")
 	}
+	if c.Add("AAPL") {
+		t.Errorf("Add(AAPL) of a configured symbol = true, want false")
+	}
 	if got, want := c.Symbols(), []string{"AAPL", "MSFT", "NVDA"}; !slices.Equal(got, want) {
 		t.Errorf("Symbols() = %v, want %v", got, want)
 	}
 	if started, _ := pulse(t, c); started != 3 {
 		t.Errorf("Pulse() started %d, want 3", started)
 	}
-	aapl, _ := c.Value("AAPL")
-	c.Remove("AAPL")
+	nvda, _ := c.Value("NVDA")
+	c.Remove("NVDA")
+	c.Remove("AAPL") // configured: Remove only undoes Add, so AAPL stays
 	c.Remove("NOPE") // not collected: nothing happens
-	wantRemoved(t, "AAPL", c, aapl.Get)
-	if got, want := c.Symbols(), []string{"MSFT", "NVDA"}; !slices.Equal(got, want) {
+	wantRemoved(t, "NVDA", c, nvda.Get)
+	if got, want := c.Symbols(), []string{"AAPL", "MSFT"}; !slices.Equal(got, want) {
 		t.Errorf("Symbols() = %v, want %v", got, want)
 	}
 	if started, _ := pulse(t, c); started != 2 {
 		t.Errorf("Pulse() started %d, want 2", started)
 	}
-	if n := f.callCount("AAPL"); n != 1 {
-		t.Errorf("requests for removed AAPL = %d, want 1", n)
+	if n := f.callCount("NVDA"); n != 1 {
+		t.Errorf("requests for removed NVDA = %d, want 1", n)
 	}
+}
+
+// TestReloadKeepsDynamic: a reload (SetSymbols) keeps symbols added for
+// clients, and a symbol a reload configures survives its dynamic Remove.
+func TestReloadKeepsDynamic(t *testing.T) {
+	f := newFakeDoer()
+	c := newTestCollector(f, []string{"AAPL", "MSFT"}, nil)
+	c.Add("NVDA")
+	c.Add("TSLA")
+	nvda, _ := c.Value("NVDA")
+	c.SetSymbols([]string{"MSFT", "TSLA", "GOOG"})
+	if got, want := c.Symbols(), []string{"MSFT", "TSLA", "GOOG", "NVDA"}; !slices.Equal(got, want) {
+		t.Errorf("Symbols() after SetSymbols = %v, want %v", got, want)
+	}
+	if v, _ := c.Value("NVDA"); v != nvda {
+		t.Errorf("Value(NVDA) after SetSymbols = %p, want the same dynamic Value %p", v, nvda)
+	}
+	c.Remove("TSLA") // configured by the reload: stays
+	c.Remove("NVDA") // dynamic only: goes
+	if got, want := c.Symbols(), []string{"MSFT", "TSLA", "GOOG"}; !slices.Equal(got, want) {
+		t.Errorf("Symbols() after Remove = %v, want %v", got, want)
+	}
+	wantRemoved(t, "NVDA", c, nvda.Get)
 }
 
 func TestRemoveWhileCollecting(t *testing.T) {
 	f := newFakeDoer()
 	f.setMode("AAPL", hold)
-	c := newTestCollector(f, []string{"AAPL"}, nil)
+	c := newTestCollector(f, nil, nil)
+	c.Add("AAPL")
 	old, _ := c.Value("AAPL")
 	c.Pulse(t.Context())
 	recv(t, f.entered)

@@ -121,3 +121,34 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 		}
 	})
 }
+
+// TestSetSchedule: a running Run switches to the new schedule (config
+// reload) and keeps pulsing on it.
+func TestSetSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeDoer()
+		m := NewMetrics(prometheus.NewRegistry())
+		c := newTestCollector(f, []string{"AAPL"}, &Options{Metrics: m})
+		cancel, done := startRun(t, c, "@every 10s")
+		time.Sleep(10 * time.Second) // fake time
+		synctest.Wait()
+		if got := testutil.ToFloat64(m.pulses); got != 1 {
+			t.Fatalf("tickerd_pulses_total after 10s on @every 10s = %v, want 1", got)
+		}
+		sched, err := config.ParseSchedule("@every 1s")
+		if err != nil {
+			t.Fatalf("ParseSchedule = %v", err)
+		}
+		c.SetSchedule(sched)
+		synctest.Wait()             // Run has restarted the scheduler
+		time.Sleep(3 * time.Second) // three pulses on the new schedule
+		synctest.Wait()
+		if got := testutil.ToFloat64(m.pulses); got != 4 {
+			t.Errorf("tickerd_pulses_total 3s after SetSchedule(@every 1s) = %v, want 4", got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil", err)
+		}
+	})
+}

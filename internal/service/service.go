@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +46,9 @@ type Options struct {
 // Service is one tickerd instance. Create it with New and run it with Run;
 // it is not reusable after Run returns.
 type Service struct {
-	cfg       *config.Config
+	cfgMu sync.Mutex
+	cfg   *config.Config // guarded by cfgMu; replaced by Reload
+
 	log       *slog.Logger
 	simOpts   *sim.Options
 	schedule  cron.Schedule
@@ -129,6 +134,44 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	return s, nil
 }
 
+// Reload applies a new configuration to the running service: symbols added
+// are collected from the next pulse, removed ones stop (their websocket
+// subscribers get an error saying so), and the schedule changes; clients
+// stay connected. Keys that need a restart (listen, source, history,
+// websocket) keep their running values and are logged. cfg must come from
+// config.Load or config.Parse, which validated it.
+func (s *Service) Reload(cfg *config.Config) error {
+	sched, err := config.ParseSchedule(cfg.Schedule)
+	if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	old := s.cfg
+	next := *old
+	next.Symbols, next.Schedule = slices.Clone(cfg.Symbols), cfg.Schedule
+	for key, changed := range map[string]bool{
+		"listen":    cfg.Listen != old.Listen,
+		"source":    cfg.Source != old.Source,
+		"history":   cfg.History != old.History,
+		"websocket": !reflect.DeepEqual(cfg.Websocket, old.Websocket),
+	} {
+		if changed {
+			s.log.Warn("config reload: key needs a restart to take effect", "key", key)
+		}
+	}
+	if !slices.Equal(cfg.Symbols, old.Symbols) {
+		s.collector.SetSymbols(next.Symbols)
+		s.fanout.SymbolsChanged()
+	}
+	if cfg.Schedule != old.Schedule {
+		s.collector.SetSchedule(sched)
+	}
+	s.cfg = &next
+	s.log.Info("config reloaded", "symbols", len(next.Symbols), "schedule", next.Schedule)
+	return nil
+}
+
 // Handler returns the service's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.handler }
 
@@ -173,8 +216,8 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	wsCtx, stopWS := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWS()
 	hub.Go(wsCtx, s.fanout.Run)
-	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", s.cfg.Source.Kind, "symbols", len(s.cfg.Symbols), "schedule", s.cfg.Schedule)
-	s.collector.Run(ctx, s.schedule) // returns once ctx ends and collections are done
+	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", s.cfg.Source.Kind, "symbols", len(s.cfg.Symbols), "schedule", s.cfg.Schedule) // before any Reload
+	s.collector.Run(ctx, s.schedule)                                                                                                                    // returns once ctx ends and collections are done
 
 	s.log.Info("stopping")
 	stopWS()
