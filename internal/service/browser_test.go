@@ -51,8 +51,10 @@ const (
 		return el.textContent.trim() === state && el.className === state;
 	}`
 	// jsRowText is what a row shows that moves with each quote: its price
-	// and update time (tr is the row).
-	jsRowText = `(tr.querySelector('.price').textContent + ' @ ' + tr.querySelector('.updated').textContent)`
+	// and update time, with the time's tooltip (the quote's full
+	// collected_at, unique to each collection). tr is the row.
+	jsRowText = `(tr.querySelector('.price').textContent + ' @ ' + tr.querySelector('.updated').textContent +
+		' (' + tr.querySelector('.updated').title + ')')`
 	// jsRowTexts is every row's jsRowText, by symbol.
 	jsRowTexts = `Object.fromEntries([...document.querySelectorAll('#rows tr')].map((tr) => [tr.dataset.symbol, ` + jsRowText + `]))`
 	// jsPageState describes the page for failure messages.
@@ -75,12 +77,15 @@ func TestBrowserDashboard(t *testing.T) {
 	exe := chromiumPath(t)
 	configured := config.Default().Symbols
 	syms := slices.Sorted(slices.Values(configured))
-	const removed = "MSFT"
-	if !slices.Contains(syms, removed) {
-		t.Fatalf("config.Default().Symbols = %v, want it to hold %s", configured, removed)
+	// Removed, then added back one at a time. Rows are in symbol order.
+	const sym1, sym2 = "MSFT", "TSLA"
+	if !slices.Contains(syms, sym1) || !slices.Contains(syms, sym2) {
+		t.Fatalf("config.Default().Symbols = %v, want it to hold %s and %s", configured, sym1, sym2)
 	}
-	without := slices.DeleteFunc(slices.Clone(syms), func(s string) bool { return s == removed })
-	removeBtn := chromedp.CSS(`tr[data-symbol="` + removed + `"] .remove`)
+	without := func(drop ...string) []string {
+		return slices.DeleteFunc(slices.Clone(syms), func(s string) bool { return slices.Contains(drop, s) })
+	}
+	rowsOf := func(list []string) string { return strings.Join(list, ",") }
 
 	first := start(t, testConfig(config.KindSim, "", "@every 1s", configured), nil)
 	ctx := newTab(t, exe)
@@ -88,45 +93,58 @@ func TestBrowserDashboard(t *testing.T) {
 	// 1. A row with a price for every configured symbol.
 	step(ctx, t, "open the dashboard", chromedp.Navigate(first.url+"/"))
 	waitUntil(ctx, t, "#conn to say connected", jsConn, "connected")
-	waitUntil(ctx, t, "a priced row for each of "+strings.Join(syms, ","), jsRowsPriced, syms)
+	waitUntil(ctx, t, "priced rows for "+rowsOf(syms), jsRowsPriced, syms)
 
 	// 2. Prices move: every row shows a newer quote.
 	waitUntil(ctx, t, "every row to show a new quote", jsRowsChanged, rowTexts(ctx, t))
 
-	// 3. Remove a symbol; the watchlist survives a reload.
-	step(ctx, t, "click "+removed+"'s remove button", chromedp.Click(removeBtn))
-	step(ctx, t, removed+"'s row to disappear", chromedp.WaitNotPresent(chromedp.CSS(`tr[data-symbol="`+removed+`"]`)))
-	step(ctx, t, "reload the page", chromedp.Reload())
-	waitUntil(ctx, t, "after a reload, priced rows for "+strings.Join(without, ","), jsRowsPriced, without)
-	// Still without it once every row has moved on: the server's set
-	// agrees with the stored watchlist.
-	waitUntil(ctx, t, "every row but "+removed+" to show a new quote", jsRowsChanged, rowTexts(ctx, t))
-
-	// Add it back, typed in lower case; that survives a reload too.
-	step(ctx, t, "type the symbol into #add-symbol", chromedp.SendKeys(chromedp.CSS("#add-symbol"), strings.ToLower(removed)))
-	step(ctx, t, "click #add-btn", chromedp.Click(chromedp.CSS("#add-btn")))
-	waitUntil(ctx, t, "a priced row for each of "+strings.Join(syms, ",")+" after adding "+removed, jsRowsPriced, syms)
+	// 3. Remove two symbols and add one back, typed in lower case. The
+	// table is the server's set after the add: the removed ones must have
+	// been unsubscribed.
+	for _, sym := range []string{sym1, sym2} {
+		step(ctx, t, "click "+sym+"'s remove button", chromedp.Click(chromedp.CSS(`tr[data-symbol="`+sym+`"] .remove`)))
+		step(ctx, t, sym+"'s row to disappear", chromedp.WaitNotPresent(chromedp.CSS(`tr[data-symbol="`+sym+`"]`)))
+	}
+	add := func(sym string) {
+		t.Helper()
+		step(ctx, t, "type "+sym+" into #add-symbol", chromedp.SendKeys(chromedp.CSS("#add-symbol"), strings.ToLower(sym)))
+		step(ctx, t, "click #add-btn", chromedp.Click(chromedp.CSS("#add-btn")))
+	}
+	add(sym1)
+	waitUntil(ctx, t, "after adding "+sym1+", priced rows for "+rowsOf(without(sym2)), jsRowsPriced, without(sym2))
 	if v := step(ctx, t, "read #add-symbol", chromedp.Value(chromedp.CSS("#add-symbol"))); v != "" {
 		t.Errorf("#add-symbol after adding = %q, want it cleared", v)
 	}
+	// The watchlist (both removals and the add) survives a reload.
 	step(ctx, t, "reload the page", chromedp.Reload())
-	waitUntil(ctx, t, "after a reload, priced rows for "+strings.Join(syms, ","), jsRowsPriced, syms)
+	waitUntil(ctx, t, "after a reload, priced rows for "+rowsOf(without(sym2)), jsRowsPriced, without(sym2))
+	add(sym2)
+	waitUntil(ctx, t, "after adding "+sym2+", priced rows for "+rowsOf(syms), jsRowsPriced, syms)
+	step(ctx, t, "reload the page", chromedp.Reload())
+	waitUntil(ctx, t, "after a reload, priced rows for "+rowsOf(syms), jsRowsPriced, syms)
 
 	// 4. The server stops: the page says so. A new server on the same
-	// address: the page reconnects by itself and its rows move again.
+	// address: the page reconnects by itself and its rows move again. The
+	// new server pulses by hand at first, so that its first quotes (seq 1)
+	// come while the page still shows the old server's later ones (seq >= 2
+	// since step 2): the page must take them all the same.
 	if err := first.stop(t); err != nil {
 		t.Fatalf("Run() = %v, want nil", err)
 	}
 	waitUntil(ctx, t, "#conn to say disconnected once the server stopped", jsConn, "disconnected")
 	atStop := rowTexts(ctx, t)
-	cfg := testConfig(config.KindSim, "", "@every 1s", configured)
+	cfg := testConfig(config.KindSim, "", neverInTest, configured)
 	cfg.Listen = strings.TrimPrefix(first.url, "http://")
-	start(t, cfg, nil)
+	second := start(t, cfg, nil)
 	waitUntil(ctx, t, "#conn to say connected after the restart", jsConn, "connected")
-	waitUntil(ctx, t, "every row to show a quote from the new server", jsRowsChanged, atStop)
-	// Twice: the first change may come from the history the page fetches
-	// on reconnecting; this one is a live quote.
-	waitUntil(ctx, t, "every row to show a new live quote from the new server", jsRowsChanged, rowTexts(ctx, t))
+	pulse(t, second.svc.Collector())
+	waitUntil(ctx, t, "every row to show the new server's first quote", jsRowsChanged, atStop)
+	sched, err := config.ParseSchedule("@every 1s")
+	if err != nil {
+		t.Fatalf("ParseSchedule(%q) = %v", "@every 1s", err)
+	}
+	second.svc.Collector().SetSchedule(sched)
+	waitUntil(ctx, t, "every row to show a live quote from the new server", jsRowsChanged, rowTexts(ctx, t))
 
 	// 5. A full-page screenshot.
 	png := step(ctx, t, "take a screenshot", chromedp.FullScreenshot(100))
