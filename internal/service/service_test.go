@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"fmt"
 	"io"
 	"net"
@@ -435,5 +436,33 @@ func TestNewErrors(t *testing.T) {
 				t.Errorf("New() = %v, nil, want an error", svc)
 			}
 		})
+	}
+}
+
+// TestServiceReload: symbols and schedule change on a running service; a
+// key that needs a restart keeps its running value.
+func TestServiceReload(t *testing.T) {
+	cfg := testConfig(config.KindSim, "", "@every 1h", []string{"AAPL", "MSFT"})
+	r := start(t, cfg, nil)
+	c := r.svc.Collector()
+	msft, _ := c.Value("MSFT")
+
+	next := testConfig(config.KindSim, "", "@every 1s", []string{"AAPL", "NVDA"})
+	next.Listen = "127.0.0.1:1" // needs a restart: ignored
+	if err := r.svc.Reload(next); err != nil {
+		t.Fatalf("Reload() = %v, want nil", err)
+	}
+	if got, want := c.Symbols(), []string{"AAPL", "NVDA"}; !slices.Equal(got, want) {
+		t.Errorf("Symbols() after Reload = %v, want %v", got, want)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	if _, err := msft.Get(ctx); !errors.Is(err, collector.ErrRemoved) {
+		t.Errorf("removed MSFT Value Get() = %v, want %v", err, collector.ErrRemoved)
+	}
+	// Only the new one-second schedule can pulse within the test timeout.
+	waitFor(t, c, "NVDA", func(s collector.Snapshot) bool { return s.HasQuote() })
+	if status, _ := r.get(t, "/healthz"); status != http.StatusOK {
+		t.Errorf("GET /healthz after Reload = %d, want 200 on the old listener", status)
 	}
 }
