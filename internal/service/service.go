@@ -216,7 +216,10 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	wsCtx, stopWS := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWS()
 	hub.Go(wsCtx, s.fanout.Run)
-	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", s.cfg.Source.Kind, "symbols", len(s.cfg.Symbols), "schedule", s.cfg.Schedule) // before any Reload
+	s.cfgMu.Lock()
+	cfg := s.cfg
+	s.cfgMu.Unlock()
+	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule)
 	s.collector.Run(ctx, s.schedule)                                                                                                                    // returns once ctx ends and collections are done
 
 	s.log.Info("stopping")
