@@ -25,5 +25,8 @@ unit:
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz
 
+container-test:
+	GO=$(GO) bash .ci/container-test
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -237,8 +237,8 @@ func TestBinarySIGTERMClosesClientsAndExits(t *testing.T) {
 		}
 	}
 	// The documented bound: collections (source timeout, 5s default) plus
-	// two shutdown steps.
-	bound := 5*time.Second + 2*service.ShutdownTimeout
+	// three shutdown steps.
+	bound := 5*time.Second + 3*service.ShutdownTimeout
 	select {
 	case err := <-p.done:
 		if err != nil {

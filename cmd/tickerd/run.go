@@ -151,11 +151,20 @@ func runSim(ctx context.Context, args []string, stderr io.Writer) error {
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tickerd healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := "http://127.0.0.1:8080/healthz"
-	if l := getenv("TICKERD_LISTEN"); l != "" {
-		if _, port, err := net.SplitHostPort(l); err == nil {
-			def = "http://127.0.0.1:" + port + "/healthz"
+	// The port: TICKERD_LISTEN's, else the config file's, else 8080.
+	listen := getenv("TICKERD_LISTEN")
+	if listen == "" {
+		path := getenv("TICKERD_CONFIG")
+		if path == "" {
+			path = "config.yaml"
 		}
+		if cfg, err := config.Load(path); err == nil {
+			listen = cfg.Listen
+		}
+	}
+	def := "http://127.0.0.1:8080/healthz"
+	if _, port, err := net.SplitHostPort(listen); err == nil {
+		def = "http://127.0.0.1:" + port + "/healthz"
 	}
 	url := fs.String("url", def, "health endpoint")
 	if err := fs.Parse(args); err != nil {

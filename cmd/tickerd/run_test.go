@@ -301,3 +301,20 @@ func TestListenAddressInUse(t *testing.T) {
 		t.Errorf("run() on an address in use = %v (exit %d), want an error (exit 1)", err, exitCode(err))
 	}
 }
+
+// TestHealthcheckPortFromConfig: without TICKERD_LISTEN, the healthcheck
+// takes the port from the config file TICKERD_CONFIG names, so a mounted
+// config with another port keeps the container's HEALTHCHECK right.
+func TestHealthcheckPortFromConfig(t *testing.T) {
+	addr := freeAddr(t)
+	path := writeFile(t, "tickerd.yaml", "listen: "+addr+"\nschedule: \"@every 1h\"\nsymbols: [AAPL]\n")
+	getenv := env(map[string]string{"TICKERD_CONFIG": path})
+	s := startRun(t, nil, getenv)
+	waitServing(t, "http://"+addr+"/healthz", s.done)
+	if err := run(t.Context(), []string{"healthcheck"}, getenv, new(bytes.Buffer), new(bytes.Buffer)); err != nil {
+		t.Errorf("run(healthcheck) with TICKERD_CONFIG listening on %s = %v, want nil", addr, err)
+	}
+	if err := s.stop(t); err != nil {
+		t.Errorf("run() = %v, want nil after cancel; stderr:\n%s", err, s.stderr)
+	}
+}

@@ -32,9 +32,10 @@ import (
 	"github.com/tickerd/tickerd/web"
 )
 
-// ShutdownTimeout bounds each step of the shutdown: the HTTP server's
-// drain and the httpx client's drain. Collections are bounded by the
-// source timeout. So a stop takes at most source.timeout + 2 x this.
+// ShutdownTimeout bounds each step of the shutdown: the httpx client's
+// drain, the HTTP server's and the embedded simulator's. Collections are
+// bounded by the source timeout. So a stop takes at most source.timeout +
+// 3 x this, and in practice well under a second.
 const ShutdownTimeout = 5 * time.Second
 
 // Options configures a Service. A nil *Options means defaults.

@@ -1,0 +1,11 @@
+//go:build container
+
+package containertest
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
