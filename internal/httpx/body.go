@@ -21,6 +21,12 @@ type body struct {
 	finished bool      // done has been sent; r is the reader loop's again
 	err      error     // returned by Read once finished
 
+	kickMu sync.Mutex
+	// Guarded by kickMu: watch's callback kicks only while the body still
+	// owns the connection, so a late kick never spoils the next response.
+	released bool  // set by finishLocked before done is sent
+	kickErr  error // why a Read in progress was kicked; that Read returns it
+
 	done *vanilla.Sender[bodyEnd] // State: never blocks the caller
 	stop func() bool              // stops the context watch; nil until watch
 	kick func()                   // interrupts a Read blocked on the connection
@@ -48,12 +54,18 @@ func (b *body) watch(ctx context.Context) {
 		return
 	}
 	b.stop = context.AfterFunc(ctx, func() {
+		cause := context.Cause(ctx)
 		if !b.mu.TryLock() {
-			b.kick()
+			b.kickMu.Lock()
+			if !b.released {
+				b.kickErr = cause
+				b.kick()
+			}
+			b.kickMu.Unlock()
 			b.mu.Lock()
 		}
 		defer b.mu.Unlock()
-		b.finishLocked(context.Cause(ctx), false)
+		b.finishLocked(cause, false)
 	})
 }
 
@@ -68,6 +80,11 @@ func (b *body) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) {
 		b.finishLocked(io.EOF, true)
 	} else if err != nil {
+		b.kickMu.Lock()
+		if b.kickErr != nil {
+			err = b.kickErr // the deadline error of the kick
+		}
+		b.kickMu.Unlock()
 		b.finishLocked(err, false)
 	}
 	return n, err
@@ -90,6 +107,9 @@ func (b *body) finishLocked(err error, eof bool) {
 		return
 	}
 	b.finished, b.err = true, err
+	b.kickMu.Lock()
+	b.released = true
+	b.kickMu.Unlock()
 	if b.stop != nil {
 		b.stop()
 	}

@@ -239,16 +239,22 @@ func (c *Client) Close() error {
 func (c *Client) manage(ctx context.Context) error {
 	var retry []*call // requests for the next connection, in order
 	backoff := time.Duration(0)
+	var downUntil time.Time // the end of the current backoff
+	var downErr error       // the failure that started it
 	for {
 		if len(retry) == 0 {
 			cl, err := c.calls.Recv(ctx)
 			if err != nil {
 				return nil // closed or stopped: nothing is pending
 			}
+			if wait := time.Until(downUntil); wait > 0 {
+				c.failAll([]*call{cl}, unavailable(wait, downErr))
+				continue
+			}
 			retry = append(retry, cl)
-		}
-		if backoff > 0 {
-			if !c.failWhileDown(ctx, backoff, &retry) {
+		} else if wait := time.Until(downUntil); wait > 0 {
+			// Requests to send again wait out the backoff.
+			if !c.failWhileDown(ctx, wait, downErr) {
 				c.failAll(retry, ErrClientClosed)
 				return nil
 			}
@@ -260,9 +266,15 @@ func (c *Client) manage(ctx context.Context) error {
 				return nil
 			}
 			c.stats.dialErrors.Add(1)
-			c.failAll(retry, &ConnError{Op: "dial", Err: err})
+			for _, cl := range retry {
+				// A request sent again after a connection failure may have
+				// been processed there.
+				c.stats.failures.Add(1)
+				cl.fail(&ConnError{Op: "dial", Processed: cl.retried, Retried: cl.retried, Err: err})
+			}
 			retry = nil
 			backoff = nextBackoff(backoff, c.opts.MinBackoff, c.opts.MaxBackoff)
+			downUntil, downErr = time.Now().Add(backoff), err
 			continue
 		}
 		c.stats.dials.Add(1)
@@ -277,27 +289,32 @@ func (c *Client) manage(ctx context.Context) error {
 		}
 		switch {
 		case res.answered:
-			backoff = 0
+			backoff, downUntil = 0, time.Time{}
 		case res.err != nil:
 			backoff = nextBackoff(backoff, c.opts.MinBackoff, c.opts.MaxBackoff)
+			downUntil, downErr = time.Now().Add(backoff), res.err
 		}
 	}
 }
 
-// failWhileDown waits out a backoff, failing every request that arrives
-// meanwhile with ErrUnavailable (and those in retry). It reports false when
-// the client is closing.
-func (c *Client) failWhileDown(ctx context.Context, d time.Duration, retry *[]*call) bool {
-	unavailable := fmt.Errorf("%w: retrying in %v", ErrUnavailable, d.Round(time.Millisecond))
-	c.failAll(*retry, unavailable)
-	*retry = nil
+// unavailable is the error of a request that arrives while the client
+// backs off after cause.
+func unavailable(wait time.Duration, cause error) error {
+	return fmt.Errorf("%w: retrying in %v: %w", ErrUnavailable, wait.Round(time.Millisecond), cause)
+}
+
+// failWhileDown waits out a backoff of d after cause, failing every request
+// that arrives meanwhile with ErrUnavailable. It reports false when the
+// client is closing.
+func (c *Client) failWhileDown(ctx context.Context, d time.Duration, cause error) bool {
 	wait, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	deadline, _ := wait.Deadline()
 	for {
 		cl, err := c.calls.Recv(wait)
 		switch {
 		case err == nil:
-			c.failAll([]*call{cl}, unavailable)
+			c.failAll([]*call{cl}, unavailable(time.Until(deadline), cause))
 		case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 			return true
 		default:

@@ -28,6 +28,9 @@ type conn struct {
 	limit    *headLimit            // reset by the reader loop around each response head
 	answered *vanilla.Value[int64] // responses received; set by the reader, watched by the writer
 	fail     context.CancelCauseFunc
+	// stopWrite ends the writer loop alone: the reader loop calls it as
+	// soon as a response head says the connection closes after it.
+	stopWrite context.CancelFunc
 }
 
 // connResult is what a finished connection leaves behind.
@@ -55,15 +58,17 @@ func (c *Client) runConn(ctx context.Context, nc net.Conn, retry []*call) connRe
 	stopKick := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 	defer stopKick()
 
+	wctx, stopWrite := context.WithCancel(ctx)
+	defer stopWrite()
 	limit := &headLimit{r: nc}
 	cn := &conn{c: c, nc: nc, br: bufio.NewReaderSize(limit, 16<<10), limit: limit,
-		answered: vanilla.NewValue[int64](), fail: fail}
+		answered: vanilla.NewValue[int64](), fail: fail, stopWrite: stopWrite}
 	in, out := vanilla.NewQueue[*call](c.opts.MaxInFlight)
 
 	var w writeResult
 	var r readResult
 	var h vanilla.Hub
-	h.Go(ctx, func(ctx context.Context) error { w = cn.writeLoop(ctx, retry, in); return nil })
+	h.Go(wctx, func(wctx context.Context) error { w = cn.writeLoop(wctx, ctx, retry, in); return nil })
 	h.Go(ctx, func(ctx context.Context) error { r = cn.readLoop(ctx, out); return nil })
 	h.Wait()
 	nc.Close()
@@ -102,15 +107,34 @@ type writeResult struct {
 // writeLoop writes requests in order: first retry, then from the client's
 // queue. The first request on a connection, and any non-idempotent or
 // upgrade request, is written alone: the loop waits for its response before
-// writing more. It exits when the queue is closed (closing), when ctx ends,
-// on a write error, or after an upgrade request. It closes in, so the
-// reader loop ends once it has read every response.
-func (cn *conn) writeLoop(ctx context.Context, retry []*call, in *vanilla.Sender[*call]) (res writeResult) {
+// writing more. It takes a request only when fewer than MaxInFlight are
+// unanswered, so a request waiting for room stays in the client's queue,
+// where its caller can withdraw it. It exits when the queue is closed
+// (closing), when ctx ends (connCtx, the connection's, or stopWrite), on a
+// write error, or after an upgrade request. It closes in, so the reader
+// loop ends once it has read every response.
+func (cn *conn) writeLoop(ctx, connCtx context.Context, retry []*call, in *vanilla.Sender[*call]) (res writeResult) {
 	defer in.Close()
 	bw := bufio.NewWriterSize(cn.nc, 16<<10)
 	var written int64
 	alone := true // the first request on a new connection goes alone
 	for {
+		if ctx.Err() != nil { // the connection is ending: write nothing more
+			res.unwritten = retry
+			return res
+		}
+		// Flush before waiting for room: the responses that would make
+		// room answer requests still in bw.
+		if answered, _, _ := cn.answered.Load(); written-answered >= int64(cn.c.opts.MaxInFlight) {
+			if err := bw.Flush(); err != nil {
+				res.unwritten = retry
+				return cn.writeFailed(err, res)
+			}
+			if err := cn.waitAnswered(ctx, written-int64(cn.c.opts.MaxInFlight)+1); err != nil {
+				res.unwritten = retry
+				return res
+			}
+		}
 		var cl *call
 		if len(retry) > 0 {
 			cl, retry = retry[0], retry[1:]
@@ -125,6 +149,9 @@ func (cn *conn) writeLoop(ctx context.Context, retry []*call, in *vanilla.Sender
 			}
 			if err != nil {
 				res.closing = errors.Is(err, vanilla.ErrClosed)
+				if err := bw.Flush(); err != nil { // requests written since the last flush
+					return cn.writeFailed(err, res)
+				}
 				return res
 			}
 		}
@@ -133,24 +160,16 @@ func (cn *conn) writeLoop(ctx context.Context, retry []*call, in *vanilla.Sender
 			continue // the caller gave up while it was queued: never written
 		default:
 		}
-		// Flush before parking on a full pipeline: the responses that
-		// would make room answer requests still in bw.
-		err := in.TrySend(cl)
-		if errors.Is(err, vanilla.ErrWouldBlock) {
-			if err := bw.Flush(); err != nil {
-				res.unwritten = append([]*call{cl}, retry...)
-				return cn.writeFailed(err, res)
-			}
-			err = in.Send(ctx, cl)
-		}
-		if err != nil {
+		// Never blocks: in holds only unanswered requests, fewer than
+		// MaxInFlight, its size.
+		if err := in.Send(ctx, cl); err != nil {
 			res.unwritten = append([]*call{cl}, retry...)
 			return res
 		}
 		cn.c.stats.inFlight.Add(1)
 		cl.written = true
 		written++
-		if err := cl.req.Write(bw); err != nil {
+		if err := cn.writeRequest(connCtx, bw, cl.req); err != nil {
 			res.unwritten = retry
 			return cn.writeFailed(err, res)
 		}
@@ -172,6 +191,16 @@ func (cn *conn) writeLoop(ctx context.Context, retry []*call, in *vanilla.Sender
 		}
 		alone = false
 	}
+}
+
+// writeRequest writes req to bw. A body that blocks is closed when the
+// connection ends, so that the writer loop (and Close) never waits on it.
+func (cn *conn) writeRequest(connCtx context.Context, bw *bufio.Writer, req *http.Request) error {
+	if req.Body != nil && req.Body != http.NoBody {
+		body := req.Body
+		defer context.AfterFunc(connCtx, func() { body.Close() })()
+	}
+	return req.Write(bw)
 }
 
 func (cn *conn) writeFailed(err error, res writeResult) writeResult {
@@ -212,7 +241,7 @@ func (cn *conn) readLoop(ctx context.Context, out *vanilla.Recver[*call]) (res r
 		if err != nil {
 			return res
 		}
-		resp, err := cn.readResponse(cl.req)
+		resp, err := cn.readResponse(ctx, cl.req)
 		if err != nil {
 			cn.fail(err)
 			res.current, res.err = cl, err
@@ -222,12 +251,16 @@ func (cn *conn) readLoop(ctx context.Context, out *vanilla.Recver[*call]) (res r
 		n++
 		cn.answered.Set(n)
 		res.answered = true
+		closes := resp.Close || resp.StatusCode == http.StatusSwitchingProtocols
+		if closes {
+			cn.stopWrite() // write nothing more, even while the body streams
+		}
 		if err := cn.deliver(ctx, cl, resp); err != nil {
 			cn.fail(err)
 			res.err = err
 			return res
 		}
-		if resp.Close || resp.StatusCode == http.StatusSwitchingProtocols {
+		if closes {
 			cn.fail(errServerClose)
 			return res
 		}
@@ -236,8 +269,10 @@ func (cn *conn) readLoop(ctx context.Context, out *vanilla.Recver[*call]) (res r
 
 // readResponse reads the next final response head, skipping 1xx interim
 // responses, within the response timeout and the header size limit.
-func (cn *conn) readResponse(req *http.Request) (*http.Response, error) {
-	cn.nc.SetReadDeadline(time.Now().Add(cn.c.opts.ResponseTimeout))
+func (cn *conn) readResponse(ctx context.Context, req *http.Request) (*http.Response, error) {
+	if err := cn.setReadDeadline(ctx); err != nil {
+		return nil, err
+	}
 	defer cn.nc.SetReadDeadline(time.Time{})
 	for {
 		cn.limit.n = cn.c.opts.MaxHeaderBytes + int64(cn.br.Size())
@@ -260,16 +295,21 @@ func (cn *conn) readResponse(req *http.Request) (*http.Response, error) {
 // deliver hands resp to its caller and waits until the caller is done with
 // the body, draining what the caller left unread. A caller that gave up
 // gets nothing and its response is discarded.
+//
+// The hand-off ignores the end of the connection: the caller is about to
+// take the response or has abandoned it, so it never waits long, and the
+// caller must not be left without either.
 func (cn *conn) deliver(ctx context.Context, cl *call, resp *http.Response) error {
+	handOff := context.WithoutCancel(ctx)
 	raw := resp.Body
 	if raw == http.NoBody {
-		cl.resp.Send(ctx, resp) // an abandoned response needs no draining
+		cl.resp.Send(handOff, resp) // an abandoned response needs no draining
 		return nil
 	}
 	ds, dr := vanilla.NewState[bodyEnd]()
 	b := newBody(raw, ds, func() { cn.nc.SetReadDeadline(aLongTimeAgo) })
 	resp.Body = b
-	if err := cl.resp.Send(ctx, resp); err != nil {
+	if err := cl.resp.Send(handOff, resp); err != nil {
 		b.Close() // the caller gave up: discard the response
 	}
 	end, err := dr.Recv(ctx)
@@ -279,7 +319,9 @@ func (cn *conn) deliver(ctx context.Context, cl *call, resp *http.Response) erro
 	if end.eof {
 		return nil
 	}
-	cn.nc.SetReadDeadline(time.Now().Add(cn.c.opts.ResponseTimeout))
+	if err := cn.setReadDeadline(ctx); err != nil {
+		return err
+	}
 	defer cn.nc.SetReadDeadline(time.Time{})
 	n, err := io.CopyN(io.Discard, raw, cn.c.opts.DrainLimit+1)
 	switch {
@@ -288,6 +330,17 @@ func (cn *conn) deliver(ctx context.Context, cl *call, resp *http.Response) erro
 		return ErrDrainLimit
 	case err != nil && !errors.Is(err, io.EOF):
 		return err
+	}
+	return nil
+}
+
+// setReadDeadline arms the response timeout for a read by the reader loop.
+// It fails if the connection is ending: the kick that ends it (a deadline in
+// the past) may have come just before, and must not be overridden.
+func (cn *conn) setReadDeadline(ctx context.Context) error {
+	cn.nc.SetReadDeadline(time.Now().Add(cn.c.opts.ResponseTimeout))
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	return nil
 }
