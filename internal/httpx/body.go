@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -115,4 +116,24 @@ func (b *body) finishLocked(err error, eof bool) {
 	}
 	b.done.Send(context.Background(), bodyEnd{eof: eof}) // a State: never blocks
 	b.done.Close()
+}
+
+// readBody is a response body the reader loop has already read off the
+// connection. Like body, it fails reads once closed. It is not safe for
+// concurrent use, as no response body is.
+type readBody struct {
+	r      *bytes.Reader
+	closed bool
+}
+
+func (b *readBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, errBodyClosed
+	}
+	return b.r.Read(p)
+}
+
+func (b *readBody) Close() error {
+	b.closed = true
+	return nil
 }

@@ -1709,3 +1709,60 @@ func TestClientRetryDialFails(t *testing.T) {
 		}
 	})
 }
+
+// TestClientSmallBodyDoesNotHoldPipeline: a body that arrived whole with
+// its head is handed over already read, so a caller that has not read it
+// yet does not hold up the responses behind it; a large body still streams.
+func TestClientSmallBodyDoesNotHoldPipeline(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			io.WriteString(w, big)
+			return
+		}
+		io.WriteString(w, "small "+r.URL.Path)
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // deadlock detector
+	defer cancel()
+	get := func(path string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, path, nil)
+		resp, err := c.Do(ctx, req)
+		if err != nil {
+			t.Fatalf("Do(%s) = %v", path, err)
+		}
+		return resp
+	}
+	first := get("/a") // not read yet
+	second := get("/b")
+	for _, tc := range []struct {
+		resp *http.Response
+		want string
+	}{{second, "small /b"}, {first, "small /a"}} {
+		b, err := io.ReadAll(tc.resp.Body)
+		tc.resp.Body.Close()
+		if err != nil || string(b) != tc.want {
+			t.Errorf("body = %q, %v, want %q", b, err, tc.want)
+		}
+	}
+	// A body too large to have arrived with its head streams: the next
+	// response waits until it is read.
+	bigResp := get("/big")
+	n, err := io.Copy(io.Discard, bigResp.Body)
+	bigResp.Body.Close()
+	if err != nil || n != int64(len(big)) {
+		t.Errorf("big body = %d bytes, %v, want %d", n, err, len(big))
+	}
+	last := get("/c")
+	b, _ := io.ReadAll(last.Body)
+	last.Body.Close()
+	if string(b) != "small /c" {
+		t.Errorf("body after big = %q, want %q", b, "small /c")
+	}
+}

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -304,6 +305,18 @@ func (cn *conn) deliver(ctx context.Context, cl *call, resp *http.Response) erro
 	raw := resp.Body
 	if raw == http.NoBody {
 		cl.resp.Send(handOff, resp) // an abandoned response needs no draining
+		return nil
+	}
+	if n := resp.ContentLength; n >= 0 && n <= int64(cn.br.Buffered()) {
+		// The whole body has arrived with the head, as small responses
+		// do: hand it over read, and go on to the next response at once
+		// instead of waiting for the caller to read it.
+		body := make([]byte, n)
+		if _, err := io.ReadFull(raw, body); err != nil {
+			return err
+		}
+		resp.Body = &readBody{r: bytes.NewReader(body)}
+		cl.resp.Send(handOff, resp) // an abandoned response is already consumed
 		return nil
 	}
 	ds, dr := vanilla.NewState[bodyEnd]()
