@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/tickerd/tickerd/internal/vanilla"
@@ -142,6 +143,12 @@ func (cn *conn) writeLoop(ctx, connCtx context.Context, retry []*call, in *vanil
 		} else {
 			var err error
 			cl, err = cn.c.calls.TryRecv()
+			if errors.Is(err, vanilla.ErrWouldBlock) && bw.Buffered() > 0 {
+				// Let callers that are about to queue do so, so one write
+				// carries several requests instead of one each.
+				runtime.Gosched()
+				cl, err = cn.c.calls.TryRecv()
+			}
 			if errors.Is(err, vanilla.ErrWouldBlock) {
 				if err := bw.Flush(); err != nil {
 					return cn.writeFailed(err, res)
