@@ -24,6 +24,9 @@ const (
 	nasdaqCodeVendor        = 3004 // "Error while calling vendor"
 )
 
+// NasdaqURL is the Nasdaq source's default base URL.
+const NasdaqURL = "https://api.nasdaq.com"
+
 // Nasdaq is the Source for api.nasdaq.com's quote info endpoint,
 // GET {base}/api/quote/{SYMBOL}/info?assetclass=stocks. It is immutable and
 // safe for concurrent use.
@@ -40,7 +43,7 @@ type Nasdaq struct {
 // when "") and sends userAgent (a desktop Chrome's when "").
 func NewNasdaq(baseURL, userAgent string) *Nasdaq {
 	if baseURL == "" {
-		baseURL = "https://api.nasdaq.com"
+		baseURL = NasdaqURL
 	}
 	if userAgent == "" {
 		userAgent = defaultUserAgent

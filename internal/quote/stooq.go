@@ -16,6 +16,9 @@ import (
 // stooqND is how stooq writes a value it does not have.
 const stooqND = "N/D"
 
+// StooqURL is the Stooq source's default base URL.
+const StooqURL = "https://stooq.com"
+
 // Stooq is the Source for stooq.com's CSV quote endpoint,
 // GET {base}/q/l/?s={symbol}.us&f=sd2t2ohlcv&h&e=csv, for US listings. It is
 // immutable and safe for concurrent use.
@@ -32,7 +35,7 @@ type Stooq struct {
 // "") and sends userAgent (a desktop Chrome's when "").
 func NewStooq(baseURL, userAgent string) *Stooq {
 	if baseURL == "" {
-		baseURL = "https://stooq.com"
+		baseURL = StooqURL
 	}
 	if userAgent == "" {
 		userAgent = defaultUserAgent

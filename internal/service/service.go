@@ -96,7 +96,10 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		src = quote.NewNasdaq(base, cfg.Source.UserAgent)
 	}
 	if base == "" {
-		base = map[string]string{config.KindStooq: "https://stooq.com", config.KindNasdaq: "https://api.nasdaq.com"}[cfg.Source.Kind]
+		base = quote.NasdaqURL
+		if cfg.Source.Kind == config.KindStooq {
+			base = quote.StooqURL
+		}
 	}
 	client, err := httpx.NewClient(base, &httpx.Options{MaxInFlight: cfg.Source.MaxInFlight, ResponseTimeout: 2 * cfg.Source.Timeout})
 	if err != nil {
