@@ -224,7 +224,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	cfg := s.cfg
 	s.cfgMu.Unlock()
 	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule)
-	s.collector.Run(ctx, s.schedule)                                                                                                                    // returns once ctx ends and collections are done
+	s.collector.Run(ctx, s.schedule) // returns once ctx ends and collections are done
 
 	s.log.Info("stopping")
 	stopWS()
