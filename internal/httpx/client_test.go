@@ -1238,6 +1238,21 @@ func newCliPipeClient(t *testing.T, pn *cliPipeNet, opts *Options) *Client {
 	return c
 }
 
+// cliWarmPipe sends one GET and answers it on the first pipe connection, so
+// the connection is past its first-request-alone phase; it returns that
+// connection. Call it inside the synctest bubble.
+func cliWarmPipe(t *testing.T, ctx context.Context, c *Client, pn *cliPipeNet) *cliPipeConn {
+	t.Helper()
+	w := cliGo(ctx, c, http.MethodGet, "/w", nil)
+	synctest.Wait()
+	pc := pn.conn(0)
+	pc.answer(t, 1)
+	if r := <-w; r.err != nil {
+		t.Fatalf("Do(/w) = %v", r.err)
+	}
+	return pc
+}
+
 // cliReady returns the result on ch if there is one now.
 func cliReady(ch <-chan cliResult) (cliResult, bool) {
 	select {
@@ -1327,12 +1342,7 @@ func TestClientFirstAloneAfterReconnect(t *testing.T) {
 		defer c.Close()
 		ctx := t.Context()
 
-		w := cliGo(ctx, c, http.MethodGet, "/w", nil)
-		synctest.Wait()
-		pn.conn(0).answer(t, 1)
-		if r := <-w; r.err != nil {
-			t.Fatalf("Do(/w) = %v", r.err)
-		}
+		cliWarmPipe(t, ctx, c, pn)
 		var results []<-chan cliResult
 		for i := range 5 {
 			results = append(results, cliGo(ctx, c, http.MethodGet, fmt.Sprintf("/%d", i), nil))
@@ -1380,11 +1390,7 @@ func TestClientConnectionClose(t *testing.T) {
 		defer c.Close()
 		ctx := t.Context()
 
-		w := cliGo(ctx, c, http.MethodGet, "/w", nil)
-		synctest.Wait()
-		pc0 := pn.conn(0)
-		pc0.answer(t, 1)
-		<-w
+		pc0 := cliWarmPipe(t, ctx, c, pn)
 		results := map[string]<-chan cliResult{}
 		for _, p := range []string{"/a", "/b", "/c"} {
 			results[p] = cliGo(ctx, c, http.MethodGet, p, nil)
@@ -1613,10 +1619,7 @@ func TestClientShutdownFlushesRetries(t *testing.T) {
 		defer c.Close()
 		ctx := t.Context()
 
-		w := cliGo(ctx, c, http.MethodGet, "/w", nil)
-		synctest.Wait()
-		pn.conn(0).answer(t, 1)
-		<-w
+		cliWarmPipe(t, ctx, c, pn)
 		one := cliGo(ctx, c, http.MethodGet, "/1", nil)
 		two := cliGo(ctx, c, http.MethodGet, "/2", nil)
 		synctest.Wait()
@@ -1693,10 +1696,7 @@ func TestClientRetryDialFails(t *testing.T) {
 		defer c.Close()
 		ctx := t.Context()
 
-		w := cliGo(ctx, c, http.MethodGet, "/w", nil)
-		synctest.Wait()
-		pn.conn(0).answer(t, 1)
-		<-w
+		cliWarmPipe(t, ctx, c, pn)
 		a := cliGo(ctx, c, http.MethodGet, "/a", nil)
 		synctest.Wait()
 		errRefused := errors.New("refused (test)")
