@@ -5,57 +5,64 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/tickerd/tickerd/internal/vanilla"
 )
 
-// maxCtrl is how many control messages (replies to ops) may wait for the
-// writer before the reader stops reading the client's messages.
+// maxCtrl is how many control messages (replies to ops) may wait to be
+// sent before the reader stops reading the client's messages.
 const maxCtrl = 16
 
-// client is one websocket connection's state. Its goroutines are started
-// and waited for by Hub.serve: the supervisor (serve itself), the reader,
-// the writer and the pinger.
+// client is one websocket connection's state. Hub.serve runs in the
+// connection's reader goroutine and waits for the rest of its work: the
+// Hub's pool writers and its own slowLoop while they send for it, the
+// pings and the slow-write check on timers, and the closer once the
+// connection stops.
 //
 // What a client is sent waits in its outbox: ctrl, a short FIFO of control
 // messages, and the pending update of each subscribed symbol, replaced
-// when a newer one is offered. The writer sends ctrl first, then the
-// pending updates in the order their symbols became pending.
+// when a newer one is offered. Whoever sends for it (a pool writer or its
+// slowLoop, one at a time) sends ctrl first, then the pending updates in
+// the order their symbols became pending.
 type client struct {
-	h      *Hub
-	conn   *websocket.Conn
-	remote string
-	stop   context.CancelCauseFunc // ends the connection with a cause; first cause wins; any goroutine
+	h       *Hub
+	conn    *websocket.Conn
+	bc      *batchConn // conn's socket: writers hold frames in it and flush them in batches
+	remote  string
+	stop    context.CancelCauseFunc // ends the connection with a cause; first cause wins; any goroutine
+	stopped <-chan struct{}         // closed once stop has been called: writers give up
 
-	// wake tells the writer the outbox has something (a State: coalescing,
-	// never blocking). Sent by offer and the reply methods; received by the
-	// writer.
-	wakeS *vanilla.Sender[struct{}]
-	wakeR *vanilla.Recver[struct{}]
-	// room tells the reader that ctrl has room again. Sent by the writer;
+	// room tells the reader that ctrl has room again. Sent by writers;
 	// received by the reader.
 	roomS *vanilla.Sender[struct{}]
 	roomR *vanilla.Recver[struct{}]
-	// started carries the number of the frame write the writer began.
-	// Sent by the writer; received by the supervisor.
-	startedS *vanilla.Sender[uint64]
-	startedR *vanilla.Recver[uint64]
-	// finished is the number of the last frame write that returned.
-	// Written by the writer; read by the supervisor.
-	finished atomic.Uint64
+
+	// bg counts the work on the connection other than the reader's: a
+	// pool writer's while it sends for it, its slowLoop, the closer and
+	// the timers' functions (counted from when their timer is armed).
+	// Waited for by Hub.serve.
+	bg    sync.WaitGroup
+	slowT *time.Timer // fires errSlow when a write takes WriteTimeout; armed and stopped by slowLoop around each write
+	pingT *time.Timer // sends the next ping; armed by startPing and by each answered ping, under mu
 
 	mu sync.Mutex
 	// Guarded by mu. subs is written only with Hub.mu held too, so a
 	// holder of Hub.mu may read it across several mu sections.
-	subs  map[string]*sub
-	dirty []string // subscribed symbols whose pending update is set, oldest first, each once
-	ctrl  []frame  // control messages to send first, FIFO
+	subs      map[string]*sub
+	dirty     []*sub  // subscriptions whose pending update is set, oldest first, each once
+	base      []*sub  // dirty's backing array from its start: reused once dirty is empty
+	ctrl      []frame // control messages to send first, FIFO
+	scheduled bool    // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
+	done      bool    // the connection is being torn down: no writer or ping is started any more
 }
 
-// sub is a client's subscription to one symbol.
+// sub is a client's subscription to one symbol. Its fields are guarded by
+// the client's mu.
 type sub struct {
+	name  string
+	gone  bool    // unsubscribed: offer nothing more
 	ver   uint64  // the newest version offered: older ones are ignored
 	pend  *update // offered but not sent yet; nil when none
 	seq   uint64  // Quote.Seq of the newest quote sent
@@ -65,44 +72,42 @@ type sub struct {
 // frame is one message for the writer.
 type frame struct {
 	b    []byte
-	kind string // kindQuote, ...: the metrics label
+	kind msgKind // the metrics label
 }
 
-func newClient(h *Hub, conn *websocket.Conn, remote string, stop context.CancelCauseFunc) *client {
-	c := &client{h: h, conn: conn, remote: remote, stop: stop, subs: make(map[string]*sub)}
-	c.wakeS, c.wakeR = vanilla.NewState[struct{}]()
+func newClient(h *Hub, conn *websocket.Conn, bc *batchConn, remote string, stop context.CancelCauseFunc, stopped <-chan struct{}) *client {
+	c := &client{h: h, conn: conn, bc: bc, remote: remote, stop: stop, stopped: stopped, subs: make(map[string]*sub)}
 	c.roomS, c.roomR = vanilla.NewState[struct{}]()
-	c.startedS, c.startedR = vanilla.NewState[uint64]()
 	return c
 }
 
-// wake tells the writer there is something to send. It never blocks.
-func (c *client) wake() { _ = c.wakeS.TrySend(struct{}{}) }
-
-// offer makes u the pending update of sym, unless c is not subscribed to
-// sym or already has that version or a newer one. It reports whether u
-// replaced a pending update that will now never be sent (skipped). It
-// never blocks.
-func (c *client) offer(sym string, u *update) (skipped bool) {
+// offer makes u the pending update of s, unless s has ended or already has
+// that version or a newer one. It reports whether u replaced a pending
+// update that will now never be sent (skipped), and whether the caller
+// must push c to the pool (push). It never blocks.
+func (c *client) offer(s *sub, u *update) (skipped, push bool) {
 	c.mu.Lock()
-	s := c.subs[sym]
-	if s == nil || u.ver <= s.ver {
-		c.mu.Unlock()
-		return false
+	defer c.mu.Unlock()
+	if s.gone || u.ver <= s.ver {
+		return false, false
 	}
 	s.ver = u.ver
 	if s.pend != nil {
 		skipped = true
 	} else {
-		c.dirty = append(c.dirty, sym)
+		if len(c.dirty) == 0 {
+			c.dirty = c.base[:0]
+		}
+		c.dirty = append(c.dirty, s)
+		if cap(c.dirty) > cap(c.base) {
+			c.base = c.dirty[:0]
+		}
 	}
 	s.pend = u
-	c.mu.Unlock()
-	c.wake()
-	return skipped
+	return skipped, c.scheduleLocked()
 }
 
-// next takes what the writer sends next into buf: a control message, or
+// next takes what is sent next into buf: a control message, or
 // the one or two messages (quote, status) of the oldest pending update.
 // It returns nothing when the outbox is empty.
 func (c *client) next(buf *[2]frame) []frame {
@@ -116,10 +121,10 @@ func (c *client) next(buf *[2]frame) []frame {
 		return buf[:1]
 	}
 	for len(c.dirty) > 0 {
-		name := c.dirty[0]
+		s := c.dirty[0]
+		c.dirty[0] = nil
 		c.dirty = c.dirty[1:]
-		s := c.subs[name]
-		if s == nil || s.pend == nil {
+		if s.pend == nil {
 			continue
 		}
 		u := s.pend
@@ -159,16 +164,16 @@ func (c *client) waitRoom(ctx context.Context) error {
 func (c *client) replyError(e *wireError) {
 	c.mu.Lock()
 	c.ctrl = append(c.ctrl, frame{encode(e), kindError})
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.wake()
 }
 
 // replySubscribed queues a "subscribed" message.
 func (c *client) replySubscribed() {
 	c.mu.Lock()
 	c.ctrl = append(c.ctrl, c.subscribedLocked())
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.wake()
 }
 
 // subscribedLocked renders the "subscribed" message of the current set.
@@ -188,8 +193,10 @@ func (c *client) removeLocked(name string) bool {
 		return false
 	}
 	delete(c.subs, name)
+	s.gone = true
 	if s.pend != nil {
-		c.dirty = slices.DeleteFunc(c.dirty, func(n string) bool { return n == name })
+		s.pend = nil
+		c.dirty = slices.DeleteFunc(c.dirty, func(d *sub) bool { return d == s })
 	}
 	return true
 }
@@ -198,6 +205,7 @@ func (c *client) removeLocked(name string) bool {
 // collected, and tells the client so. It returns how many it ended.
 func (c *client) unsubscribed(names []string) int {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var gone []string
 	for _, name := range names {
 		if c.removeLocked(name) {
@@ -209,8 +217,7 @@ func (c *client) unsubscribed(names []string) int {
 		e := &wireError{Type: "error", Code: CodeUnknownSymbol,
 			Message: "no longer collected: " + strings.Join(gone, ", "), Symbols: gone}
 		c.ctrl = append(c.ctrl, frame{encode(e), kindError}, c.subscribedLocked())
+		c.wakeLocked()
 	}
-	c.mu.Unlock()
-	c.wake()
 	return len(gone)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -24,11 +23,12 @@ var (
 	errConnEnded = errors.New("fanout: connection ended")
 )
 
-// ServeHTTP upgrades the request to a websocket and serves the client
-// until it leaves, is too slow, or Run stops the Hub. Before upgrading it
-// answers 503 when MaxClients clients are connected or the Hub has
-// stopped, and 403 to a foreign Origin. A query ?symbols=AAPL,MSFT
-// subscribes on connect.
+// ServeHTTP upgrades the request to a websocket and returns; the client is
+// then served by goroutines of the Hub, which Run waits for, until it
+// leaves, is too slow, or Run stops the Hub. Before upgrading it answers
+// 503 when MaxClients clients are connected or the Hub has stopped, and
+// 403 to a foreign Origin. A query ?symbols=AAPL,MSFT subscribes on
+// connect.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if reason := h.admit(); reason != "" {
 		h.m.reject(reason)
@@ -40,19 +40,23 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
-	defer h.release()
-	sw := &statusWriter{ResponseWriter: w}
-	conn, err := websocket.Accept(sw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins})
+	hw := &hijackWriter{ResponseWriter: w}
+	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins})
 	if err != nil { // Accept has answered
+		h.release()
 		reason := rejectHandshake
-		if sw.status == http.StatusForbidden {
+		if hw.status == http.StatusForbidden {
 			reason = rejectOrigin
 		}
 		h.m.reject(reason)
 		h.log.Debug("websocket upgrade rejected", "remote", r.RemoteAddr, "reason", reason, "error", err)
 		return
 	}
-	h.serve(conn, r.RemoteAddr, splitSymbols(r.URL.Query()["symbols"]))
+	// Returning lets net/http drop the request, its buffers and this
+	// goroutine's stack: the connection keeps only what serve needs.
+	// serve exits once the connection has ended and its other goroutines
+	// have exited; it releases the admission, which Run waits for.
+	go h.serve(conn, hw.conn, r.RemoteAddr, splitSymbols(r.URL.Query()["symbols"]))
 }
 
 // admit counts a new connection against MaxClients; it returns the reason
@@ -78,85 +82,109 @@ func (h *Hub) release() {
 	h.conns.Done()
 }
 
-// serve runs one client: it is the connection's supervisor. It starts the
-// reader, writer and pinger, watches the writer for frames not taken
-// within WriteTimeout, and when anything ends the connection closes it with
-// the matching code and waits for all three.
+// serve runs one client in the connection's reader goroutine. It reads
+// and carries out the client's messages until the connection ends; the
+// Hub's writers send its outbox; timers ping the client and catch writes
+// not taken within WriteTimeout; once anything stops the connection, a
+// closer closes it with the matching code. Then serve waits for all of
+// them and unregisters the client.
 //
-// Two contexts: stop (cancelled with the cause of the end) is what the
-// goroutines wait on; io bounds the socket operations and is cancelled only
-// after the close handshake, because coder/websocket drops the connection
-// without a close frame when the context of a Read or Write ends.
-func (h *Hub) serve(conn *websocket.Conn, remote string, initial []string) {
+// stop (a context cancelled with the cause of the end) is what the
+// goroutines wait on. Socket operations get no context that ends:
+// coder/websocket would drop the connection without a close frame, and it
+// costs every Read a registration. A connection that must be cut is
+// closed with CloseNow instead.
+func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, initial []string) {
+	defer h.release()
 	conn.SetReadLimit(readLimit)
 	stopCtx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
-	ioCtx, ioCancel := context.WithCancel(context.Background())
-	defer ioCancel()
-	c := newClient(h, conn, remote, stop)
+	c := newClient(h, conn, bc, remote, stop, stopCtx.Done())
+	start := time.Now()
+
+	c.bg.Add(1)
+	// The closer runs once stop has been called, which serve does at the
+	// latest when the reader returns; it exits when the close handshake is
+	// over or cut off after the close grace period.
+	context.AfterFunc(stopCtx, func() {
+		defer c.bg.Done()
+		cause := context.Cause(stopCtx)
+		if errors.Is(cause, errSlow) {
+			h.m.slowDisconnect()
+			h.log.Warn("websocket client too slow: disconnecting", "remote", remote, "write_timeout", h.opts.WriteTimeout)
+		}
+		code, reason := closeStatus(cause, h.opts.WriteTimeout)
+		c.close(code, reason)
+		h.log.Debug("websocket client disconnected", "remote", remote, "cause", cause, "duration", time.Since(start))
+	})
+
 	if h.register(c) {
 		if len(initial) > 0 {
-			if werr := h.subscribe(c, initial); werr != nil {
-				c.replyError(werr)
-			}
+			onFreshStack(func() {
+				if werr := h.subscribe(c, initial); werr != nil {
+					c.replyError(werr)
+				}
+			})
 		}
 	} else {
 		stop(errShutdown)
 	}
-	start := time.Now()
 	h.log.Debug("websocket client connected", "remote", remote)
+	c.startPing()
 
-	var wg sync.WaitGroup
-	wg.Go(func() { c.readLoop(stopCtx, ioCtx) })  // exits when Read fails (the connection closed), or on stop while ctrl is full
-	wg.Go(func() { c.writeLoop(stopCtx, ioCtx) }) // exits on stop, or when a Write fails
-	wg.Go(func() { c.pingLoop(stopCtx, ioCtx) })  // exits on stop, or when a ping fails
-	cause := c.supervise(stopCtx)
-	if errors.Is(cause, errSlow) {
-		h.m.slowDisconnect()
-		h.log.Warn("websocket client too slow: disconnecting", "remote", remote, "write_timeout", h.opts.WriteTimeout)
+	c.readLoop(stopCtx) // returns once the connection has ended, or on stop while ctrl is full
+	stop(errConnEnded)  // a no-op: readLoop has stopped the connection, or returned because it was
+	c.mu.Lock()
+	c.done = true // no writer or ping starts any more
+	c.mu.Unlock()
+	if c.pingT.Stop() {
+		c.bg.Done() // the ping armed will not run
 	}
-	code, reason := closeStatus(cause, h.opts.WriteTimeout)
-	c.close(code, reason, ioCancel)
-	ioCancel()
-	wg.Wait()
+	c.bg.Wait()
+	_ = conn.CloseNow() // closed already, unless readLoop returned on stop: then the closer has given up
 	h.unregister(c)
-	h.log.Debug("websocket client disconnected", "remote", remote, "cause", cause, "duration", time.Since(start))
 }
 
-// supervise returns the cause of the connection's end: whatever stopped it,
-// or errSlow once a frame write has not returned within WriteTimeout. It
-// wakes once per WriteTimeout while the writer is busy, and not at all
-// while it is idle.
-func (c *client) supervise(ctx context.Context) error {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	defer t.Stop()
-	for {
-		n, err := c.startedR.Recv(ctx) // the newest write begun, at or before now
-		if err != nil {
-			return context.Cause(ctx)
-		}
-		t.Reset(c.h.opts.WriteTimeout)
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-t.C:
-		}
-		if c.finished.Load() < n {
-			c.stop(errSlow)
-			return context.Cause(ctx)
-		}
+// startPing arms the first ping.
+func (c *client) startPing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bg.Add(1)
+	// Runs every PingInterval until the connection is torn down; each run
+	// exits once its ping is answered or has failed.
+	c.pingT = time.AfterFunc(c.h.opts.PingInterval, c.ping)
+}
+
+// ping sends a ping and waits for the pong, within PingInterval; then it
+// arms the next ping, or ends the connection with errNoPong.
+func (c *client) ping() {
+	defer c.bg.Done()
+	every := c.h.opts.PingInterval
+	// The timeout bounds the ping's write (coder/websocket drops the
+	// connection if that times out) and the wait for the pong.
+	ctx, cancel := context.WithTimeout(context.Background(), every)
+	err := c.conn.Ping(ctx)
+	cancel()
+	if err != nil {
+		c.stop(fmt.Errorf("%w: %w", errNoPong, err))
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done {
+		c.bg.Add(1)
+		c.pingT.Reset(every)
 	}
 }
 
 // close closes the connection with code and reason. A peer that does not
 // take the close frame and answer within the close grace period is cut
-// off: ioCancel makes coder/websocket drop the connection.
-func (c *client) close(code websocket.StatusCode, reason string, ioCancel context.CancelFunc) {
+// off with CloseNow.
+func (c *client) close(code websocket.StatusCode, reason string) {
 	done := make(chan struct{})
-	// Exits when Close returns: on the peer's answer, or once ioCancel
-	// has dropped the connection (bounded by coder/websocket's own 5s
-	// timeouts when no Read or Write is in flight).
+	// Exits when Close returns: on the peer's answer, or once CloseNow has
+	// dropped the connection (and within coder/websocket's own 5s
+	// timeouts anyway).
 	go func() {
 		defer close(done)
 		_ = c.conn.Close(code, reason) // the cause was logged; a failed close handshake is expected with a dead peer
@@ -166,7 +194,7 @@ func (c *client) close(code websocket.StatusCode, reason string, ioCancel contex
 	select {
 	case <-done:
 	case <-t.C:
-		ioCancel()
+		_ = c.conn.CloseNow() // a dead peer: nothing to report
 		<-done
 	}
 }
@@ -193,10 +221,10 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 // readLoop reads the client's messages and carries them out, one at a
 // time. It returns when a Read fails (the connection closed, or a message
 // past readLimit), or when stop ends while it waits for ctrl to have room.
-func (c *client) readLoop(stopCtx, ioCtx context.Context) {
+func (c *client) readLoop(stopCtx context.Context) {
 	lim := newBucket(c.h.opts.OpsPerSecond)
 	for {
-		typ, data, err := c.conn.Read(ioCtx)
+		typ, data, err := c.conn.Read(context.Background())
 		if err != nil {
 			c.stop(fmt.Errorf("%w: read: %w", errConnEnded, err))
 			return
@@ -211,63 +239,31 @@ func (c *client) readLoop(stopCtx, ioCtx context.Context) {
 		case typ != websocket.MessageText:
 			c.replyError(newError(CodeBadRequest, "binary messages are not supported: send JSON text"))
 		default:
-			req, werr := parseRequest(data)
-			if werr != nil {
-				c.replyError(werr)
-				continue
-			}
-			c.h.handle(c, req)
+			onFreshStack(func() {
+				req, werr := parseRequest(data)
+				if werr != nil {
+					c.replyError(werr)
+					return
+				}
+				c.h.handle(c, req)
+			})
 		}
 	}
 }
 
-// writeLoop sends the outbox, one frame per message. It returns when stop
-// ends (even with frames left) or a Write fails.
-func (c *client) writeLoop(stopCtx, ioCtx context.Context) {
-	var buf [2]frame
-	var n uint64 // frame writes begun
-	for stopCtx.Err() == nil {
-		frames := c.next(&buf)
-		if len(frames) == 0 {
-			if _, err := c.wakeR.Recv(stopCtx); err != nil {
-				return
-			}
-			continue
-		}
-		for _, f := range frames {
-			n++
-			_ = c.startedS.TrySend(n) // a State: never blocks
-			err := c.conn.Write(ioCtx, websocket.MessageText, f.b)
-			c.finished.Store(n)
-			if err != nil {
-				c.stop(fmt.Errorf("%w: write: %w", errConnEnded, err))
-				return
-			}
-			c.h.m.sent(f.kind, len(f.b))
-		}
-	}
-}
-
-// pingLoop pings the client every PingInterval; a ping not answered within
-// PingInterval ends the connection. It returns on stop or a failed ping.
-func (c *client) pingLoop(stopCtx, ioCtx context.Context) {
-	every := c.h.opts.PingInterval
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stopCtx.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(ioCtx, every)
-		err := c.conn.Ping(ctx)
-		cancel()
-		if err != nil {
-			c.stop(fmt.Errorf("%w: %w", errNoPong, err))
-			return
-		}
-	}
+// onFreshStack runs f in a goroutine of its own and waits for it. The
+// reader, which lives as long as its connection, thus keeps the small
+// stack that reading takes: decoding a request and subscribing take
+// several KiB more, which a goroutine that exits gives back at once. With
+// many clients that is a third of their memory.
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	// Exits when f returns.
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // splitSymbols splits the values of ?symbols= at commas, dropping empty
@@ -283,19 +279,3 @@ func splitSymbols(vals []string) []string {
 	}
 	return out
 }
-
-// statusWriter records the status code written, so ServeHTTP can tell why
-// websocket.Accept refused. Unwrap lets Accept find the Hijacker.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -2,13 +2,31 @@ package fanout
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Kinds of messages, the label of tickerd_ws_messages_sent_total.
+// msgKind is a kind of message, the label of tickerd_ws_messages_sent_total.
+type msgKind uint8
+
 const (
-	kindQuote      = "quote"
-	kindStatus     = "status"
-	kindSubscribed = "subscribed"
-	kindError      = "error"
+	kindQuote msgKind = iota
+	kindStatus
+	kindSubscribed
+	kindError
+	numKinds
 )
+
+// kindNames are the label values of the kinds.
+var kindNames = [numKinds]string{"quote", "status", "subscribed", "error"}
+
+// sentCounts counts the messages of a batch, for the metrics. Owned by the
+// client's writer.
+type sentCounts struct {
+	msgs  [numKinds]int
+	bytes int
+}
+
+func (s *sentCounts) add(f frame) {
+	s.msgs[f.kind]++
+	s.bytes += len(f.b)
+}
 
 // Reasons of upgrade rejections, the label of
 // tickerd_ws_upgrade_rejections_total.
@@ -23,7 +41,7 @@ const (
 type metrics struct {
 	clients       prometheus.Gauge
 	subscriptions prometheus.Gauge
-	messages      map[string]prometheus.Counter // by kind
+	messages      [numKinds]prometheus.Counter // by kind
 	bytes         prometheus.Counter
 	skipped       prometheus.Counter
 	slow          prometheus.Counter
@@ -44,7 +62,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tickerd_ws_clients", Help: "Websocket clients connected."}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tickerd_ws_subscriptions", Help: "Symbol subscriptions over all websocket clients."}),
-		messages: make(map[string]prometheus.Counter),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickerd_ws_bytes_sent_total", Help: "Payload bytes of the websocket messages sent."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
@@ -55,8 +72,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "tickerd_ws_upgrade_rejections_total", Help: "Websocket upgrade requests rejected, by reason."},
 			[]string{"reason"}),
 	}
-	for _, k := range []string{kindQuote, kindStatus, kindSubscribed, kindError} {
-		m.messages[k] = sent.WithLabelValues(k)
+	for k, name := range kindNames {
+		m.messages[k] = sent.WithLabelValues(name)
 	}
 	for _, r := range []string{rejectCapacity, rejectShutdown, rejectOrigin, rejectHandshake} {
 		m.rejections.WithLabelValues(r)
@@ -77,11 +94,19 @@ func (m *metrics) addSubscriptions(n int) {
 	}
 }
 
-func (m *metrics) sent(kind string, n int) {
+// sent counts the messages of a batch sent, and resets s.
+func (m *metrics) sent(s *sentCounts) {
 	if m != nil {
-		m.messages[kind].Inc()
-		m.bytes.Add(float64(n))
+		for k, n := range s.msgs {
+			if n > 0 {
+				m.messages[k].Add(float64(n))
+			}
+		}
+		if s.bytes > 0 {
+			m.bytes.Add(float64(s.bytes))
+		}
 	}
+	*s = sentCounts{}
 }
 
 func (m *metrics) skip(n int) {

@@ -58,24 +58,28 @@ func (h *Hub) subscribe(c *client, raw []string) *wireError {
 		_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks
 	}
 
+	subs := make([]sub, len(add)) // one allocation for all
 	c.mu.Lock()
-	for _, n := range add {
-		c.subs[n] = &sub{}
+	for i, n := range add {
+		subs[i].name = n
+		c.subs[n] = &subs[i]
 	}
 	c.ctrl = append(c.ctrl, c.subscribedLocked()) // before any snapshot
+	c.wakeLocked()
 	c.mu.Unlock()
-	for _, n := range add {
+	for i, n := range add {
 		e := h.syms[n]
 		e.mu.Lock()
-		e.subs[c] = struct{}{}
+		e.subs[c] = &subs[i]
 		// Under e.mu no publish of e can interleave: the snapshot is
 		// offered before any later version of e.
 		if u := e.currentLocked(); u != nil {
-			c.offer(n, u)
+			if _, push := c.offer(&subs[i], u); push {
+				h.pool.push(c)
+			}
 		}
 		e.mu.Unlock()
 	}
-	c.wake()
 	h.m.addSubscriptions(len(add))
 	return nil
 }
@@ -154,8 +158,8 @@ func (h *Hub) unsubscribe(c *client, raw []string) *wireError {
 		}
 	}
 	c.ctrl = append(c.ctrl, c.subscribedLocked())
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.wake()
 	h.leaveLocked(c, gone)
 	return nil
 }
@@ -208,7 +212,7 @@ func (h *Hub) unregister(c *client) {
 		names = append(names, n)
 	}
 	clear(c.subs)
-	c.dirty, c.ctrl = nil, nil
+	c.dirty, c.base, c.ctrl = nil, nil, nil
 	c.mu.Unlock()
 	h.leaveLocked(c, names)
 }

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// tally is what the clients count together. Its counters and hist are
+// safe for concurrent use; mu guards the rest.
+type tally struct {
+	measuring atomic.Bool // set while the measurement window is open: only then are quotes counted
+
+	lat         hist
+	delivered   atomic.Int64 // quotes received in the window
+	coalesced   atomic.Int64 // seq numbers skipped in the window
+	disconnects atomic.Int64 // connections that ended before tickload closed them
+	connectErrs atomic.Int64 // dials or subscriptions that failed
+	badMessages atomic.Int64 // messages parseMessage rejected, and "error" messages
+
+	mu sync.Mutex
+	// Guarded by mu.
+	closeCodes map[string]int // disconnects by close status ("1008", "none": no close frame)
+	firstErr   string         // the first connect error, as an example
+}
+
+func newTally() *tally { return &tally{closeCodes: make(map[string]int)} }
+
+func (t *tally) connectError(err error) {
+	t.connectErrs.Add(1)
+	t.mu.Lock()
+	if t.firstErr == "" {
+		t.firstErr = err.Error()
+	}
+	t.mu.Unlock()
+}
+
+func (t *tally) disconnect(err error) {
+	t.disconnects.Add(1)
+	code := "none"
+	if s := websocket.CloseStatus(err); s != -1 {
+		code = strconv.Itoa(int(s))
+	}
+	t.mu.Lock()
+	t.closeCodes[code]++
+	t.mu.Unlock()
+}
+
+// loadClient is one websocket client. Its fields are owned by the
+// goroutine running run.
+type loadClient struct {
+	url     string
+	http    *http.Client
+	symbols []string
+	seqs    []uint64       // the newest seq seen, by index in symbols
+	index   map[string]int // symbol -> index in symbols
+	buf     []byte         // the message being read, reused
+}
+
+func newLoadClient(url string, hc *http.Client, symbols []string) *loadClient {
+	c := &loadClient{url: url, http: hc, symbols: symbols, seqs: make([]uint64, len(symbols)),
+		index: make(map[string]int, len(symbols)), buf: make([]byte, 0, 512)}
+	for i, s := range symbols {
+		c.index[s] = i
+	}
+	return c
+}
+
+// run connects and subscribes within connect, calls settled(true) once
+// subscribed (or settled(false) after counting a connect error), then
+// reads quotes into t until stop ends or the connection breaks. When stop
+// ends it closes the connection normally; kill cuts it at once, in case a
+// close handshake hangs. It returns once the connection is closed.
+func (c *loadClient) run(connect, stop, kill context.Context, t *tally, settled func(ok bool)) {
+	conn, err := c.connect(connect)
+	if err != nil {
+		if stop.Err() == nil {
+			t.connectError(err)
+		}
+		settled(false)
+		return
+	}
+	settled(true)
+
+	closed := make(chan struct{})
+	// Runs once stop ends: the close handshake (bounded by coder/websocket's
+	// own 5s timeouts) makes the Read below return.
+	unwatch := context.AfterFunc(stop, func() {
+		defer close(closed)
+		_ = conn.Close(websocket.StatusNormalClosure, "load test done") // a failed handshake changes nothing here
+	})
+	// Runs if kill ends while the connection is open: cuts it at once.
+	unkill := context.AfterFunc(kill, func() { _ = conn.CloseNow() })
+	defer unkill()
+	err = c.readLoop(conn, t)
+	if unwatch() {
+		// stop had not ended: the server or the network ended the
+		// connection.
+		t.disconnect(err)
+		_ = conn.CloseNow()
+		return
+	}
+	<-closed
+}
+
+// connect dials, subscribes and waits for the "subscribed" answer, within
+// ctx. The server sends the snapshots after that answer.
+func (c *loadClient) connect(ctx context.Context) (*websocket.Conn, error) {
+	conn, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: c.http})
+	if err != nil {
+		return nil, err
+	}
+	req := `{"op":"subscribe","symbols":["` + strings.Join(c.symbols, `","`) + `"]}`
+	if err := conn.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+		conn.CloseNow()
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	for {
+		if err := c.read(ctx, conn); err != nil {
+			conn.CloseNow()
+			return nil, fmt.Errorf("subscribe: %w", err)
+		}
+		m, err := parseMessage(c.buf)
+		switch {
+		case err != nil:
+			conn.CloseNow()
+			return nil, fmt.Errorf("subscribe: %w", err)
+		case m.typ == "error":
+			conn.CloseNow()
+			return nil, fmt.Errorf("subscribe: server answered %s", c.buf)
+		case m.typ == "subscribed":
+			return conn, nil
+		}
+	}
+}
+
+// readLoop reads messages until a read fails, counting quotes into t while
+// t.measuring is set, except each symbol's first (its snapshot). It
+// returns the read's error.
+func (c *loadClient) readLoop(conn *websocket.Conn, t *tally) error {
+	// No context: one that can end costs every read a registration, and
+	// run ends the reads by closing the connection instead.
+	ctx := context.Background()
+	for {
+		if err := c.read(ctx, conn); err != nil {
+			return err
+		}
+		now := time.Now()
+		m, err := parseMessage(c.buf)
+		if err != nil || m.typ == "error" {
+			t.badMessages.Add(1)
+			continue
+		}
+		if m.typ != "quote" {
+			continue
+		}
+		i, ok := c.index[string(m.symbol)]
+		if !ok {
+			t.badMessages.Add(1)
+			continue
+		}
+		last := c.seqs[i]
+		// The first quote of a symbol is the snapshot sent on
+		// subscribing, as old as the last pulse: it is not counted.
+		if last != 0 && t.measuring.Load() {
+			t.delivered.Add(1)
+			t.lat.record(now.Sub(m.collectedAt))
+			if m.seq > last+1 {
+				t.coalesced.Add(int64(m.seq - last - 1))
+			}
+		}
+		c.seqs[i] = max(last, m.seq)
+	}
+}
+
+// read reads one message into c.buf.
+func (c *loadClient) read(ctx context.Context, conn *websocket.Conn) error {
+	_, r, err := conn.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	c.buf = c.buf[:0]
+	for {
+		if len(c.buf) == cap(c.buf) {
+			c.buf = append(c.buf, 0)[:len(c.buf)]
+		}
+		n, err := r.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// httpClients returns one HTTP client per local address (one using the
+// kernel's choice when there is none), for spreading connections over
+// source addresses.
+func httpClients(localAddrs []net.IP) []*http.Client {
+	if len(localAddrs) == 0 {
+		localAddrs = []net.IP{nil}
+	}
+	out := make([]*http.Client, len(localAddrs))
+	for i, ip := range localAddrs {
+		d := &net.Dialer{Timeout: 30 * time.Second}
+		if ip != nil {
+			d.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		out[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// result is one run's figures; -json prints it as is. Durations are in
+// milliseconds, memory in bytes unless named KiB.
+type result struct {
+	Clients         int            `json:"clients"`            // -n
+	PerClient       int            `json:"symbols_per_client"` // -k
+	Symbols         int            `json:"symbols"`            // distinct symbols the clients spread over
+	Connected       int            `json:"connected"`          // clients subscribed when the window opened
+	Unlaunched      int            `json:"unlaunched"`         // clients not even tried before the connect timeout
+	ConnectErrors   int64          `json:"connect_errors"`     // dials or subscriptions that failed
+	FirstError      string         `json:"first_connect_error,omitempty"`
+	ConnectSeconds  float64        `json:"connect_seconds"` // time to connect and subscribe every client
+	WindowSeconds   float64        `json:"window_seconds"`
+	Delivered       int64          `json:"delivered"` // quotes received in the window
+	QuotesPerSecond float64        `json:"quotes_per_second"`
+	P50ms           float64        `json:"p50_ms"` // collected_at to arrival
+	P99ms           float64        `json:"p99_ms"`
+	P999ms          float64        `json:"p999_ms"`
+	MaxMs           float64        `json:"max_ms"`
+	MeanMs          float64        `json:"mean_ms"`
+	Coalesced       int64          `json:"coalesced"`   // quotes the server skipped (seq gaps) in the window
+	Disconnects     int64          `json:"disconnects"` // connections the server or network ended
+	CloseCodes      map[string]int `json:"disconnect_close_codes,omitempty"`
+	BadMessages     int64          `json:"bad_messages"` // unreadable or "error" messages
+	ServerPID       int            `json:"server_pid,omitempty"`
+	RSSBefore       int64          `json:"server_rss_before,omitempty"`
+	RSSAfter        int64          `json:"server_rss_after,omitempty"`
+	RSSPerClientKiB float64        `json:"server_rss_per_client_kib,omitempty"`
+	ServerCPU       float64        `json:"server_cpu_cores,omitempty"` // CPU seconds per second in the window
+	LoadCPU         float64        `json:"tickload_cpu_cores"`
+}
+
+// fill copies t's figures, over a window of elapsed, into r. The clients
+// must have stopped counting.
+func (r *result) fill(t *tally, elapsed time.Duration) {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	r.WindowSeconds = elapsed.Seconds()
+	r.Delivered = t.delivered.Load()
+	r.QuotesPerSecond = float64(r.Delivered) / elapsed.Seconds()
+	r.P50ms, r.P99ms, r.P999ms = ms(t.lat.quantile(0.5)), ms(t.lat.quantile(0.99)), ms(t.lat.quantile(0.999))
+	r.MaxMs, r.MeanMs = ms(time.Duration(t.lat.max.Load())), ms(t.lat.mean())
+	r.Coalesced = t.coalesced.Load()
+	r.Disconnects = t.disconnects.Load()
+	r.ConnectErrors = t.connectErrs.Load()
+	r.BadMessages = t.badMessages.Load()
+	t.mu.Lock()
+	r.FirstError = t.firstErr
+	if len(t.closeCodes) > 0 {
+		r.CloseCodes = maps.Clone(t.closeCodes)
+	}
+	t.mu.Unlock()
+}
+
+// tableHeader heads the rows of row, as a Markdown table.
+const tableHeader = "| N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+
+// row returns r as a Markdown table row.
+func (r *result) row() string {
+	rss, cpu := "-", "-"
+	if r.ServerPID != 0 {
+		rss, cpu = fmt.Sprintf("%.1f", r.RSSPerClientKiB), fmt.Sprintf("%.2f", r.ServerCPU)
+	}
+	disc := fmt.Sprint(r.Disconnects)
+	if len(r.CloseCodes) > 0 {
+		var parts []string
+		for _, code := range slices.Sorted(maps.Keys(r.CloseCodes)) {
+			parts = append(parts, fmt.Sprintf("%s:%d", code, r.CloseCodes[code]))
+		}
+		disc += " (" + strings.Join(parts, " ") + ")"
+	}
+	return fmt.Sprintf("| %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %s | %d | %s | %s | %.2f |",
+		r.Clients, r.PerClient, r.Connected, r.QuotesPerSecond, r.P50ms, r.P99ms, r.P999ms, r.MaxMs,
+		r.Coalesced, disc, r.ConnectErrors, rss, cpu, r.LoadCPU)
+}

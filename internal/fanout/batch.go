@@ -1,0 +1,308 @@
+package fanout
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+)
+
+// Buffer sizes of a client connection. coder/websocket reads and writes
+// through the bufio buffers the Hijacker hands it; net/http's are 4 KiB
+// each. Client messages are small, and coder/websocket writes only control
+// frames, of at most 127 bytes: each fits, so each reaches Write whole.
+const (
+	readBufSize  = 512
+	writeBufSize = 256
+	maxBatch     = 32 << 10 // a writer flushes once this much is queued
+)
+
+// batchPool holds the buffers of batchConns that have bytes queued.
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// batchConn is a client's socket with an ordered queue of outgoing bytes
+// in front of it. The Hub's writers queue text frames with appendText and
+// send the queue with tryFlush, which never blocks, or flush, which does:
+// the frames of a batch go out in one socket write. coder/websocket writes
+// its control frames (ping, pong, close) through Write, which sends them
+// with whatever is queued before them at once, as coder/websocket expects
+// (it may close the socket right after a close frame). Reads return the
+// bytes net/http had read ahead first.
+//
+// The text frames are framed here rather than by coder/websocket's Write:
+// that takes the connection's frame lock, which a control frame's Write
+// holds while the socket is full, and a pool writer must never wait on a
+// client's socket. Server frames are unmasked and the connection has no
+// extension (compression is off), so a text frame is a 2 to 10 byte header
+// and the message (RFC 6455, section 5.2). coder/websocket's own writes are
+// only control frames, each written whole by one Write call.
+//
+// It is safe for concurrent use. One goroutine at a time writes to the
+// socket (flushing), and never with mu held, so no caller waits on a
+// stuck socket unless it writes through Write or flush itself. Close does
+// not block, and makes a blocked write return. Whoever hijacked the
+// connection closes it (coder/websocket's Conn does).
+type batchConn struct {
+	net.Conn
+	raw syscall.RawConn // Conn's descriptor, for writes that must not block; nil if it has none
+	pre []byte          // read ahead by net/http, returned by Read first; owned by the reader
+
+	mu sync.Mutex
+	// Guarded by mu.
+	idle     sync.Cond // signalled when flushing ends; uses mu
+	flushing bool      // a goroutine is writing queued bytes to the socket, without mu
+	closing  bool      // a close frame has been queued: no more text frames
+	buf      *[]byte   // the queued bytes; from batchPool, nil when none
+}
+
+func newBatchConn(conn net.Conn, pre []byte) *batchConn {
+	c := &batchConn{Conn: conn, pre: pre}
+	c.idle.L = &c.mu
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	return c
+}
+
+func (c *batchConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		if len(c.pre) == 0 {
+			c.pre = nil
+		}
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// Write queues p, a control frame from coder/websocket, and sends the
+// queue, blocking until the socket has taken it (after another
+// goroutine's flush, if one runs).
+func (c *batchConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(p) > 0 && p[0]&0x0f == opClose {
+		c.closing = true
+	}
+	c.queueLocked(p)
+	for c.flushing {
+		c.idle.Wait()
+	}
+	if c.buf == nil {
+		return len(p), nil // the flush that ran sent it
+	}
+	if _, err := c.flushLocked(true); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// opClose is the opcode of a close frame.
+const opClose = 0x8
+
+// appendText queues a text frame holding msg. It fails once a close frame
+// has been queued.
+func (c *batchConn) appendText(msg []byte) error {
+	var hdr [10]byte
+	hdr[0] = 0x80 | 0x1 // FIN, text
+	n := 2
+	switch l := len(msg); {
+	case l < 126:
+		hdr[1] = byte(l)
+	case l <= 0xffff:
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(l))
+		n = 4
+	default:
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(l))
+		n = 10
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return net.ErrClosed
+	}
+	c.queueLocked(hdr[:n])
+	c.queueLocked(msg)
+	return nil
+}
+
+func (c *batchConn) queueLocked(p []byte) {
+	if c.buf == nil {
+		c.buf = batchPool.Get().(*[]byte)
+	}
+	*c.buf = append(*c.buf, p...)
+}
+
+// buffered returns how many bytes are queued.
+func (c *batchConn) buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return 0
+	}
+	return len(*c.buf)
+}
+
+// tryFlush writes the queue as far as the socket takes it without
+// blocking, and reports whether bytes remain (full), as they do while
+// another goroutine flushes.
+func (c *batchConn) tryFlush() (full bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flushing {
+		return c.buf != nil, nil
+	}
+	return c.flushLocked(false)
+}
+
+// flush writes the whole queue, blocking until the socket has taken it
+// (after another goroutine's flush, if one runs).
+func (c *batchConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.flushing {
+		c.idle.Wait()
+	}
+	_, err := c.flushLocked(true)
+	return err
+}
+
+// drop discards the queue: the connection has failed.
+func (c *batchConn) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.releaseLocked()
+}
+
+// flushLocked writes the queue, blocking or not, with mu released around
+// the socket writes; bytes queued meanwhile go too. It reports whether
+// bytes remain (full: a write that must not block could not finish). It
+// must not be called while another goroutine flushes.
+func (c *batchConn) flushLocked(block bool) (full bool, err error) {
+	c.flushing = true
+	defer c.idle.Broadcast()
+	for c.buf != nil && err == nil {
+		b := c.buf
+		c.buf = nil
+		c.mu.Unlock()
+		var n int
+		if block {
+			n, err = c.Conn.Write(*b)
+		} else {
+			n, err = c.writeNow(*b)
+		}
+		c.mu.Lock()
+		if err == nil && n < len(*b) {
+			// Full: the rest goes back in front of what was queued
+			// meanwhile.
+			*b = (*b)[:copy(*b, (*b)[n:])]
+			if c.buf != nil {
+				*b = append(*b, *c.buf...)
+				c.releaseLocked()
+			}
+			c.buf = b
+			full = true
+			break
+		}
+		*b = (*b)[:0]
+		c.put(b)
+	}
+	if err != nil {
+		c.releaseLocked() // the connection has failed: nothing more goes
+	}
+	c.flushing = false
+	return full, err
+}
+
+// writeNow writes as much of b as the socket takes without blocking.
+// Without a descriptor it writes nothing: the caller's blocking path does.
+func (c *batchConn) writeNow(b []byte) (n int, err error) {
+	if c.raw == nil {
+		return 0, nil
+	}
+	rerr := c.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, e := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case e == syscall.EINTR:
+			case e == syscall.EAGAIN:
+				return true // full: the rest is for the blocking path
+			case e != nil:
+				err = e
+				return true
+			case m <= 0:
+				return true // no progress and no error: leave the rest too
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	return n, err
+}
+
+// releaseLocked discards the queue.
+func (c *batchConn) releaseLocked() {
+	if c.buf != nil {
+		*c.buf = (*c.buf)[:0]
+		c.put(c.buf)
+		c.buf = nil
+	}
+}
+
+// put gives an empty buffer back to the pool; a rare huge one is not kept.
+func (c *batchConn) put(b *[]byte) {
+	if cap(*b) <= 4*maxBatch {
+		batchPool.Put(b)
+	}
+}
+
+// hijackWriter is the ResponseWriter given to websocket.Accept. It records
+// the status written, so ServeHTTP can tell why Accept refused, and its
+// Hijack hands coder/websocket a batchConn with small buffers instead of
+// net/http's, which then become garbage once ServeHTTP returns.
+type hijackWriter struct {
+	http.ResponseWriter
+	status int
+	conn   *batchConn // set by a successful Hijack
+}
+
+func (w *hijackWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap gives http.ResponseController the underlying ResponseWriter.
+func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack takes the connection over from net/http. The response header
+// has been flushed by then, so net/http's write buffer is empty; what its
+// read buffer holds is read first.
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var pre []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n) // cannot fail: n bytes are buffered
+		pre = bytes.Clone(b)
+	}
+	bc := newBatchConn(conn, pre)
+	w.conn = bc
+	return bc, bufio.NewReadWriter(bufio.NewReaderSize(bc, readBufSize), bufio.NewWriterSize(bc, writeBufSize)), nil
+}

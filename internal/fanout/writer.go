@@ -1,0 +1,283 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tickerd/tickerd/internal/vanilla"
+)
+
+// writerPool is the Hub's pool of writer goroutines. A client with
+// something to send is queued once (scheduled); BatchDelay later one of the
+// pool's writers drains its outbox into the client's batchConn and sends
+// it all with one non-blocking socket write. A client whose socket does not
+// take everything at once gets a goroutine of its own (slowLoop) that
+// blocks on it, within WriteTimeout, until its outbox is empty; then it is
+// back in the pool. So a stuck client never holds up a pool writer, and
+// the number of goroutines that wake up per pulse stays small: the ones of
+// the collector get scheduled promptly, whatever the number of clients.
+//
+// It is safe for concurrent use; its mu is a leaf lock (taken with a
+// client's mu or an entry's held, never the reverse).
+type writerPool struct {
+	delay time.Duration // Options.BatchDelay
+
+	// ready tells a waiting writer that the queue has something (a State).
+	// Sent by push and by a writer leaving work behind; received by the
+	// writers.
+	readyS *vanilla.Sender[struct{}]
+	readyR *vanilla.Recver[struct{}]
+
+	mu sync.Mutex
+	// Guarded by mu.
+	q    []queued // clients scheduled, in order of due time, from head
+	head int
+}
+
+// queued is a scheduled client and when it is due.
+type queued struct {
+	c   *client
+	due time.Time
+}
+
+func newWriterPool(delay time.Duration) *writerPool {
+	p := &writerPool{delay: delay}
+	p.readyS, p.readyR = vanilla.NewState[struct{}]()
+	return p
+}
+
+// push queues clients, which their callers have just scheduled, due
+// BatchDelay from now. It never blocks.
+func (p *writerPool) push(cs ...*client) {
+	if len(cs) == 0 {
+		return
+	}
+	due := time.Now().Add(p.delay)
+	p.mu.Lock()
+	for _, c := range cs {
+		p.q = append(p.q, queued{c, due})
+	}
+	p.mu.Unlock()
+	_ = p.readyS.TrySend(struct{}{}) // a State: never blocks
+}
+
+// pop takes the first client if it is due at now. Otherwise it returns how
+// long until it is, or a negative wait when the queue is empty. more
+// reports whether clients remain queued.
+func (p *writerPool) pop(now time.Time) (c *client, wait time.Duration, more bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.head == len(p.q) {
+		return nil, -1, false
+	}
+	first := p.q[p.head]
+	if d := first.due.Sub(now); d > 0 {
+		return nil, d, true
+	}
+	p.q[p.head] = queued{}
+	p.head++
+	switch {
+	case p.head == len(p.q):
+		p.q, p.head = p.q[:0], 0
+	case p.head > 1024 && p.head > len(p.q)/2: // let go of the sent front
+		n := copy(p.q, p.q[p.head:])
+		clear(p.q[n:])
+		p.q, p.head = p.q[:n], 0
+	}
+	return first.c, 0, p.head < len(p.q)
+}
+
+// run is one writer of the pool. It returns when ctx ends.
+func (p *writerPool) run(ctx context.Context) error {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	for {
+		c, wait, more := p.pop(time.Now())
+		switch {
+		case c != nil:
+			if more {
+				_ = p.readyS.TrySend(struct{}{}) // another writer may take the next
+			}
+			c.service()
+		case wait < 0:
+			if _, err := p.readyR.Recv(ctx); err != nil {
+				return nil
+			}
+		default:
+			t.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// scheduleLocked marks c scheduled, unless it is already or the
+// connection is being torn down; it reports whether the caller must push
+// c to the pool. c.mu must be held.
+func (c *client) scheduleLocked() bool {
+	if c.scheduled || c.done {
+		return false
+	}
+	c.scheduled = true
+	return true
+}
+
+// wakeLocked schedules c. c.mu must be held.
+func (c *client) wakeLocked() {
+	if c.scheduleLocked() {
+		c.h.pool.push(c)
+	}
+}
+
+// claim counts a pool writer's or slow goroutine's work on c in c.bg,
+// unless the connection is being torn down.
+func (c *client) claim() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return false
+	}
+	c.bg.Add(1)
+	return true
+}
+
+// service sends c's outbox from a pool writer: its frames are queued in
+// the batchConn and go out with one non-blocking write (or one per
+// maxBatch). What the socket does not take is left to slowLoop.
+func (c *client) service() {
+	if !c.claim() {
+		return
+	}
+	var sent sentCounts
+	full, err := c.drain(&sent, c.bc.tryFlush)
+	if err == nil && !full {
+		full, err = c.bc.tryFlush()
+	}
+	switch {
+	case err != nil:
+		c.bc.drop()
+		c.stop(fmt.Errorf("%w: write: %w", errConnEnded, err))
+		c.bg.Done()
+	case full:
+		// Exits when the outbox is empty or the connection has ended:
+		// bounded by WriteTimeout per write.
+		go c.slowLoop(sent) // takes over the count in c.bg
+	default:
+		c.h.m.sent(&sent)
+		c.finish()
+		c.bg.Done()
+	}
+}
+
+// slowLoop sends c's outbox in a goroutine of its own, for a client whose
+// socket did not take what a pool writer had for it. Each write blocks for
+// at most WriteTimeout: past it, the client is disconnected (errSlow).
+// When the outbox is empty, c is back in the pool.
+func (c *client) slowLoop(sent sentCounts) {
+	defer c.bg.Done()
+	flush := func() (bool, error) { return false, c.timed(c.bc.flush) }
+	for {
+		// What is queued, then the rest of the outbox.
+		err := c.timed(c.bc.flush)
+		if err == nil {
+			_, err = c.drain(&sent, flush)
+		}
+		if err == nil {
+			err = c.timed(c.bc.flush)
+		}
+		if err != nil {
+			c.bc.drop()
+			c.stop(fmt.Errorf("%w: write: %w", errConnEnded, err))
+			return
+		}
+		c.h.m.sent(&sent)
+		if c.isStopped() {
+			return
+		}
+		c.mu.Lock()
+		idle := c.done || (len(c.ctrl) == 0 && len(c.dirty) == 0)
+		if idle {
+			c.scheduled = false // back in the pool
+		}
+		c.mu.Unlock()
+		if idle {
+			return
+		}
+	}
+}
+
+// finish unschedules c after a pool writer sent its outbox, or queues it
+// again if more arrived meanwhile.
+func (c *client) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done && !c.isStopped() && (len(c.ctrl) > 0 || len(c.dirty) > 0) {
+		c.h.pool.push(c) // still scheduled
+		return
+	}
+	c.scheduled = false
+}
+
+// drain queues the outbox's frames in the batchConn until the outbox is
+// empty or the connection is stopped, calling flush every maxBatch bytes;
+// it stops early, reporting full, when flush does. Queueing does not
+// block: it only copies.
+func (c *client) drain(sent *sentCounts, flush func() (full bool, err error)) (bool, error) {
+	var buf [2]frame
+	for !c.isStopped() {
+		frames := c.next(&buf)
+		if len(frames) == 0 {
+			return false, nil
+		}
+		for _, f := range frames {
+			if err := c.bc.appendText(f.b); err != nil {
+				return false, err
+			}
+			sent.add(f)
+		}
+		if c.bc.buffered() >= maxBatch {
+			if full, err := flush(); full || err != nil {
+				return full, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// timed runs a blocking socket write, stopping the connection with errSlow
+// if it has not returned within WriteTimeout. Only slowLoop calls it.
+func (c *client) timed(write func() error) error {
+	c.bg.Add(1) // the timer's function, if it fires
+	if c.slowT == nil {
+		// Runs if a write takes WriteTimeout; exits at once.
+		c.slowT = time.AfterFunc(c.h.opts.WriteTimeout, c.slowFired)
+	} else {
+		c.slowT.Reset(c.h.opts.WriteTimeout)
+	}
+	err := write()
+	if c.slowT.Stop() {
+		c.bg.Done()
+	}
+	return err
+}
+
+func (c *client) slowFired() {
+	defer c.bg.Done()
+	c.stop(errSlow)
+}
+
+// isStopped reports whether the connection has been stopped.
+func (c *client) isStopped() bool {
+	select {
+	case <-c.stopped:
+		return true
+	default:
+		return false
+	}
+}

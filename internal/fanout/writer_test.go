@@ -1,0 +1,63 @@
+package fanout
+
+import (
+	"testing"
+	"time"
+)
+
+// TestWriterPoolPop checks the pool's queue: first in, first out, each
+// client only once it is due, and how long until the next one is.
+func TestWriterPoolPop(t *testing.T) {
+	const delay = 10 * time.Millisecond
+	p := newWriterPool(delay)
+	a, b, c := &client{remote: "a"}, &client{remote: "b"}, &client{remote: "c"}
+	if got, wait, more := p.pop(time.Now()); got != nil || wait >= 0 || more {
+		t.Fatalf("pop() on an empty pool = %v, %v, %v, want nil, a negative wait, false", got, wait, more)
+	}
+	p.push(a, b)
+	p.push(c)
+	due := p.q[p.head].due
+	tests := []struct {
+		name     string
+		now      time.Time
+		want     *client
+		wantWait time.Duration
+		wantMore bool
+	}{
+		{"not_due", due.Add(-4 * time.Millisecond), nil, 4 * time.Millisecond, true},
+		{"first", due, a, 0, true},
+		{"second", due, b, 0, true},
+		{"third_later", p.q[p.head+2].due, c, 0, false},
+		{"empty", due.Add(time.Hour), nil, -1, false},
+	}
+	for _, tt := range tests {
+		got, wait, more := p.pop(tt.now)
+		if got != tt.want || (wait < 0) != (tt.wantWait < 0) || (tt.wantWait >= 0 && wait != tt.wantWait) || more != tt.wantMore {
+			t.Fatalf("%s: pop() = %v, %v, %v, want %v, %v, %v", tt.name, got, wait, more, tt.want, tt.wantWait, tt.wantMore)
+		}
+	}
+	if len(p.q) != 0 || p.head != 0 {
+		t.Fatalf("emptied pool holds %d entries from %d, want its queue reset", len(p.q), p.head)
+	}
+}
+
+// TestWriterPoolCompacts checks that a long-running queue lets go of what
+// it has sent instead of growing.
+func TestWriterPoolCompacts(t *testing.T) {
+	p := newWriterPool(0)
+	c := &client{}
+	late := time.Now().Add(time.Hour)
+	for range 5000 {
+		p.push(c)
+		p.push(c)
+		if got, _, _ := p.pop(late); got != c {
+			t.Fatalf("pop() = %v, want the client", got)
+		}
+	}
+	if n := len(p.q) - p.head; n != 5000 {
+		t.Fatalf("pool holds %d clients, want 5000", n)
+	}
+	if len(p.q) > 2*5000 {
+		t.Fatalf("pool queue is %d long for 5000 clients, want it compacted", len(p.q))
+	}
+}
