@@ -7,28 +7,22 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/fanout"
 	"github.com/tickerd/tickerd/internal/quote"
 )
 
-// Quote is the JSON form of a symbol's latest quote and status. Times are
-// RFC 3339 with nanoseconds, UTC; fields the source did not report are
-// omitted, and so are price and times before the first good quote.
+// Quote is the JSON form of a symbol's latest quote and status: the
+// websocket API's quote object (fanout.QuoteMessage, without "type") plus
+// the status fields. Before the first good quote, seq is 0 and price and
+// times are absent or zero.
 type Quote struct {
-	Symbol      string     `json:"symbol"`
-	Price       float64    `json:"price,omitempty"`
-	Change      float64    `json:"change"`
-	ChangePct   float64    `json:"change_pct"`
-	Volume      *int64     `json:"volume,omitempty"`
-	Time        *time.Time `json:"time,omitempty"`
-	CollectedAt *time.Time `json:"collected_at,omitempty"`
-	Seq         uint64     `json:"seq"`
-	Stale       bool       `json:"stale"`
-	Error       string     `json:"error,omitempty"`
-	Failures    int        `json:"failures,omitempty"`
+	fanout.QuoteMessage
+	Stale    bool   `json:"stale"`
+	Error    string `json:"error,omitempty"`
+	Failures int    `json:"failures,omitempty"`
 }
 
 // FromSnapshot returns the JSON form of s.
@@ -41,20 +35,9 @@ func FromSnapshot(s collector.Snapshot) Quote {
 
 // FromQuote returns the JSON form of q, without status.
 func FromQuote(q quote.Quote) Quote {
-	out := Quote{Symbol: q.Symbol, Price: q.Price, Change: q.Change, ChangePct: q.ChangePct, Seq: q.Seq}
-	if q.HasVolume {
-		v := q.Volume
-		out.Volume = &v
-	}
-	if !q.Time.IsZero() {
-		t := q.Time.UTC()
-		out.Time = &t
-	}
-	if !q.CollectedAt.IsZero() {
-		t := q.CollectedAt.UTC()
-		out.CollectedAt = &t
-	}
-	return out
+	m := fanout.NewQuoteMessage(q)
+	m.Type = ""
+	return Quote{QuoteMessage: m}
 }
 
 // Options configures the API. Ready reports why the service is not ready

@@ -141,9 +141,9 @@ func decode(t *testing.T, s string) any {
 
 // JSON forms of the quotes the fake gives; times are RFC 3339 nano, UTC.
 const (
-	aaplJSON  = `{"symbol":"AAPL","price":190.5,"change":-3.21,"change_pct":-0.62,"volume":55000000,"time":"2026-07-27T16:51:00Z","collected_at":"2026-07-27T16:51:03.123456789Z","seq":1,"stale":false}`
-	aapl2JSON = `{"symbol":"AAPL","price":191.25,"change":-3.21,"change_pct":-0.62,"volume":55000100,"time":"2026-07-27T16:51:00Z","collected_at":"2026-07-27T16:51:03.123456789Z","seq":2,"stale":false}`
-	msftJSON  = `{"symbol":"MSFT","price":512.34,"change":-3.21,"change_pct":-0.62,"time":"2026-07-27T16:51:00Z","collected_at":"2026-07-27T16:51:03.123456789Z","seq":1,"stale":false}`
+	aaplJSON  = `{"symbol":"AAPL","price":190.5,"change":-3.21,"change_pct":-0.62,"volume":55000000,"time":"2026-07-27T16:51:00.000000000Z","collected_at":"2026-07-27T16:51:03.123456789Z","seq":1,"stale":false}`
+	aapl2JSON = `{"symbol":"AAPL","price":191.25,"change":-3.21,"change_pct":-0.62,"volume":55000100,"time":"2026-07-27T16:51:00.000000000Z","collected_at":"2026-07-27T16:51:03.123456789Z","seq":2,"stale":false}`
+	msftJSON  = `{"symbol":"MSFT","price":512.34,"change":-3.21,"change_pct":-0.62,"time":"2026-07-27T16:51:00.000000000Z","collected_at":"2026-07-27T16:51:03.123456789Z","seq":1,"stale":false}`
 )
 
 func TestRoutes(t *testing.T) {

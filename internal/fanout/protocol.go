@@ -97,25 +97,27 @@ func shortQuote(s string) string {
 type QuoteMessage struct {
 	Type        string  `json:"type,omitempty"`
 	Symbol      string  `json:"symbol"`
-	Price       float64 `json:"price"`
+	Price       float64 `json:"price,omitempty"` // > 0 in every quote; absent only before the first
 	Change      float64 `json:"change"`
 	ChangePct   float64 `json:"change_pct"`
 	Volume      *int64  `json:"volume,omitempty"`
 	Time        string  `json:"time,omitempty"`
-	CollectedAt string  `json:"collected_at"`
+	CollectedAt string  `json:"collected_at,omitempty"` // empty only before a symbol's first quote
 	Seq         uint64  `json:"seq"`
 }
 
 // NewQuoteMessage returns the JSON form of q, with Type "quote".
 func NewQuoteMessage(q quote.Quote) QuoteMessage {
 	m := QuoteMessage{
-		Type:        "quote",
-		Symbol:      q.Symbol,
-		Price:       q.Price,
-		Change:      q.Change,
-		ChangePct:   q.ChangePct,
-		CollectedAt: formatTime(q.CollectedAt),
-		Seq:         q.Seq,
+		Type:      "quote",
+		Symbol:    q.Symbol,
+		Price:     q.Price,
+		Change:    q.Change,
+		ChangePct: q.ChangePct,
+		Seq:       q.Seq,
+	}
+	if !q.CollectedAt.IsZero() {
+		m.CollectedAt = formatTime(q.CollectedAt)
 	}
 	if q.HasVolume {
 		v := q.Volume

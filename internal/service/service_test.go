@@ -291,7 +291,7 @@ func TestServiceServesQuotes(t *testing.T) {
 		t.Fatalf("GET /api/quotes = %+v, want %d quotes", quotes, len(syms))
 	}
 	for i, q := range quotes.Quotes {
-		if q.Symbol != syms[i] || q.Price <= 0 || q.Seq < 1 || q.Stale || q.Time == nil || q.CollectedAt == nil || q.Volume == nil {
+		if q.Symbol != syms[i] || q.Price <= 0 || q.Seq < 1 || q.Stale || q.Time == "" || q.CollectedAt == "" || q.Volume == nil {
 			t.Errorf("GET /api/quotes quotes[%d] = %+v, want a fresh quote for %s", i, q, syms[i])
 		}
 	}
