@@ -37,6 +37,7 @@ type result struct {
 	RSSPerClientKiB float64        `json:"server_rss_per_client_kib,omitempty"`
 	ServerCPU       float64        `json:"server_cpu_cores,omitempty"` // CPU seconds per second in the window
 	LoadCPU         float64        `json:"tickload_cpu_cores"`
+	Slow            int            `json:"slow_clients,omitempty"` // -slow clients connected, never reading; not in the figures above
 }
 
 // fill copies t's figures, over a window of elapsed, into r. The clients

@@ -45,6 +45,7 @@ type options struct {
 	json           bool
 	header         bool
 	cpuProfile     string // write tickload's own CPU profile of the window here
+	slow           int    // extra clients that subscribe to every symbol and never read
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&o.header, "header", true, "print the table header before the row")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write tickload's own CPU profile over the window to this file")
+	fs.IntVar(&o.slow, "slow", 0, "extra clients that subscribe to every symbol and then never read (isolation test); not counted in the figures")
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -80,6 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: -connect-timeout %v: want more than 0", errUsage, o.connectTimeout)
 	case o.concurrency < 1:
 		return nil, fmt.Errorf("%w: -concurrency %d: want at least 1", errUsage, o.concurrency)
+	case o.slow < 0:
+		return nil, fmt.Errorf("%w: -slow %d: want 0 or more", errUsage, o.slow)
 	}
 	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "ws" && u.Scheme != "http") {
 		return nil, fmt.Errorf("%w: -url %q: want ws://HOST:PORT/ws", errUsage, o.url)
@@ -273,6 +277,17 @@ launch:
 		if res.Connected > 0 {
 			res.RSSPerClientKiB = float64(rss-res.RSSBefore) / float64(res.Connected) / 1024
 		}
+	}
+
+	// Slow clients, connected after the others so the RSS figure is theirs
+	// alone; closed when the run ends.
+	for range o.slow {
+		conn, err := dialSlow(connCtx, o.url, syms)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.CloseNow()
+		res.Slow++
 	}
 
 	// Measurement window.

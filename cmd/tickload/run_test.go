@@ -48,13 +48,17 @@ func TestRunAgainstService(t *testing.T) {
 	// The service is this process: its memory figures are tickload's too,
 	// so they are only checked for being read.
 	args := []string{"-url", "ws://" + ln.Addr().String() + "/ws", "-n", strconv.Itoa(clients), "-k", strconv.Itoa(perClient),
-		"-duration", "3s", "-connect-timeout", "10s", "-server-pid", strconv.Itoa(os.Getpid()), "-json"}
+		"-duration", "3s", "-connect-timeout", "10s", "-server-pid", strconv.Itoa(os.Getpid()), "-json",
+		"-slow", "1"} // a client that never reads must not cost the others a quote
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run(%q) = %v; stderr: %s", args, err, stderr.String())
 	}
 	var res result
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("run(%q) printed %q: %v", args, stdout.String(), err)
+	}
+	if res.Slow != 1 {
+		t.Errorf("run() slow clients = %d, want 1", res.Slow)
 	}
 	if res.Connected != clients || res.ConnectErrors != 0 || res.Unlaunched != 0 {
 		t.Errorf("run() connected %d, %d connect errors (%q), %d unlaunched, want %d, 0, 0", res.Connected, res.ConnectErrors, res.FirstError, res.Unlaunched, clients)
