@@ -275,14 +275,11 @@ func TestClientConnDies(t *testing.T) {
 					c.echo()
 					return
 				}
-				if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+				if !c.warm() {
 					return
 				}
-				for range 3 {
-					req, _, err := c.next()
-					if err != nil || !c.notify(got, req.URL.Path) {
-						return
-					}
+				if !c.notifyNext(got, 3) {
+					return
 				}
 				tc.fault(c)
 			})
@@ -350,7 +347,7 @@ func TestClientConnDies(t *testing.T) {
 func TestClientRetriedTwice(t *testing.T) {
 	srv := newCliRawServer(t, func(c *cliRawConn) {
 		if c.N == 0 {
-			if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+			if !c.warm() {
 				return
 			}
 		}

@@ -223,6 +223,25 @@ func (c *cliRawConn) notify(ch chan<- string, v string) bool {
 	}
 }
 
+// warm reads the client's warm-up request and answers it; it reports
+// false if the connection failed.
+func (c *cliRawConn) warm() bool {
+	_, _, err := c.next()
+	return err == nil && c.send(cliResp(200, "/warm")) == nil
+}
+
+// notifyNext reads n requests and sends each one's path on ch; it reports
+// false if the connection failed or the server is closing.
+func (c *cliRawConn) notifyNext(ch chan<- string, n int) bool {
+	for range n {
+		req, _, err := c.next()
+		if err != nil || !c.notify(ch, req.URL.Path) {
+			return false
+		}
+	}
+	return true
+}
+
 // wait waits for ch to be closed or to deliver, unless the server is closing.
 func (c *cliRawConn) wait(ch <-chan struct{}) bool {
 	select {
@@ -439,7 +458,7 @@ func TestClientResponseBodies(t *testing.T) {
 					c.echo()
 					return
 				}
-				if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+				if !c.warm() {
 					return
 				}
 				if _, _, err := c.next(); err != nil || !c.notify(got, "case") {
@@ -548,7 +567,7 @@ func TestClientRequestBodyBlocksLater(t *testing.T) {
 	headA := make(chan string, 1)
 	bodyA := make(chan string, 1)
 	srv := newCliRawServer(t, func(c *cliRawConn) {
-		if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+		if !c.warm() {
 			return
 		}
 		req, err := http.ReadRequest(c.br) // PUT /a: its head, then its body
@@ -600,7 +619,7 @@ func cliHeld(got chan<- string, release <-chan struct{}) func(c *cliRawConn) {
 			c.echo()
 			return
 		}
-		if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+		if !c.warm() {
 			return
 		}
 		req, _, err := c.next()
@@ -655,7 +674,7 @@ func TestClientCancelAfterWritten(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan string, 2)
 			srv := newCliRawServer(t, func(c *cliRawConn) {
-				if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+				if !c.warm() {
 					return
 				}
 				if _, _, err := c.next(); err != nil || !c.notify(got, "/a") {
@@ -764,14 +783,11 @@ func TestClientEarlyBodyClose(t *testing.T) {
 					c.echo()
 					return
 				}
-				if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+				if !c.warm() {
 					return
 				}
-				for range 3 {
-					req, _, err := c.next()
-					if err != nil || !c.notify(got, req.URL.Path) {
-						return
-					}
+				if !c.notifyNext(got, 3) {
+					return
 				}
 				if c.send(cliResp(200, strings.Repeat("x", tc.bodyLen))+cliResp(200, "/2")+cliResp(200, "/3")) != nil {
 					return
@@ -840,7 +856,7 @@ func TestClientUpgrade(t *testing.T) {
 			c.echo()
 			return
 		}
-		if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+		if !c.warm() {
 			return
 		}
 		if _, _, err := c.next(); err != nil || !c.notify(got, "/up") {
@@ -1654,7 +1670,7 @@ func TestClientShutdownFlushesRetries(t *testing.T) {
 func TestClientCloseWhileBodyBlocks(t *testing.T) {
 	got := make(chan string, 1)
 	srv := newCliRawServer(t, func(c *cliRawConn) {
-		if _, _, err := c.next(); err != nil || c.send(cliResp(200, "/warm")) != nil {
+		if !c.warm() {
 			return
 		}
 		req, err := http.ReadRequest(c.br)
