@@ -76,6 +76,22 @@ func post(path, body string, header ...string) string {
 		strings.Join(header, "") + "\r\n" + body
 }
 
+// expectBodies reads len(want) responses to method requests and checks
+// their bodies, and that only the last says Connection: close, when
+// lastCloses.
+func expectBodies(t *testing.T, br *bufio.Reader, method string, want []string, lastCloses bool) {
+	t.Helper()
+	for i, w := range want {
+		resp, body := readResponse(t, br, method)
+		if body != w {
+			t.Errorf("response %d body = %.30q, want %.30q", i, body, w)
+		}
+		if last := i == len(want)-1; resp.Close != (last && lastCloses) {
+			t.Errorf("response %d Close = %v, want %v", i, resp.Close, last && lastCloses)
+		}
+	}
+}
+
 // readResponse reads one response to a request with method, and its body.
 func readResponse(t *testing.T, br *bufio.Reader, method string) (*http.Response, string) {
 	t.Helper()
@@ -596,15 +612,7 @@ func TestServerRequestBody(t *testing.T) {
 				_, err := io.WriteString(c, strings.Join(tt.reqs, ""))
 				errc <- err
 			}()
-			for i, want := range tt.want {
-				resp, body := readResponse(t, br, "POST")
-				if body != want {
-					t.Errorf("response %d body = %.30q, want %.30q", i, body, want)
-				}
-				if last := i == len(tt.want)-1; resp.Close != (last && tt.wantClosed) {
-					t.Errorf("response %d Close = %v, want %v", i, resp.Close, last && tt.wantClosed)
-				}
-			}
+			expectBodies(t, br, "POST", tt.want, tt.wantClosed)
 			if tt.wantClosed {
 				expectClosed(t, br)
 			}
@@ -718,15 +726,7 @@ func TestServerConnectionClose(t *testing.T) {
 			addr := startServer(t, &Server{Handler: h, MaxRequestsPerConn: tt.max})
 			c, br := dial(t, addr)
 			send(t, c, tt.reqs...)
-			for i, want := range tt.want {
-				resp, body := readResponse(t, br, "GET")
-				if body != want {
-					t.Errorf("response %d body = %q, want %q", i, body, want)
-				}
-				if last := i == len(tt.want)-1; resp.Close != (last && tt.wantClosed) {
-					t.Errorf("response %d Close = %v, want %v", i, resp.Close, last && tt.wantClosed)
-				}
-			}
+			expectBodies(t, br, "GET", tt.want, tt.wantClosed)
 			if tt.wantClosed {
 				expectClosed(t, br)
 				return
