@@ -224,11 +224,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	cfg := s.cfg
 	s.cfgMu.Unlock()
 	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule)
-	s.collector.Run(ctx, s.schedule) // returns once ctx ends and collections are done
+	var errs []error
+	if err := s.collector.Run(ctx, s.schedule); err != nil { // returns once ctx ends and collections are done
+		errs = append(errs, fmt.Errorf("collect: %w", err))
+	}
 
 	s.log.Info("stopping")
 	stopWS()
-	var errs []error
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := s.client.Shutdown(sctx); err != nil {
