@@ -1,5 +1,6 @@
 // Package api serves tickerd's REST API over chi: the latest quotes, their
-// history, and the health and readiness probes.
+// history, and the health and readiness probes. It reads the board and
+// writes nothing.
 package api
 
 import (
@@ -9,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/fanout"
 	"github.com/tickerd/tickerd/internal/quote"
 )
@@ -26,7 +27,7 @@ type Quote struct {
 }
 
 // FromSnapshot returns the JSON form of s.
-func FromSnapshot(s collector.Snapshot) Quote {
+func FromSnapshot(s board.Snapshot) Quote {
 	out := FromQuote(s.Quote)
 	out.Symbol = s.Symbol
 	out.Stale, out.Error, out.Failures = s.Stale, s.Err, s.Failures
@@ -53,8 +54,8 @@ type Options struct {
 //	GET /api/quotes/{symbol}/history   {"symbol":"AAPL","history":[Quote...]}
 //	GET /healthz                       200 {"status":"ok"}
 //	GET /readyz                        200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
-func Handler(c *collector.Collector, opts *Options) chi.Router {
-	a := &api{c: c}
+func Handler(b *board.Board, opts *Options) chi.Router {
+	a := &api{b: b}
 	if opts != nil {
 		a.ready = opts.Ready
 	}
@@ -70,15 +71,15 @@ func Handler(c *collector.Collector, opts *Options) chi.Router {
 }
 
 type api struct {
-	c     *collector.Collector
+	b     *board.Board // read only
 	ready func() error
 }
 
 func (a *api) quotes(w http.ResponseWriter, _ *http.Request) {
-	syms := a.c.Symbols()
+	syms := a.b.Symbols().All()
 	out := make([]Quote, 0, len(syms))
 	for _, sym := range syms {
-		if s, ok := a.snapshot(sym); ok {
+		if s, ok := a.b.Snapshot(sym); ok {
 			out = append(out, FromSnapshot(s))
 		}
 	}
@@ -87,7 +88,7 @@ func (a *api) quotes(w http.ResponseWriter, _ *http.Request) {
 
 func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 	sym := symbolParam(r)
-	s, ok := a.snapshot(sym)
+	s, ok := a.b.Snapshot(sym)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown symbol " + sym})
 		return
@@ -97,7 +98,7 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) history(w http.ResponseWriter, r *http.Request) {
 	sym := symbolParam(r)
-	hist, ok := a.c.History(sym)
+	hist, ok := a.b.History(sym)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown symbol " + sym})
 		return
@@ -111,8 +112,8 @@ func (a *api) history(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 	reason := ""
-	for _, sym := range a.c.Symbols() {
-		if s, _ := a.snapshot(sym); !s.Attempted {
+	for _, sym := range a.b.Symbols().All() {
+		if s, _ := a.b.Snapshot(sym); !s.Attempted {
 			reason = "symbol " + sym + " not attempted yet"
 			break
 		}
@@ -127,20 +128,6 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// snapshot returns sym's current snapshot; an unset Value gives a snapshot
-// with only the symbol. ok is false for a symbol not collected.
-func (a *api) snapshot(sym string) (collector.Snapshot, bool) {
-	v, ok := a.c.Value(sym)
-	if !ok {
-		return collector.Snapshot{}, false
-	}
-	s, _, set := v.Load()
-	if !set {
-		s.Symbol = sym
-	}
-	return s, true
 }
 
 // symbolParam returns the {symbol} path segment unescaped: chi hands it

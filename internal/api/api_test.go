@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tickerd/tickerd/internal/api"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/quote"
 )
@@ -97,11 +98,26 @@ func (f *fakeDoer) Do(ctx context.Context, req *http.Request) (*http.Response, e
 	}, nil
 }
 
-// serve serves api.Handler(c, opts) on a loopback test server and returns
-// its URL.
-func serve(t *testing.T, c *collector.Collector, opts *api.Options) string {
+// newCollector returns a collector of syms asking f, and the board it puts
+// into.
+func newCollector(f *fakeDoer, syms []string, opts *collector.Options) (*collector.Collector, *board.Board) {
+	b := board.New(nil)
+	return collector.New(quote.NewNasdaq("http://upstream.test", ""), f, b, syms, opts), b
+}
+
+// collect runs one pulse of c and waits for it.
+func collect(t *testing.T, c *collector.Collector) {
 	t.Helper()
-	srv := httptest.NewServer(api.Handler(c, opts))
+	if _, err := c.Collect(t.Context()); err != nil {
+		t.Fatalf("Collect() = %v", err)
+	}
+}
+
+// serve serves api.Handler(b, opts) on a loopback test server and returns
+// its URL.
+func serve(t *testing.T, b *board.Board, opts *api.Options) string {
+	t.Helper()
+	srv := httptest.NewServer(api.Handler(b, opts))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -151,11 +167,9 @@ func TestRoutes(t *testing.T) {
 	f.set("AAPL", 190.5, 55_000_000)
 	f.set("MSFT", 512.34, -1)
 	f.vendor["NVDA"] = true
-	c := collector.New(quote.NewNasdaq("http://upstream.test", ""), f, []string{"AAPL", "MSFT", "NVDA"},
-		&collector.Options{Now: func() time.Time { return now }})
-	c.Pulse(t.Context())
-	c.Wait()
-	url := serve(t, c, nil)
+	c, b := newCollector(f, []string{"AAPL", "MSFT", "NVDA"}, &collector.Options{Now: func() time.Time { return now }})
+	collect(t, c)
+	url := serve(t, b, nil)
 
 	tests := []struct {
 		name   string
@@ -218,8 +232,7 @@ func TestRoutes(t *testing.T) {
 
 	t.Run("history_oldest_first", func(t *testing.T) {
 		f.set("AAPL", 191.25, 55_000_100)
-		c.Pulse(t.Context())
-		c.Wait()
+		collect(t, c)
 		status, got := get(t, url+"/api/quotes/AAPL/history")
 		want := decode(t, `{"symbol":"AAPL","history":[`+aaplJSON+`,`+aapl2JSON+`]}`)
 		if status != http.StatusOK || !reflect.DeepEqual(got, want) {
@@ -229,8 +242,8 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestQuoteBeforeFirstPulse(t *testing.T) {
-	c := collector.New(quote.NewNasdaq("http://upstream.test", ""), newFakeDoer(), []string{"AAPL"}, nil)
-	url := serve(t, c, nil)
+	_, b := newCollector(newFakeDoer(), []string{"AAPL"}, nil)
+	url := serve(t, b, nil)
 	status, got := get(t, url+"/api/quotes/AAPL")
 	want := decode(t, `{"symbol":"AAPL","change":0,"change_pct":0,"seq":0,"stale":false}`)
 	if status != http.StatusOK || !reflect.DeepEqual(got, want) {
@@ -260,9 +273,9 @@ func TestReadyz(t *testing.T) {
 	f := newFakeDoer()
 	f.hold["MSFT"] = true
 	f.vendor["NVDA"] = true // a failed attempt counts as attempted
-	c := collector.New(quote.NewNasdaq("http://upstream.test", ""), f, []string{"AAPL", "MSFT", "NVDA"}, nil)
+	c, b := newCollector(f, []string{"AAPL", "MSFT", "NVDA"}, nil)
 	r := &readiness{err: errors.New("quote source connection is not up")}
-	url := serve(t, c, &api.Options{Ready: r.ready})
+	url := serve(t, b, &api.Options{Ready: r.ready})
 
 	check := func(step string, wantStatus int, want string) {
 		t.Helper()
@@ -276,9 +289,12 @@ func TestReadyz(t *testing.T) {
 	// Pulse, and wait until every symbol but the held MSFT has been attempted.
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	c.Pulse(ctx)
+	collected := make(chan struct{})
+	// Exits when the pulse's collections have finished: MSFT's once
+	// f.release is closed below.
+	go func() { c.Collect(ctx); close(collected) }()
 	for _, sym := range []string{"AAPL", "NVDA"} {
-		v, _ := c.Value(sym)
+		v, _ := b.Value(sym)
 		w := v.Watch()
 		if s, err := w.Recv(ctx); err != nil || !s.Attempted {
 			t.Fatalf("Value(%s) watcher Recv() = %+v, %v, want an attempted snapshot", sym, s, err)
@@ -288,7 +304,7 @@ func TestReadyz(t *testing.T) {
 	check("msft_in_flight", http.StatusServiceUnavailable, `{"status":"not ready","reason":"symbol MSFT not attempted yet"}`)
 
 	close(f.release)
-	c.Wait()
+	<-collected
 	check("source_not_ready", http.StatusServiceUnavailable, `{"status":"not ready","reason":"quote source connection is not up"}`)
 	r.set(nil)
 	check("ready", http.StatusOK, `{"status":"ready"}`)
@@ -298,10 +314,9 @@ func TestReadyz(t *testing.T) {
 
 func TestEscapedSymbol(t *testing.T) {
 	f := newFakeDoer()
-	c := collector.New(quote.NewNasdaq("http://upstream.test", ""), f, []string{"^GSPC", "BRK.B"}, nil)
-	c.Pulse(t.Context())
-	c.Wait()
-	url := serve(t, c, nil)
+	c, b := newCollector(f, []string{"^GSPC", "BRK.B"}, nil)
+	collect(t, c)
+	url := serve(t, b, nil)
 	tests := []struct {
 		name string
 		path string

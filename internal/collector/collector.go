@@ -1,8 +1,13 @@
 // Package collector runs the one-shot collectors: on every pulse each
 // symbol's collector sends one request down the shared pipelined
-// connection, parses the answer and sets the result into that symbol's
-// vanilla.Value. A collector that fails just fails: the last good quote
-// stays, the symbol is marked stale, and the next pulse tries again.
+// connection, parses the answer and puts the symbol's new Snapshot into a
+// Sink (the board, or in cluster mode the shared bucket). A collector that
+// fails just fails: the last good quote stays, the symbol is marked stale,
+// and the next pulse tries again.
+//
+// The collector owns what collection needs (each symbol's last seq and
+// whether a collection runs); the per-symbol state that readers see lives
+// in the sink.
 package collector
 
 import (
@@ -13,65 +18,73 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/quote"
 	"github.com/tickerd/tickerd/internal/vanilla"
 )
 
-// ErrRemoved is the error with which a symbol's Value is closed when the
-// symbol stops being collected.
-var ErrRemoved = errors.New("collector: symbol removed")
+// ErrNotRunning is returned by Collect when the Collector is not usable:
+// Run has returned.
+var ErrNotRunning = errors.New("collector: stopped")
 
 // Doer sends one request; *httpx.Client is the one the service uses.
 type Doer interface {
 	Do(ctx context.Context, req *http.Request) (*http.Response, error)
 }
 
-// Snapshot is a symbol's state: what its Value holds. Readers must not
-// modify it.
-type Snapshot struct {
-	Symbol    string
-	Quote     quote.Quote // the last good quote; Quote.Seq is 0 until there is one
-	Stale     bool        // the last attempt failed
-	Err       string      // the last attempt's error, when Stale
-	Failures  int         // consecutive failed attempts
-	Attempted bool        // at least one attempt has finished
+// Sink receives what the collector produces, in order per symbol: the
+// symbol set whenever it changes, and each symbol's new Snapshot. A
+// *board.Board is a Sink; so is the cluster mode's writer. Put may block
+// for as long as ctx allows; an error means the snapshot may not have
+// landed, and its seq is never used again.
+type Sink interface {
+	PutSymbols(ctx context.Context, syms board.Symbols) error
+	Put(ctx context.Context, snap board.Snapshot) error
 }
 
-// HasQuote reports whether the symbol has had a good quote.
-func (s Snapshot) HasQuote() bool { return s.Quote.Seq > 0 }
+var _ Sink = (*board.Board)(nil)
 
 // Options configures a Collector. A nil *Options means all defaults.
 type Options struct {
 	Timeout time.Duration    // per collection; 0 means 5s
-	History int              // quotes kept per symbol; 0 means 300
 	Now     func() time.Time // nil means time.Now
 	Logger  *slog.Logger     // state changes of symbols; nil discards
 	Metrics *Metrics         // nil records nothing
+
+	// Seed returns the last snapshot known for a symbol when the collector
+	// starts collecting it, so that seqs continue from it (a new leader
+	// continues where the last one stopped). Nil means none: seqs start
+	// at 1.
+	Seed func(sym string) (board.Snapshot, bool)
 }
 
-// Collector owns the per-symbol Values and runs the collections.
+// Collector runs the collections of a set of symbols into a Sink.
 //
 // A Collector is safe for concurrent use. Run drives it from a cron
-// schedule; Pulse runs one pulse by hand. Values returned by Value stay
-// valid until the symbol is removed, when they are closed with ErrRemoved.
+// schedule and owns every collection goroutine: when Run's context ends,
+// running collections are cancelled and Run returns once they are gone.
+// Collect runs one pulse by hand and waits for it. SetSymbols, Add and
+// Remove change the set; a removed symbol's running collection is
+// cancelled and waited for, so nothing is put for it after they return.
 //
-//	c := collector.New(src, client, cfg.Symbols, nil)
-//	go c.Run(ctx, schedule) // until ctx ends
-//	v, _ := c.Value("AAPL")
-//	snap, _ := v.Get(ctx)
+//	c := collector.New(src, client, b, cfg.Symbols, nil)
+//	err := c.Run(ctx, schedule) // until ctx ends; returns context.Cause(ctx)
 type Collector struct {
 	src  quote.Source
 	do   Doer
+	sink Sink
 	opts Options
-	wg   sync.WaitGroup // running collections
 
 	schedS *vanilla.Sender[cron.Schedule] // SetSchedule -> Run: a State, never blocks
 	schedR *vanilla.Recver[cron.Schedule]
+
+	// putMu serialises the symbol set's puts, so the sink sees the sets in
+	// the order they were made. Taken before mu, never while holding it.
+	putMu sync.Mutex
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -79,23 +92,33 @@ type Collector struct {
 	order      []string        // symbols in configuration order, then added ones
 	configured map[string]bool // the symbols of the last SetSymbols
 	dynamic    map[string]bool // symbols added with Add and not removed
+	wg         sync.WaitGroup  // running collections; Add under mu while !stopped
+	stopped    bool            // Run has returned: no collection starts
+	fresh      map[string]bool // symbols added since the last pulse: Run pulses them at once
+
+	// freshS tells Run that fresh is not empty. Sent (never blocking) by
+	// whoever adds symbols; received by Run.
+	freshS *vanilla.Sender[struct{}]
+	freshR *vanilla.Recver[struct{}]
 }
 
-// symbol is one symbol's collector state.
+// symbol is one symbol's collection state.
 type symbol struct {
-	name    string
-	value   *vanilla.Value[Snapshot]
-	running atomic.Bool // a collection is in progress; at most one at a time
+	name string
 
 	mu sync.Mutex
-	// Guarded by mu; written by the one running collection.
-	snap    Snapshot
-	history []quote.Quote // ring of the last History quotes
-	next    int           // ring position of the next write
+	// Guarded by mu.
+	snap    board.Snapshot     // the last snapshot put (or seeded)
+	seq     uint64             // the highest seq used, landed or not
+	running bool               // a collection is in progress; at most one at a time
+	cancel  context.CancelFunc // cancels the running collection
+	done    chan struct{}      // closed when the running collection ends
+	removed bool               // no longer collected: put nothing more
 }
 
-// New returns a Collector for symbols, collecting from src through do.
-func New(src quote.Source, do Doer, symbols []string, opts *Options) *Collector {
+// New returns a Collector for symbols, collecting from src through do into
+// sink. It puts the symbol set into sink before it returns.
+func New(src quote.Source, do Doer, sink Sink, symbols []string, opts *Options) *Collector {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -103,17 +126,15 @@ func New(src quote.Source, do Doer, symbols []string, opts *Options) *Collector 
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	if o.History <= 0 {
-		o.History = 300
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Collector{src: src, do: do, opts: o, symbols: make(map[string]*symbol), dynamic: make(map[string]bool)}
+	c := &Collector{src: src, do: do, sink: sink, opts: o, symbols: make(map[string]*symbol), dynamic: make(map[string]bool), fresh: make(map[string]bool)}
 	c.schedS, c.schedR = vanilla.NewState[cron.Schedule]()
+	c.freshS, c.freshR = vanilla.NewState[struct{}]()
 	c.SetSymbols(symbols)
 	return c
 }
@@ -125,57 +146,27 @@ func (c *Collector) Symbols() []string {
 	return slices.Clone(c.order)
 }
 
-// Value returns the Value of sym, which holds its latest Snapshot.
-func (c *Collector) Value(sym string) (*vanilla.Value[Snapshot], bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.symbols[sym]
-	if !ok {
-		return nil, false
-	}
-	return s.value, true
-}
-
-// History returns sym's recent quotes, oldest first.
-func (c *Collector) History(sym string) ([]quote.Quote, bool) {
-	c.mu.Lock()
-	s, ok := c.symbols[sym]
-	c.mu.Unlock()
-	if !ok {
-		return nil, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]quote.Quote, 0, len(s.history))
-	if len(s.history) == c.opts.History {
-		out = append(out, s.history[s.next:]...)
-		out = append(out, s.history[:s.next]...)
-	} else {
-		out = append(out, s.history...)
-	}
-	return out, true
-}
-
 // SetSymbols makes syms the configured set, collected from the next pulse
-// on. New symbols get an unset Value; symbols no longer configured have
-// theirs closed with ErrRemoved (a collection still running for them
-// finishes unseen), unless they were added with Add and not removed yet.
+// on (new ones at once while Run runs). Symbols no longer configured stop,
+// unless they were added with Add and not removed yet.
 func (c *Collector) SetSymbols(syms []string) {
+	c.putMu.Lock()
+	defer c.putMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.configured = make(map[string]bool, len(syms))
 	for _, name := range syms {
 		c.configured[name] = true
 	}
+	var gone []*symbol
 	for name := range c.symbols {
 		if !c.configured[name] && !c.dynamic[name] {
-			c.removeLocked(name)
+			gone = append(gone, c.removeLocked(name))
 		}
 	}
 	order := make([]string, 0, len(c.symbols)+len(syms))
 	for _, name := range syms {
 		if _, ok := c.symbols[name]; !ok {
-			c.symbols[name] = newSymbol(name)
+			c.symbols[name] = c.newSymbolLocked(name)
 		}
 		if !slices.Contains(order, name) {
 			order = append(order, name)
@@ -187,94 +178,226 @@ func (c *Collector) SetSymbols(syms []string) {
 		}
 	}
 	c.order = order
+	c.mu.Unlock()
+	c.finishRemoval(gone)
 }
 
-// Add starts collecting sym from the next pulse, on behalf of a client
-// that asked for a symbol not configured. It reports whether sym was added,
-// false if it is collected already.
+// Add starts collecting sym (at once while Run runs), on behalf of a
+// client that asked for a symbol not configured. It reports whether sym
+// was added, false if it is collected already. When Add returns, sym is in
+// the sink's symbol set.
 func (c *Collector) Add(sym string) bool {
+	c.putMu.Lock()
+	defer c.putMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, ok := c.symbols[sym]; ok {
+		c.mu.Unlock()
 		return false
 	}
-	c.symbols[sym] = newSymbol(sym)
+	c.symbols[sym] = c.newSymbolLocked(sym)
 	c.order = append(c.order, sym)
 	c.dynamic[sym] = true
+	c.mu.Unlock()
+	c.finishRemoval(nil)
 	return true
 }
 
-// Remove undoes Add: it stops collecting sym and closes its Value with
-// ErrRemoved, unless sym is configured (a reload may have configured it
-// since), in which case it keeps being collected.
+// Remove undoes Add: it stops collecting sym, unless sym is configured (a
+// reload may have configured it since), in which case it keeps being
+// collected. A running collection of sym is cancelled and waited for.
 func (c *Collector) Remove(sym string) {
+	c.putMu.Lock()
+	defer c.putMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	delete(c.dynamic, sym)
-	if !c.configured[sym] {
-		c.removeLocked(sym)
-	}
-}
-
-func (c *Collector) removeLocked(sym string) {
-	s, ok := c.symbols[sym]
-	if !ok {
-		return
-	}
-	delete(c.symbols, sym)
-	delete(c.dynamic, sym)
-	c.order = slices.DeleteFunc(c.order, func(n string) bool { return n == sym })
-	s.value.Close(fmt.Errorf("%w: %s", ErrRemoved, sym))
-}
-
-func newSymbol(name string) *symbol {
-	return &symbol{name: name, value: vanilla.NewValue[Snapshot](), snap: Snapshot{Symbol: name}}
-}
-
-// Pulse starts one collection per symbol, skipping symbols whose previous
-// collection is still running, and returns how many it started and
-// skipped. The collections run in the background, bounded by the
-// collection timeout; Wait waits for them. Pulse does not block.
-func (c *Collector) Pulse(ctx context.Context) (started, skipped int) {
-	c.mu.Lock()
-	syms := make([]*symbol, 0, len(c.order))
-	for _, name := range c.order {
-		syms = append(syms, c.symbols[name])
+	var gone []*symbol
+	if _, ok := c.symbols[sym]; ok && !c.configured[sym] {
+		gone = append(gone, c.removeLocked(sym))
 	}
 	c.mu.Unlock()
-	c.opts.Metrics.pulse()
-	for _, s := range syms {
-		if !s.running.CompareAndSwap(false, true) {
-			skipped++
-			c.opts.Metrics.skip(s.name)
-			continue
-		}
-		started++
-		c.wg.Add(1)
-		// Exits when the collection ends: bounded by the collection timeout.
-		go func() {
-			defer c.wg.Done()
-			defer s.running.Store(false)
-			c.collect(ctx, s)
-		}()
-	}
-	return started, skipped
+	c.finishRemoval(gone)
 }
 
-// Wait waits until every collection started so far has finished.
-func (c *Collector) Wait() { c.wg.Wait() }
+// newSymbolLocked returns the state of a symbol starting to be collected,
+// seeded from Options.Seed, and asks Run for an immediate pulse.
+func (c *Collector) newSymbolLocked(name string) *symbol {
+	s := &symbol{name: name, snap: board.Snapshot{Symbol: name}}
+	if c.opts.Seed != nil {
+		if snap, ok := c.opts.Seed(name); ok {
+			s.snap, s.seq = snap, snap.Quote.Seq
+		}
+	}
+	c.opts.Metrics.addSymbol(name)
+	c.fresh[name] = true
+	return s
+}
 
-// collect is the one-shot collector: one request, one parse, one Set.
+func (c *Collector) removeLocked(sym string) *symbol {
+	s := c.symbols[sym]
+	delete(c.symbols, sym)
+	delete(c.dynamic, sym)
+	delete(c.fresh, sym)
+	c.order = slices.DeleteFunc(c.order, func(n string) bool { return n == sym })
+	return s
+}
+
+// finishRemoval cancels and waits for the collections of gone, then puts
+// the symbol set into the sink. Called with putMu held and mu not held.
+func (c *Collector) finishRemoval(gone []*symbol) {
+	for _, s := range gone {
+		s.mu.Lock()
+		s.removed = true
+		done := s.done
+		if s.running {
+			s.cancel()
+		}
+		s.mu.Unlock()
+		if done != nil {
+			<-done // bounded: the collection was cancelled
+		}
+		c.opts.Metrics.removeSymbol(s.name)
+	}
+	c.mu.Lock()
+	set := board.Symbols{}
+	for _, name := range c.order {
+		if c.configured[name] {
+			set.Configured = append(set.Configured, name)
+		} else {
+			set.Dynamic = append(set.Dynamic, name)
+		}
+	}
+	fresh := len(c.fresh) > 0
+	c.mu.Unlock()
+	if err := c.sink.PutSymbols(context.Background(), set); err != nil {
+		c.opts.Logger.Warn("put symbol set", "error", err)
+	}
+	if fresh {
+		_ = c.freshS.TrySend(struct{}{}) // a State: never blocks
+	}
+}
+
+// Collect collects every symbol once now, waiting first for a collection
+// of it that is running already, and returns how many collections it ran
+// once they have all finished (each bounded by the collection timeout, and
+// cancelled when ctx ends). It is a pulse by hand, for tests and tools;
+// Run's pulses skip a symbol whose collection is still running instead.
+// After Run has returned it returns ErrNotRunning.
+func (c *Collector) Collect(ctx context.Context) (started int, err error) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	c.mu.Lock()
+	names := slices.Clone(c.order)
+	c.opts.Metrics.pulse()
+	c.mu.Unlock()
+	for _, name := range names {
+		for {
+			c.mu.Lock()
+			if c.stopped {
+				c.mu.Unlock()
+				return started, ErrNotRunning
+			}
+			ok, busy := false, (<-chan struct{})(nil)
+			if s := c.symbols[name]; s != nil {
+				ok, busy = c.startLocked(ctx, s, &wg)
+			}
+			c.mu.Unlock()
+			if ok {
+				started++
+			}
+			if busy == nil {
+				break // started, or no longer collected
+			}
+			select {
+			case <-busy:
+			case <-ctx.Done():
+				return started, context.Cause(ctx)
+			}
+		}
+	}
+	return started, nil
+}
+
+// pulse starts one collection per symbol (only the fresh ones, those not
+// pulsed since they were added, when freshOnly), skipping symbols whose
+// collection is still running. The collections run until done or ctx ends.
+func (c *Collector) pulse(ctx context.Context, freshOnly bool) (started, skipped int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return 0, 0, ErrNotRunning
+	}
+	names := c.order
+	if freshOnly {
+		names = make([]string, 0, len(c.fresh))
+		for _, name := range c.order {
+			if c.fresh[name] {
+				names = append(names, name)
+			}
+		}
+	} else {
+		c.opts.Metrics.pulse()
+	}
+	clear(c.fresh)
+	for _, name := range names {
+		if ok, _ := c.startLocked(ctx, c.symbols[name], nil); ok {
+			started++
+		} else {
+			skipped++
+			c.opts.Metrics.skip(name)
+		}
+	}
+	return started, skipped, nil
+}
+
+// startLocked starts a collection of s, counted in c.wg and, when not nil,
+// in wg, unless one is running: then it returns a channel closed when that
+// one ends. c.mu must be held.
+func (c *Collector) startLocked(ctx context.Context, s *symbol, wg *sync.WaitGroup) (started bool, busy <-chan struct{}) {
+	s.mu.Lock()
+	if s.running {
+		defer s.mu.Unlock()
+		return false, s.done
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	done := make(chan struct{})
+	s.running, s.cancel, s.done = true, cancel, done
+	s.mu.Unlock()
+	c.wg.Add(1)
+	if wg != nil {
+		wg.Add(1)
+	}
+	// Exits when the collection ends: bounded by the collection timeout
+	// and cancelled with ctx or by the symbol's removal.
+	go func() {
+		defer func() {
+			cancel()
+			s.mu.Lock()
+			s.running = false
+			s.mu.Unlock()
+			close(done)
+			if wg != nil {
+				wg.Done()
+			}
+			c.wg.Done()
+		}()
+		c.collect(cctx, s)
+	}()
+	return true, nil
+}
+
+// collect is the one-shot collector: one request, one parse, one Put.
 func (c *Collector) collect(ctx context.Context, s *symbol) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
 	start := c.opts.Now()
 	q, err := c.fetch(ctx, s.name)
 	c.opts.Metrics.collected(s.name, err, c.opts.Now().Sub(start))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.removed {
+		return
+	}
 	prev := s.snap
 	next := prev
+	next.Symbol = s.name
 	next.Attempted = true
 	if err != nil {
 		next.Stale, next.Err, next.Failures = true, err.Error(), prev.Failures+1
@@ -287,17 +410,23 @@ func (c *Collector) collect(ctx context.Context, s *symbol) {
 		}
 		next.Stale, next.Err, next.Failures = false, "", 0
 		if !sameQuote(prev.Quote, q) || !prev.HasQuote() {
+			s.seq++
 			q.CollectedAt = c.opts.Now().UTC()
-			q.Seq = prev.Quote.Seq + 1
+			q.Seq = s.seq
 			next.Quote = q
-			s.pushHistoryLocked(q, c.opts.History)
 		}
 	}
 	if next == prev {
-		return // an identical quote: the Value keeps its version
+		return // an identical quote: nothing to put
+	}
+	// Held under s.mu, so a removal waits for it and the sink sees this
+	// symbol's snapshots in order.
+	if err := c.sink.Put(ctx, next); err != nil {
+		c.opts.Metrics.putFailed()
+		c.opts.Logger.Debug("put snapshot", "symbol", s.name, "error", err)
+		return // s.seq stays used: a seq is never reused
 	}
 	s.snap = next
-	s.value.Set(next)
 }
 
 func (c *Collector) fetch(ctx context.Context, sym string) (quote.Quote, error) {
@@ -315,14 +444,6 @@ func (c *Collector) fetch(ctx context.Context, sym string) (quote.Quote, error) 
 
 // sameQuote reports whether b changes nothing a client would see in a.
 func sameQuote(a, b quote.Quote) bool {
-	return a.Price == b.Price && a.Change == b.Change && a.Volume == b.Volume && a.HasVolume == b.HasVolume
-}
-
-func (s *symbol) pushHistoryLocked(q quote.Quote, size int) {
-	if len(s.history) < size {
-		s.history = append(s.history, q)
-		return
-	}
-	s.history[s.next] = q
-	s.next = (s.next + 1) % size
+	a.CollectedAt, a.Seq, b.CollectedAt, b.Seq = time.Time{}, 0, time.Time{}, 0
+	return a == b
 }

@@ -18,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/quote"
+	"github.com/tickerd/tickerd/internal/vanilla"
 )
 
 // testTimeout bounds every blocking step outside a synctest bubble, so that
@@ -162,12 +164,44 @@ func nasdaqDoc(sym string, price float64, volume int64) string {
 
 // newTestCollector returns a Collector of syms that asks f through a real
 // nasdaq source.
-func newTestCollector(f *fakeDoer, syms []string, opts *Options) *Collector {
-	return New(quote.NewNasdaq("http://upstream.test", ""), f, syms, opts)
+func newTestCollector(f *fakeDoer, syms []string, opts *Options) *testCollector {
+	return newTestCollectorHistory(f, syms, opts, 0)
 }
 
+// newTestCollectorHistory is newTestCollector with a board keeping history
+// quotes per symbol.
+func newTestCollectorHistory(f *fakeDoer, syms []string, opts *Options, history int) *testCollector {
+	b := board.New(&board.Options{History: history})
+	return &testCollector{New(quote.NewNasdaq("http://upstream.test", ""), f, b, syms, opts), b}
+}
+
+// testCollector is a Collector with the board it puts into, which the tests
+// read.
+type testCollector struct {
+	*Collector
+	b *board.Board
+}
+
+func (c *testCollector) Value(sym string) (*vanilla.Value[Snapshot], bool) { return c.b.Value(sym) }
+func (c *testCollector) History(sym string) ([]quote.Quote, bool)          { return c.b.History(sym) }
+
+// Pulse starts one pulse without waiting for its collections; Wait waits.
+func (c *testCollector) Pulse(ctx context.Context) (started, skipped int) {
+	started, skipped, _ = c.pulse(ctx, false)
+	return started, skipped
+}
+
+// Wait waits until every collection started so far has finished.
+func (c *testCollector) Wait() { c.wg.Wait() }
+
+// Snapshot is the board's, which the tests compare.
+type Snapshot = board.Snapshot
+
+// ErrRemoved is the board's.
+var ErrRemoved = board.ErrRemoved
+
 // pulse runs one pulse and waits for its collections.
-func pulse(t *testing.T, c *Collector) (started, skipped int) {
+func pulse(t *testing.T, c *testCollector) (started, skipped int) {
 	t.Helper()
 	started, skipped = c.Pulse(t.Context())
 	c.Wait()
@@ -175,7 +209,7 @@ func pulse(t *testing.T, c *Collector) (started, skipped int) {
 }
 
 // load returns sym's current snapshot and Value version.
-func load(t *testing.T, c *Collector, sym string) (Snapshot, uint64) {
+func load(t *testing.T, c *testCollector, sym string) (Snapshot, uint64) {
 	t.Helper()
 	v, ok := c.Value(sym)
 	if !ok {
@@ -459,7 +493,7 @@ func TestHistory(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeDoer()
-			c := newTestCollector(f, []string{"AAPL"}, &Options{History: tc.size})
+			c := newTestCollectorHistory(f, []string{"AAPL"}, nil, tc.size)
 			for _, p := range tc.prices {
 				f.set("AAPL", p, 10)
 				pulse(t, c)
@@ -487,7 +521,7 @@ func TestHistory(t *testing.T) {
 }
 
 // wantRemoved checks that v was closed with ErrRemoved.
-func wantRemoved(t *testing.T, sym string, c *Collector, get func(context.Context) (Snapshot, error)) {
+func wantRemoved(t *testing.T, sym string, c *testCollector, get func(context.Context) (Snapshot, error)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
@@ -600,32 +634,43 @@ func TestReloadKeepsDynamic(t *testing.T) {
 	wantRemoved(t, "NVDA", c, nvda.Get)
 }
 
+// TestRemoveWhileCollecting: Remove cancels the symbol's running collection
+// and returns once it has gone, so nothing is put for the symbol after it.
 func TestRemoveWhileCollecting(t *testing.T) {
-	f := newFakeDoer()
-	f.setMode("AAPL", hold)
-	c := newTestCollector(f, nil, nil)
-	c.Add("AAPL")
-	old, _ := c.Value("AAPL")
-	c.Pulse(t.Context())
-	recv(t, f.entered)
-	c.Remove("AAPL")
-	close(f.release)
-	c.Wait()
-	wantRemoved(t, "AAPL", c, old.Get)
-	if _, _, set := old.Load(); set {
-		t.Errorf("removed Value(AAPL).Load() set by the collection that finished after removal, want unset")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeDoer()
+		f.setMode("AAPL", hold)
+		c := newTestCollector(f, nil, nil)
+		c.Add("AAPL")
+		old, _ := c.Value("AAPL")
+		c.Pulse(t.Context())
+		recv(t, f.entered)
+		c.Remove("AAPL")
+		waited := make(chan struct{})
+		// Exits when every collection has finished.
+		go func() { c.Wait(); close(waited) }()
+		synctest.Wait()
+		select {
+		case <-waited:
+		default:
+			t.Fatalf("Remove(AAPL) returned with its collection still running")
+		}
+		wantRemoved(t, "AAPL", c, old.Get)
+		if _, _, set := old.Load(); set {
+			t.Errorf("removed Value(AAPL).Load() set by the cancelled collection, want unset")
+		}
 
-	// Added again, the symbol starts afresh with a new Value.
-	f.setMode("AAPL", answer)
-	c.Add("AAPL")
-	pulse(t, c)
-	if v, _ := c.Value("AAPL"); v == old {
-		t.Errorf("Value(AAPL) after Add = the removed Value, want a new one")
-	}
-	if got, _ := load(t, c, "AAPL"); got.Quote.Seq != 1 || got.Stale {
-		t.Errorf("Value(AAPL) seq, stale = %d, %v, want 1, false", got.Quote.Seq, got.Stale)
-	}
+		// Added again, the symbol starts afresh with a new Value.
+		f.setMode("AAPL", answer)
+		c.Add("AAPL")
+		pulse(t, c)
+		if v, _ := c.Value("AAPL"); v == old {
+			t.Errorf("Value(AAPL) after Add = the removed Value, want a new one")
+		}
+		if got, _ := load(t, c, "AAPL"); got.Quote.Seq != 1 || got.Stale {
+			t.Errorf("Value(AAPL) seq, stale = %d, %v, want 1, false", got.Quote.Seq, got.Stale)
+		}
+	})
 }
 
 func TestMetricsOutcome(t *testing.T) {
@@ -703,4 +748,33 @@ func TestNilMetrics(t *testing.T) {
 		close(f.release)
 		c.Wait()
 	})
+}
+
+// TestMetricsSeriesFollowSymbols: a symbol's series exist from when it is
+// added (zero-valued) and are deleted when it is removed, so clients that
+// come and go with dynamic symbols cannot grow /metrics without bound.
+func TestMetricsSeriesFollowSymbols(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	f := newFakeDoer()
+	c := newTestCollector(f, []string{"AAPL"}, &Options{Metrics: m})
+	series := func() int {
+		return testutil.CollectAndCount(m.collections) + testutil.CollectAndCount(m.skipped)
+	}
+	if got := series(); got != 2 {
+		t.Fatalf("series with one symbol before any pulse = %d, want 2 (collections ok, skipped)", got)
+	}
+	for i := range 50 {
+		c.Add(fmt.Sprintf("DYN%d", i))
+	}
+	pulse(t, c)
+	if got := series(); got != 102 {
+		t.Fatalf("series with 51 symbols = %d, want 102", got)
+	}
+	for i := range 50 {
+		c.Remove(fmt.Sprintf("DYN%d", i))
+	}
+	if got := series(); got != 2 {
+		t.Errorf("series after removing the 50 added symbols = %d, want 2", got)
+	}
 }

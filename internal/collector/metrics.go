@@ -16,6 +16,7 @@ type Metrics struct {
 	collections *prometheus.CounterVec // symbol, outcome
 	latency     prometheus.Histogram   // seconds per collection
 	skipped     *prometheus.CounterVec // symbol
+	putFailures prometheus.Counter
 }
 
 // NewMetrics creates the collector's metrics and registers them with reg.
@@ -32,14 +33,40 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tickerd_collections_skipped_total", Help: "Collections skipped because the previous one was still running."},
 			[]string{"symbol"}),
+		putFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickerd_snapshot_put_failures_total", Help: "Collected snapshots the sink did not take (in cluster mode: writes fenced or lost)."}),
 	}
-	reg.MustRegister(m.pulses, m.collections, m.latency, m.skipped)
+	reg.MustRegister(m.pulses, m.collections, m.latency, m.skipped, m.putFailures)
 	return m
 }
 
 func (m *Metrics) pulse() {
 	if m != nil {
 		m.pulses.Inc()
+	}
+}
+
+// addSymbol makes sym's series exist from the start, so that alerts need
+// no "or vector(0)".
+func (m *Metrics) addSymbol(sym string) {
+	if m != nil {
+		m.skipped.WithLabelValues(sym)
+		m.collections.WithLabelValues(sym, "ok")
+	}
+}
+
+// removeSymbol deletes sym's series: symbols come and go (clients add
+// them), and the series must not grow without bound.
+func (m *Metrics) removeSymbol(sym string) {
+	if m != nil {
+		m.skipped.DeletePartialMatch(prometheus.Labels{"symbol": sym})
+		m.collections.DeletePartialMatch(prometheus.Labels{"symbol": sym})
+	}
+}
+
+func (m *Metrics) putFailed() {
+	if m != nil {
+		m.putFailures.Inc()
 	}
 }
 

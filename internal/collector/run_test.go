@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 // startRun runs c on spec until the returned cancel is called; the channel
 // gets Run's result.
-func startRun(t *testing.T, c *Collector, spec string) (context.CancelFunc, <-chan error) {
+func startRun(t *testing.T, c *testCollector, spec string) (context.CancelFunc, <-chan error) {
 	t.Helper()
 	sched, err := config.ParseSchedule(spec)
 	if err != nil {
@@ -34,11 +35,12 @@ func TestRunPulsesOnSchedule(t *testing.T) {
 		advance time.Duration
 		want    int
 	}{
-		{"every_1s_for_3s", "@every 1s", 3 * time.Second, 3},
-		{"every_1s_for_2500ms", "@every 1s", 2500 * time.Millisecond, 2},
-		{"every_5s_for_12s", "@every 5s", 12 * time.Second, 2},
-		{"seconds_field_every_2s_for_7s", "*/2 * * * * *", 7 * time.Second, 3},
-		{"not_yet", "@every 1s", 999 * time.Millisecond, 0},
+		// Every count includes the pulse Run makes at once.
+		{"every_1s_for_3s", "@every 1s", 3 * time.Second, 4},
+		{"every_1s_for_2500ms", "@every 1s", 2500 * time.Millisecond, 3},
+		{"every_5s_for_12s", "@every 5s", 12 * time.Second, 3},
+		{"seconds_field_every_2s_for_7s", "*/2 * * * * *", 7 * time.Second, 4},
+		{"only_the_first", "@every 1s", 999 * time.Millisecond, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,21 +60,22 @@ func TestRunPulsesOnSchedule(t *testing.T) {
 					}
 				}
 				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run() = %v, want nil", err)
+				if err := <-done; !errors.Is(err, context.Canceled) {
+					t.Errorf("Run() = %v, want %v", err, context.Canceled)
 				}
 			})
 		})
 	}
 }
 
-func TestRunWaitsForCollectionsInFlight(t *testing.T) {
+// TestRunCancelsCollectionsInFlight: when Run's context ends, a collection
+// in flight is cancelled, and Run returns only once it has gone.
+func TestRunCancelsCollectionsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeDoer()
 		c := newTestCollector(f, []string{"AAPL", "MSFT"}, nil)
 		cancel, done := startRun(t, c, "@every 1s")
-		time.Sleep(time.Second)
-		synctest.Wait() // pulse 1 has run
+		synctest.Wait() // the first pulse has run
 
 		f.set("AAPL", 150, 10)
 		f.setMode("AAPL", hold)
@@ -83,25 +86,20 @@ func TestRunWaitsForCollectionsInFlight(t *testing.T) {
 		}
 
 		cancel()
-		synctest.Wait()
-		select {
-		case err := <-done:
-			t.Fatalf("Run() = %v with a collection in flight, want it to wait", err)
-		default:
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run() = %v, want %v", err, context.Canceled)
 		}
-
-		close(f.release)
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v, want nil", err)
-		}
-		// The collection in flight was not cancelled with Run's context:
-		// its quote was recorded.
-		if got, _ := load(t, c, "AAPL"); got.Stale || got.Quote.Price != 150 || got.Quote.Seq != 2 {
-			t.Errorf("Value(AAPL) stale, price, seq = %v, %v, %d, want false, 150, 2", got.Stale, got.Quote.Price, got.Quote.Seq)
+		// The held collection was cancelled: it failed, and nothing of its
+		// answer was recorded.
+		if got, _ := load(t, c, "AAPL"); !got.Stale || got.Quote.Price == 150 || got.Quote.Seq != 1 {
+			t.Errorf("Value(AAPL) stale, price, seq = %v, %v, %d, want true, not 150, 1", got.Stale, got.Quote.Price, got.Quote.Seq)
 		}
 		time.Sleep(10 * time.Second)
 		if got := f.callCount("MSFT"); got != 2 {
 			t.Errorf("requests for MSFT = %d, want 2 (no pulse after Run returned)", got)
+		}
+		if _, err := c.Collect(t.Context()); !errors.Is(err, ErrNotRunning) {
+			t.Errorf("Collect() after Run = %v, want %v", err, ErrNotRunning)
 		}
 	})
 }
@@ -111,14 +109,40 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 		f := newFakeDoer()
 		c := newTestCollector(f, []string{"AAPL"}, nil)
 		sched, _ := config.ParseSchedule("@every 1s")
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		if err := c.Run(ctx, sched); err != nil {
-			t.Errorf("Run(cancelled ctx) = %v, want nil", err)
+		ctx, cancel := context.WithCancelCause(t.Context())
+		stop := errors.New("stop")
+		cancel(stop)
+		if err := c.Run(ctx, sched); !errors.Is(err, stop) {
+			t.Errorf("Run(cancelled ctx) = %v, want its cause %v", err, stop)
 		}
 		if got := f.callCount("AAPL"); got != 0 {
 			t.Errorf("requests for AAPL = %d, want 0", got)
 		}
+	})
+}
+
+// TestNewSymbolPulsedAtOnce: a symbol added while Run runs is collected at
+// once, without waiting for the next tick, and without collecting the
+// others again.
+func TestNewSymbolPulsedAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeDoer()
+		c := newTestCollector(f, []string{"AAPL"}, nil)
+		cancel, done := startRun(t, c, "@every 1m")
+		synctest.Wait() // the first pulse has run
+		c.Add("NVDA")
+		c.SetSymbols([]string{"AAPL", "MSFT"})
+		synctest.Wait()
+		for sym, want := range map[string]int{"AAPL": 1, "NVDA": 1, "MSFT": 1} {
+			if got := f.callCount(sym); got != want {
+				t.Errorf("requests for %s before the first tick = %d, want %d", sym, got, want)
+			}
+		}
+		if got, _ := load(t, c, "NVDA"); got.Quote.Seq != 1 {
+			t.Errorf("Value(NVDA).Quote.Seq = %d, want 1", got.Quote.Seq)
+		}
+		cancel()
+		<-done
 	})
 }
 
@@ -132,8 +156,8 @@ func TestSetSchedule(t *testing.T) {
 		cancel, done := startRun(t, c, "@every 10s")
 		time.Sleep(10 * time.Second) // fake time
 		synctest.Wait()
-		if got := testutil.ToFloat64(m.pulses); got != 1 {
-			t.Fatalf("tickerd_pulses_total after 10s on @every 10s = %v, want 1", got)
+		if got := testutil.ToFloat64(m.pulses); got != 2 {
+			t.Fatalf("tickerd_pulses_total after 10s on @every 10s = %v, want 2 (at once, then at 10s)", got)
 		}
 		sched, err := config.ParseSchedule("@every 1s")
 		if err != nil {
@@ -143,12 +167,12 @@ func TestSetSchedule(t *testing.T) {
 		synctest.Wait()             // Run has restarted the scheduler
 		time.Sleep(3 * time.Second) // three pulses on the new schedule
 		synctest.Wait()
-		if got := testutil.ToFloat64(m.pulses); got != 4 {
-			t.Errorf("tickerd_pulses_total 3s after SetSchedule(@every 1s) = %v, want 4", got)
+		if got := testutil.ToFloat64(m.pulses); got != 5 {
+			t.Errorf("tickerd_pulses_total 3s after SetSchedule(@every 1s) = %v, want 5", got)
 		}
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run() = %v, want nil", err)
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run() = %v, want %v", err, context.Canceled)
 		}
 	})
 }

@@ -1,7 +1,7 @@
 // Package fanout is tickerd's websocket API: a Hub serves GET /ws and fans
 // each collected symbol's snapshots out to the clients subscribed to it.
 //
-//	hub := fanout.New(coll, &fanout.Options{Registerer: reg})
+//	hub := fanout.New(b, coll, &fanout.Options{Registerer: reg}) // b *board.Board; coll the Demand
 //	mux.Handle("GET /ws", hub)
 //	go hub.Run(ctx) // returns once ctx has ended and every client has gone
 //
@@ -36,13 +36,13 @@
 // invalid_symbol, unknown_symbol, too_many_symbols, rate_limited) and the
 // connection stays; a rejected request changes nothing, even if only one
 // of its symbols is at fault. When a symbol stops being collected
-// (SymbolsChanged) its subscribers get an unknown_symbol error listing it in
+// (it leaves the board's symbol set) its subscribers get an unknown_symbol error listing it in
 // "symbols", then a "subscribed" without it.
 //
 // With Options.DynamicSymbols, subscribing to a valid symbol that is not
-// collected starts collecting it (Source.Add) while at least one client is
+// collected starts collecting it (Demand.Add) while at least one client is
 // subscribed to it, up to MaxDynamicSymbols such symbols; the last client
-// leaving stops it (Source.Remove).
+// leaving stops it (Demand.Remove).
 //
 // # Limits
 //

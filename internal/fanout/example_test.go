@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/quote"
 )
 
 func ExampleHub() {
-	src := newFakeSource("AAPL", "MSFT") // a Source; the service uses *collector.Collector
-	hub := New(src, nil)
+	b := board.New(nil) // the collector (or the cluster watch) writes to it
+	b.PutSymbols(context.Background(), board.Symbols{Configured: []string{"AAPL", "MSFT"}})
+	hub := New(b, nil, nil) // no Demand: dynamic symbols off
 	srv := httptest.NewServer(hub)
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -22,8 +23,7 @@ func ExampleHub() {
 	done := make(chan error, 1)
 	go func() { done <- hub.Run(ctx) }()
 
-	v, _ := src.Value("AAPL")
-	v.Set(collector.Snapshot{Symbol: "AAPL", Attempted: true, Quote: quote.Quote{
+	b.Put(ctx, board.Snapshot{Symbol: "AAPL", Attempted: true, Quote: quote.Quote{
 		Symbol: "AAPL", Price: 267.85, Change: 0.75, ChangePct: 0.28, Volume: 111677, HasVolume: true,
 		CollectedAt: time.Date(2026, 11, 21, 15, 4, 5, 123456789, time.UTC), Seq: 17,
 	}})

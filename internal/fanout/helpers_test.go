@@ -13,62 +13,53 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/quote"
-	"github.com/tickerd/tickerd/internal/vanilla"
 )
 
 // waitLimit bounds every wait in these tests: it only detects deadlocks.
 const waitLimit = 10 * time.Second
 
-// fakeSource is a Source whose Values the test sets. Remove closes the
-// Value with collector.ErrRemoved, like the collector, and reports the
-// symbol on removed.
+// fakeSource is a real board.Board whose snapshots the test sets, and a
+// Demand that adds and removes symbols on it like the collector: Remove
+// closes the Value with board.ErrRemoved and reports the symbol on removed.
 type fakeSource struct {
+	*board.Board
 	removed chan string
 
-	mu    sync.Mutex
-	order []string
-	vals  map[string]*vanilla.Value[collector.Snapshot]
+	mu         sync.Mutex
+	configured []string
+	dynamic    []string
 }
 
 func newFakeSource(syms ...string) *fakeSource {
-	f := &fakeSource{removed: make(chan string, 64), vals: make(map[string]*vanilla.Value[collector.Snapshot])}
+	f := &fakeSource{Board: board.New(nil), removed: make(chan string, 64)}
 	f.setSymbols(syms...)
 	return f
 }
 
-func (f *fakeSource) Symbols() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.order)
-}
-
-func (f *fakeSource) Value(sym string) (*vanilla.Value[collector.Snapshot], bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.vals[sym]
-	return v, ok
+// putLocked puts the symbol set into the board. f.mu must be held.
+func (f *fakeSource) putLocked() {
+	_ = f.PutSymbols(context.Background(), board.Symbols{Configured: slices.Clone(f.configured), Dynamic: slices.Clone(f.dynamic)})
 }
 
 func (f *fakeSource) Add(sym string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.vals[sym]; ok {
+	if slices.Contains(f.configured, sym) || slices.Contains(f.dynamic, sym) {
 		return false
 	}
-	f.vals[sym] = vanilla.NewValue[collector.Snapshot]()
-	f.order = append(f.order, sym)
+	f.dynamic = append(f.dynamic, sym)
+	f.putLocked()
 	return true
 }
 
 func (f *fakeSource) Remove(sym string) {
 	f.mu.Lock()
-	v, ok := f.vals[sym]
+	ok := slices.Contains(f.dynamic, sym)
 	if ok {
-		delete(f.vals, sym)
-		f.order = slices.DeleteFunc(f.order, func(s string) bool { return s == sym })
-		v.Close(fmt.Errorf("%w: %s", collector.ErrRemoved, sym))
+		f.dynamic = slices.DeleteFunc(f.dynamic, func(s string) bool { return s == sym })
+		f.putLocked()
 	}
 	f.mu.Unlock()
 	if ok {
@@ -76,27 +67,18 @@ func (f *fakeSource) Remove(sym string) {
 	}
 }
 
-// setSymbols replaces the set like Collector.SetSymbols: kept symbols keep
-// their Value, removed ones have it closed.
+// setSymbols replaces the configured set like Collector.SetSymbols: kept
+// symbols keep their Value, removed ones have it closed.
 func (f *fakeSource) setSymbols(syms ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for name, v := range f.vals {
-		if !slices.Contains(syms, name) {
-			delete(f.vals, name)
-			v.Close(fmt.Errorf("%w: %s", collector.ErrRemoved, name))
-		}
-	}
-	f.order = slices.Clone(syms)
-	for _, name := range syms {
-		if _, ok := f.vals[name]; !ok {
-			f.vals[name] = vanilla.NewValue[collector.Snapshot]()
-		}
-	}
+	f.configured = slices.Clone(syms)
+	f.dynamic = slices.DeleteFunc(f.dynamic, func(s string) bool { return slices.Contains(syms, s) })
+	f.putLocked()
 }
 
 // set stores snap as sym's current Snapshot.
-func (f *fakeSource) set(t testing.TB, sym string, snap collector.Snapshot) {
+func (f *fakeSource) set(t testing.TB, sym string, snap board.Snapshot) {
 	t.Helper()
 	v, ok := f.Value(sym)
 	if !ok {
@@ -109,8 +91,8 @@ func (f *fakeSource) set(t testing.TB, sym string, snap collector.Snapshot) {
 var collectedAt = time.Date(2026, 11, 21, 15, 4, 5, 123456789, time.UTC)
 
 // snapQuote returns a fresh good snapshot of sym with quote seq.
-func snapQuote(sym string, seq uint64) collector.Snapshot {
-	return collector.Snapshot{
+func snapQuote(sym string, seq uint64) board.Snapshot {
+	return board.Snapshot{
 		Symbol: sym,
 		Quote: quote.Quote{
 			Symbol: sym, Price: 100 + float64(seq), Change: 1.5, ChangePct: 0.5,
@@ -124,7 +106,7 @@ func snapQuote(sym string, seq uint64) collector.Snapshot {
 }
 
 // stale returns snap after n failed attempts with error msg.
-func stale(snap collector.Snapshot, msg string, n int) collector.Snapshot {
+func stale(snap board.Snapshot, msg string, n int) board.Snapshot {
 	snap.Stale, snap.Err, snap.Failures, snap.Attempted = true, msg, n, true
 	return snap
 }
@@ -151,7 +133,7 @@ func newHarness(t *testing.T, src *fakeSource, opts *Options, tweak func(*harnes
 	}
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
-	h := &harness{t: t, src: src, hub: New(src, opts), reg: reg, done: make(chan error, 1)}
+	h := &harness{t: t, src: src, hub: New(src, src, opts), reg: reg, done: make(chan error, 1)}
 	h.srv = httptest.NewUnstartedServer(h.hub)
 	if tweak != nil {
 		tweak(h)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/vanilla"
@@ -69,18 +70,32 @@ type Options struct {
 	Registerer prometheus.Registerer // where the metrics are registered; nil means no metrics
 }
 
-// Source is what the Hub needs from the collector; *collector.Collector
+// Board is where the Hub reads the per-symbol state; *board.Board
 // satisfies it. Its methods must be safe for concurrent use and must not
-// call back into the Hub. Value's Values are watched until the symbol
-// leaves Symbols; Remove should close the Value (the collector does).
-type Source interface {
-	Symbols() []string
-	Value(sym string) (*vanilla.Value[collector.Snapshot], bool)
+// call back into the Hub. The Hub follows SymbolsValue: a symbol's Value is
+// watched until the symbol leaves the set, when the board closes it.
+type Board interface {
+	Symbols() board.Symbols
+	SymbolsValue() *vanilla.Value[board.Symbols]
+	Value(sym string) (*vanilla.Value[board.Snapshot], bool)
+}
+
+// Demand is how the Hub asks for symbols that are not collected, when
+// Options.DynamicSymbols is on; *collector.Collector satisfies it (in
+// cluster mode, the cluster's interest keys do). Add starts collecting sym
+// and reports whether it was added (false if collected already); when it
+// returns true, sym must be on the Board. Remove stops collecting a symbol
+// Add added. Both must be safe for concurrent use and must not call back
+// into the Hub.
+type Demand interface {
 	Add(sym string) bool
 	Remove(sym string)
 }
 
-var _ Source = (*collector.Collector)(nil)
+var (
+	_ Board  = (*board.Board)(nil)
+	_ Demand = (*collector.Collector)(nil)
+)
 
 // Hub is the websocket API: it serves clients at its ServeHTTP and fans
 // each collected symbol's snapshots out to the clients subscribed to it.
@@ -104,17 +119,16 @@ var _ Source = (*collector.Collector)(nil)
 // ServeHTTP returns once the connection is upgraded; the connection's
 // goroutines are the Hub's, and Run waits for them.
 //
-//	hub := fanout.New(coll, &fanout.Options{MaxClients: 1000})
+//	hub := fanout.New(b, coll, &fanout.Options{MaxClients: 1000})
 //	mux.Handle("GET /ws", hub)
-//	go hub.Run(ctx)         // until ctx ends: closes every client with 1001
-//	coll.SetSymbols(syms)   // on a config reload...
-//	hub.SymbolsChanged()    // ...tell the hub
+//	go hub.Run(ctx) // until ctx ends: closes every client with 1001; follows b's symbol set
 type Hub struct {
-	src  Source
-	opts Options // with defaults applied; read-only
-	log  *slog.Logger
-	m    *metrics
-	now  func() time.Time // the rate limiter's clock; tests replace it before serving
+	board  Board
+	demand Demand  // nil: no dynamic symbols
+	opts   Options // with defaults applied; read-only
+	log    *slog.Logger
+	m      *metrics
+	now    func() time.Time // the rate limiter's clock; tests replace it before serving
 
 	watchers vanilla.Hub    // the watcher goroutines, one per started entry; stopped by Run
 	writers  vanilla.Hub    // the pool's writer goroutines; stopped by Run once every connection has gone
@@ -148,10 +162,10 @@ const (
 // entry is one collected symbol.
 type entry struct {
 	name    string
-	value   *vanilla.Value[collector.Snapshot]
-	watch   *vanilla.Recver[collector.Snapshot] // the watcher's end; closed by whoever drops the entry and by the watcher when it exits
-	dynamic bool                                // added by the Hub with src.Add: removed when its last client leaves
-	started bool                                // a watcher goroutine runs for it; guarded by Hub.mu
+	value   *vanilla.Value[board.Snapshot]
+	watch   *vanilla.Recver[board.Snapshot] // the watcher's end; closed by whoever drops the entry and by the watcher when it exits
+	dynamic bool                            // added by the Hub with demand.Add: removed when its last client leaves
+	started bool                            // a watcher goroutine runs for it; guarded by Hub.mu
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -161,9 +175,10 @@ type entry struct {
 	last    *update          // the newest version rendered, reused for snapshots
 }
 
-// New returns a Hub serving the symbols of src. It starts no goroutine;
-// Run does.
-func New(src Source, opts *Options) *Hub {
+// New returns a Hub serving the symbols of b; dynamic symbols (with
+// Options.DynamicSymbols) are asked of dem, which may be nil when they are
+// off. It starts no goroutine; Run does.
+func New(b Board, dem Demand, opts *Options) *Hub {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -202,7 +217,8 @@ func New(src Source, opts *Options) *Hub {
 		}
 	}
 	h := &Hub{
-		src:     src,
+		board:   b,
+		demand:  dem,
 		opts:    o,
 		log:     o.Logger,
 		m:       newMetrics(o.Registerer),
@@ -233,6 +249,18 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.state = stateRunning
 	h.spawnLocked(ctx)
 	h.mu.Unlock()
+	// Follows the board's symbol set until ctx ends; the set's Value is
+	// never closed.
+	h.watchers.Go(ctx, func(ctx context.Context) error {
+		w := h.board.SymbolsValue().Watch()
+		defer w.Close()
+		for {
+			if _, err := w.Recv(ctx); err != nil {
+				return nil
+			}
+			h.symbolsChanged()
+		}
+	})
 	wctx, stopWriters := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWriters()
 	for range writersPerProc * runtime.GOMAXPROCS(0) {
@@ -261,11 +289,12 @@ func (h *Hub) Run(ctx context.Context) error {
 	return errors.Join(err, h.writers.Stop())
 }
 
-// SymbolsChanged makes the Hub follow the Source's current symbol set: call
-// it after the collector's set changed (a config reload). New symbols are
+// symbolsChanged makes the Hub follow the Board's current symbol set; Run
+// calls it whenever the Board's SymbolsValue changes, and a watcher when
+// its symbol's Value is closed. New symbols are
 // watched; subscribers of symbols that are gone get an unknown_symbol error
 // naming them, then a "subscribed" message without them. It does not block.
-func (h *Hub) SymbolsChanged() {
+func (h *Hub) symbolsChanged() {
 	h.mu.Lock()
 	if h.state == stateStopped {
 		h.mu.Unlock()
@@ -276,17 +305,18 @@ func (h *Hub) SymbolsChanged() {
 	_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks
 }
 
-// reconcileLocked makes syms match src: an entry whose symbol left src, or
+// reconcileLocked makes syms match the board: an entry whose symbol left it, or
 // whose Value was replaced, is dropped; new symbols get an entry.
 func (h *Hub) reconcileLocked() {
-	cur := h.src.Symbols()
+	set := h.board.Symbols()
+	cur := set.All()
 	in := make(map[string]bool, len(cur))
 	for _, name := range cur {
 		in[name] = true
 	}
 	gone := make(map[*client][]string)
 	for name, e := range h.syms {
-		if v, ok := h.src.Value(name); in[name] && ok && v == e.value {
+		if v, ok := h.board.Value(name); in[name] && ok && v == e.value {
 			continue
 		}
 		for _, c := range h.dropLocked(e) {
@@ -297,14 +327,16 @@ func (h *Hub) reconcileLocked() {
 	for _, name := range cur {
 		e := h.syms[name]
 		if e == nil {
-			v, ok := h.src.Value(name)
+			v, ok := h.board.Value(name)
 			if !ok {
 				continue
 			}
 			e = newEntry(name, v, false)
 			h.syms[name] = e
 		}
-		if !e.dynamic {
+	}
+	for _, name := range set.Configured {
+		if h.syms[name] != nil {
 			configured = append(configured, name)
 		}
 	}
@@ -314,7 +346,7 @@ func (h *Hub) reconcileLocked() {
 	}
 }
 
-func newEntry(name string, v *vanilla.Value[collector.Snapshot], dynamic bool) *entry {
+func newEntry(name string, v *vanilla.Value[board.Snapshot], dynamic bool) *entry {
 	return &entry{name: name, value: v, watch: v.Watch(), dynamic: dynamic, subs: make(map[*client]*sub)}
 }
 
@@ -364,7 +396,7 @@ func (h *Hub) watch(ctx context.Context, e *entry) {
 			if !removed && ctx.Err() == nil {
 				// The source closed the Value without the Hub being told:
 				// the symbol is no longer collected.
-				h.SymbolsChanged()
+				h.symbolsChanged()
 			}
 			return
 		}
@@ -380,7 +412,7 @@ func (h *Hub) watch(ctx context.Context, e *entry) {
 
 // publish offers version ver of e to its subscribers. It never blocks on a
 // client: offering replaces the client's pending update of e, if any.
-func (h *Hub) publish(e *entry, snap collector.Snapshot, ver uint64) {
+func (h *Hub) publish(e *entry, snap board.Snapshot, ver uint64) {
 	skipped := 0
 	e.mu.Lock()
 	if !e.removed && len(e.subs) > 0 {
@@ -415,7 +447,7 @@ func (e *entry) currentLocked() *update {
 
 // updateLocked returns version ver of e rendered, rendering it only if it
 // is not the newest one rendered already. e.mu must be held.
-func (e *entry) updateLocked(snap collector.Snapshot, ver uint64) *update {
+func (e *entry) updateLocked(snap board.Snapshot, ver uint64) *update {
 	if e.last != nil && e.last.ver == ver {
 		return e.last
 	}

@@ -9,14 +9,16 @@ import (
 	"github.com/coder/websocket"
 )
 
-func TestSymbolsChanged(t *testing.T) {
+// TestHubFollowsBoardSymbols: the Hub follows the board's symbol set by
+// itself: removed symbols' subscribers are told, added ones can be
+// subscribed to and are watched.
+func TestHubFollowsBoardSymbols(t *testing.T) {
 	src := newFakeSource("AAPL", "MSFT")
 	h := newHarness(t, src, nil, nil)
 	c := h.dial(t, "client", "?symbols=AAPL,MSFT", nil)
 	c.expectSubscribed("AAPL", "MSFT")
 
 	src.setSymbols("MSFT", "GOOG") // closes AAPL's Value, like the collector
-	h.hub.SymbolsChanged()
 	if m := c.expectError(CodeUnknownSymbol); !slices.Equal(m.Symbols, []string{"AAPL"}) {
 		t.Fatalf("Read() = %s, want symbols [AAPL]", m)
 	}
@@ -28,19 +30,6 @@ func TestSymbolsChanged(t *testing.T) {
 	c.expectQuote("GOOG", 1)
 	c.send(`{"op":"subscribe","symbols":["AAPL"]}`)
 	c.expectError(CodeUnknownSymbol)
-}
-
-func TestValueClosedWithoutSymbolsChanged(t *testing.T) {
-	src := newFakeSource("AAPL", "MSFT")
-	h := newHarness(t, src, nil, nil)
-	c := h.dial(t, "client", "?symbols=AAPL,MSFT", nil)
-	c.expectSubscribed("AAPL", "MSFT")
-
-	src.setSymbols("MSFT") // nobody calls SymbolsChanged: AAPL's watcher notices
-	if m := c.expectError(CodeUnknownSymbol); !slices.Equal(m.Symbols, []string{"AAPL"}) {
-		t.Fatalf("Read() = %s, want symbols [AAPL]", m)
-	}
-	c.expectSubscribed("MSFT")
 }
 
 func TestDynamicSymbols(t *testing.T) {

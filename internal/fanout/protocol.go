@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/quote"
 )
@@ -158,7 +158,7 @@ type update struct {
 
 // newUpdate renders version ver of sym's snapshot. A quote that cannot be
 // encoded (a non-finite number) is left out.
-func newUpdate(sym string, snap collector.Snapshot, ver uint64) *update {
+func newUpdate(sym string, snap board.Snapshot, ver uint64) *update {
 	u := &update{ver: ver, stale: snap.Stale}
 	if snap.HasQuote() {
 		q := snap.Quote

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/quote"
 )
@@ -115,14 +115,14 @@ func TestNewQuoteMessage(t *testing.T) {
 func TestNewUpdate(t *testing.T) {
 	tests := []struct {
 		name       string
-		snap       collector.Snapshot
+		snap       board.Snapshot
 		wantQuote  bool
 		wantStatus string
 	}{
 		{"quote", snapQuote("AAPL", 3), true, `{"type":"status","symbol":"AAPL","stale":false,"failures":0}`},
 		{"stale_with_quote", stale(snapQuote("AAPL", 3), "boom", 2), true,
 			`{"type":"status","symbol":"AAPL","stale":true,"error":"boom","failures":2}`},
-		{"stale_without_quote", stale(collector.Snapshot{Symbol: "AAPL"}, "boom", 1), false,
+		{"stale_without_quote", stale(board.Snapshot{Symbol: "AAPL"}, "boom", 1), false,
 			`{"type":"status","symbol":"AAPL","stale":true,"error":"boom","failures":1}`},
 	}
 	for _, tt := range tests {

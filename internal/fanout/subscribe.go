@@ -88,7 +88,7 @@ func (h *Hub) subscribe(c *client, raw []string) *wireError {
 // yet, if dynamic symbols are allowed and within their limit. It adds all
 // or none.
 func (h *Hub) addDynamicLocked(names []string) *wireError {
-	if !h.opts.DynamicSymbols {
+	if !h.opts.DynamicSymbols || h.demand == nil {
 		return &wireError{Type: "error", Code: CodeUnknownSymbol,
 			Message: "not collected: " + strings.Join(names, ", "), Symbols: names}
 	}
@@ -98,23 +98,23 @@ func (h *Hub) addDynamicLocked(names []string) *wireError {
 	}
 	var done []*entry
 	for _, n := range names {
-		added := h.src.Add(n)
-		v, ok := h.src.Value(n)
+		added := h.demand.Add(n)
+		v, ok := h.board.Value(n)
 		if !ok {
 			if added {
-				h.src.Remove(n)
+				h.demand.Remove(n)
 			}
 			for _, e := range done {
 				h.dropLocked(e)
 				if e.dynamic {
-					h.src.Remove(e.name)
+					h.demand.Remove(e.name)
 				}
 			}
 			return &wireError{Type: "error", Code: CodeUnknownSymbol,
 				Message: "cannot collect " + n, Symbols: []string{n}}
 		}
 		// added is false when the source had n already, unknown to the
-		// Hub until SymbolsChanged: then n is not the Hub's to remove.
+		// Hub until symbolsChanged: then n is not the Hub's to remove.
 		e := newEntry(n, v, added)
 		h.syms[n] = e
 		if added {
@@ -178,7 +178,7 @@ func (h *Hub) leaveLocked(c *client, names []string) {
 		e.mu.Unlock()
 		if e.dynamic && empty {
 			h.dropLocked(e)
-			h.src.Remove(n)
+			h.demand.Remove(n)
 		}
 	}
 	h.m.addSubscriptions(-len(names))

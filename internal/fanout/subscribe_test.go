@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/board"
 )
 
 func TestSubscribeSnapshotThenUpdates(t *testing.T) {
@@ -17,7 +17,7 @@ func TestSubscribeSnapshotThenUpdates(t *testing.T) {
 	h := newHarness(t, src, nil, nil)
 	src.set(t, "AAPL", snapQuote("AAPL", 1))
 	src.set(t, "GOOG", stale(snapQuote("GOOG", 4), "upstream 503", 2))
-	src.set(t, "MSFT", stale(collector.Snapshot{Symbol: "MSFT"}, "timeout", 1))
+	src.set(t, "MSFT", stale(board.Snapshot{Symbol: "MSFT"}, "timeout", 1))
 
 	c := h.dial(t, "client", "", nil)
 	c.send(`{"op":"subscribe","symbols":["aapl","GOOG","msft","AAPL"]}`)

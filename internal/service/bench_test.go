@@ -12,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/httpx"
 	"github.com/tickerd/tickerd/internal/quote"
@@ -54,8 +55,8 @@ func (d fastDoer) Do(ctx context.Context, req *http.Request) (*http.Response, er
 	}, nil
 }
 
-// BenchmarkPulse500 runs one pulse of 500 symbols per iteration, Pulse and
-// Wait, against the simulator served by httpx.Server on loopback: with the
+// BenchmarkPulse500 runs one pulse of 500 symbols per iteration (Collect)
+// against the simulator served by httpx.Server on loopback: with the
 // service's httpx client (one pipelined connection), and with the obvious
 // alternatives over the same server: fasthttp's pipelining client on one
 // connection, net/http on one connection (no pipelining) and net/http with
@@ -96,18 +97,17 @@ func BenchmarkPulse500(b *testing.B) {
 		b.Run(cl.name, func(b *testing.B) {
 			up := startUpstream(b, sim.New(&sim.Options{Seed: 1}))
 			doer, dials := cl.doer(b, up.url)
-			c := collector.New(quote.NewNasdaq(up.url, ""), doer, syms, &collector.Options{Timeout: 10 * time.Second})
+			bd := board.New(nil)
+			c := collector.New(quote.NewNasdaq(up.url, ""), doer, bd, syms, &collector.Options{Timeout: 10 * time.Second})
 			ctx := context.Background()
-			c.Pulse(ctx) // connect, and create the simulator's walks
-			c.Wait()
+			c.Collect(ctx) // connect, and create the simulator's walks
 			b.ReportAllocs()
 			for b.Loop() {
-				c.Pulse(ctx)
-				c.Wait()
+				c.Collect(ctx)
 			}
 			b.StopTimer()
 			for _, sym := range syms {
-				if v, _ := c.Value(sym); v != nil {
+				if v, _ := bd.Value(sym); v != nil {
 					if s, _, _ := v.Load(); s.Stale || s.Quote.Seq != uint64(b.N+1) {
 						b.Fatalf("Value(%s) stale, seq, err = %v, %d, %q after %d pulses, want false, %d, \"\"", sym, s.Stale, s.Quote.Seq, s.Err, b.N+1, b.N+1)
 					}

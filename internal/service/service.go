@@ -22,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/tickerd/tickerd/internal/api"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/fanout"
@@ -45,7 +46,9 @@ type Options struct {
 }
 
 // Service is one tickerd instance. Create it with New and run it with Run;
-// it is not reusable after Run returns.
+// it is not reusable after Run returns. New holds a few resources (the
+// embedded simulator's listener, the source client): Run releases them
+// when it returns, and Close releases them for a Service that is never run.
 type Service struct {
 	cfgMu sync.Mutex
 	cfg   *config.Config // guarded by cfgMu; replaced by Reload
@@ -54,10 +57,12 @@ type Service struct {
 	simOpts   *sim.Options
 	schedule  cron.Schedule
 	reg       *prometheus.Registry
+	board     *board.Board // the per-symbol state: written by collector, read by fanout and the API
 	collector *collector.Collector
 	client    *httpx.Client
 	simLn     net.Listener  // the embedded simulator's, or nil
 	simSrv    *httpx.Server // serves simLn
+	simOnce   sync.Once     // stops simSrv and closes simLn, once
 	fanout    *fanout.Hub
 	handler   http.Handler
 }
@@ -110,15 +115,15 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerClientMetrics(s.reg, client)
-	s.collector = collector.New(src, client, cfg.Symbols, &collector.Options{
+	s.board = board.New(&board.Options{History: cfg.History})
+	s.collector = collector.New(src, client, s.board, cfg.Symbols, &collector.Options{
 		Timeout: cfg.Source.Timeout,
-		History: cfg.History,
 		Logger:  s.log,
 		Metrics: collector.NewMetrics(s.reg),
 	})
 
 	ws := cfg.Websocket
-	s.fanout = fanout.New(s.collector, &fanout.Options{
+	s.fanout = fanout.New(s.board, s.collector, &fanout.Options{
 		MaxClients:          ws.MaxClients,
 		MaxSymbolsPerClient: ws.MaxSymbolsPerClient,
 		DynamicSymbols:      ws.DynamicSymbols,
@@ -130,7 +135,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		Registerer:          s.reg,
 	})
 
-	r := api.Handler(s.collector, &api.Options{Ready: s.ready})
+	r := api.Handler(s.board, &api.Options{Ready: s.ready})
 	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	r.Handle("/ws", s.fanout)
 	r.Handle("/*", web.Handler())
@@ -165,8 +170,7 @@ func (s *Service) Reload(cfg *config.Config) error {
 		}
 	}
 	if !slices.Equal(cfg.Symbols, old.Symbols) {
-		s.collector.SetSymbols(next.Symbols)
-		s.fanout.SymbolsChanged()
+		s.collector.SetSymbols(next.Symbols) // the board's set follows; so does the fan-out
 	}
 	if cfg.Schedule != old.Schedule {
 		s.collector.SetSchedule(sched)
@@ -178,6 +182,9 @@ func (s *Service) Reload(cfg *config.Config) error {
 
 // Handler returns the service's HTTP handler.
 func (s *Service) Handler() http.Handler { return s.handler }
+
+// Board returns the service's per-symbol state.
+func (s *Service) Board() *board.Board { return s.board }
 
 // Collector returns the service's collector.
 func (s *Service) Collector() *collector.Collector { return s.collector }
@@ -225,16 +232,19 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	s.cfgMu.Unlock()
 	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule)
 	var errs []error
-	if err := s.collector.Run(ctx, s.schedule); err != nil { // returns once ctx ends and collections are done
-		errs = append(errs, fmt.Errorf("collect: %w", err))
-	}
+	// Returns ctx's cause once ctx ends and the collections are cancelled
+	// and gone: that is the way it stops, not an error.
+	_ = s.collector.Run(ctx, s.schedule)
 
 	s.log.Info("stopping")
 	stopWS()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := s.client.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("drain quote source connection: %w", err))
+		// An upstream that does not answer cannot stop us: the connection
+		// is closed, and the stop is still clean.
+		s.log.Warn("drain quote source connection", "error", err)
+		s.client.Close()
 	}
 	hctx, cancel2 := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel2()
@@ -249,10 +259,23 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	return errors.Join(errs...)
 }
 
+// Close releases what New took, for a Service whose Run is never called.
+// After Run has been called it does nothing that Run does not do itself.
+// It is idempotent.
+func (s *Service) Close() error {
+	s.client.Close()
+	s.closeSim()
+	return nil
+}
+
 func (s *Service) closeSim() {
 	if s.simSrv == nil {
 		return
 	}
+	s.simOnce.Do(s.stopSim)
+}
+
+func (s *Service) stopSim() {
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := s.simSrv.Shutdown(ctx); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tickerd/tickerd/internal/api"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/httpx"
@@ -163,12 +164,18 @@ func start(t *testing.T, cfg *config.Config, opts *service.Options) *running {
 // none of the shutdown steps into service.ShutdownTimeout.
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
+	return r.stopWithin(t, service.ShutdownTimeout)
+}
+
+// stopWithin is stop, failing the test if Run takes longer than limit.
+func (r *running) stopWithin(t *testing.T, limit time.Duration) error {
+	t.Helper()
 	r.once.Do(func() {
 		r.cancel()
 		select {
 		case r.err = <-r.done:
-		case <-time.After(service.ShutdownTimeout):
-			t.Fatalf("Run() still running %v after its context was cancelled", service.ShutdownTimeout)
+		case <-time.After(limit):
+			t.Fatalf("Run() still running %v after its context was cancelled", limit)
 		}
 		r.client.CloseIdleConnections()
 	})
@@ -222,9 +229,9 @@ func (r *running) metric(t *testing.T, series string) (v float64, ok bool) {
 
 // waitFor watches sym's Value until a snapshot satisfies cond, and returns
 // that snapshot.
-func waitFor(t *testing.T, c *collector.Collector, sym string, cond func(collector.Snapshot) bool) collector.Snapshot {
+func waitFor(t *testing.T, b *board.Board, sym string, cond func(board.Snapshot) bool) board.Snapshot {
 	t.Helper()
-	v, ok := c.Value(sym)
+	v, ok := b.Value(sym)
 	if !ok {
 		t.Fatalf("Value(%q) = _, false, want true", sym)
 	}
@@ -244,9 +251,9 @@ func waitFor(t *testing.T, c *collector.Collector, sym string, cond func(collect
 }
 
 // snapshot returns sym's current snapshot.
-func snapshot(t *testing.T, c *collector.Collector, sym string) collector.Snapshot {
+func snapshot(t *testing.T, b *board.Board, sym string) board.Snapshot {
 	t.Helper()
-	v, ok := c.Value(sym)
+	v, ok := b.Value(sym)
 	if !ok {
 		t.Fatalf("Value(%q) = _, false, want true", sym)
 	}
@@ -254,13 +261,23 @@ func snapshot(t *testing.T, c *collector.Collector, sym string) collector.Snapsh
 	return s
 }
 
+// waitFirstPulse waits until Run's own pulse at start has attempted every
+// symbol of syms.
+func waitFirstPulse(t *testing.T, b *board.Board, syms []string) {
+	t.Helper()
+	for _, sym := range syms {
+		waitFor(t, b, sym, func(s board.Snapshot) bool { return s.Attempted })
+	}
+}
+
 // pulse runs one pulse by hand and waits for its collections.
 func pulse(t *testing.T, c *collector.Collector) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	c.Pulse(ctx)
-	c.Wait()
+	if _, err := c.Collect(ctx); err != nil {
+		t.Fatalf("Collect() = %v", err)
+	}
 }
 
 func symbols(n int) []string {
@@ -275,13 +292,13 @@ func TestServiceServesQuotes(t *testing.T) {
 	syms := []string{"AAPL", "MSFT", "NVDA"}
 	cfg := testConfig(config.KindSim, "", "@every 1s", syms) // the embedded simulator
 	r := start(t, cfg, &service.Options{Sim: &sim.Options{Seed: 1}})
-	c := r.svc.Collector()
+	b := r.svc.Board()
 
 	// The cron schedule pulses: every symbol gets a quote, then a newer one.
 	for _, sym := range syms {
-		waitFor(t, c, sym, collector.Snapshot.HasQuote)
+		waitFor(t, b, sym, board.Snapshot.HasQuote)
 	}
-	waitFor(t, c, "AAPL", func(s collector.Snapshot) bool { return s.Quote.Seq >= 2 })
+	waitFor(t, b, "AAPL", func(s board.Snapshot) bool { return s.Quote.Seq >= 2 })
 
 	var quotes struct{ Quotes []api.Quote }
 	if status := r.getJSON(t, "/api/quotes", &quotes); status != http.StatusOK {
@@ -323,12 +340,16 @@ func TestServiceStaleSymbolRecovers(t *testing.T) {
 	up := startUpstream(t, &failFirst{next: sim.New(&sim.Options{Seed: 1}), sym: "BAD", n: 2})
 	syms := []string{"AAPL", "BAD", "MSFT"}
 	r := start(t, testConfig(config.KindNasdaq, up.url, neverInTest, syms), nil)
-	c := r.svc.Collector()
+	c, b := r.svc.Collector(), r.svc.Board()
 
 	for p := 1; p <= 3; p++ {
-		pulse(t, c)
+		if p == 1 {
+			waitFirstPulse(t, b, syms) // Run's own, at start
+		} else {
+			pulse(t, c)
+		}
 		for _, sym := range []string{"AAPL", "MSFT"} {
-			if s := snapshot(t, c, sym); s.Stale || s.Quote.Seq != uint64(p) {
+			if s := snapshot(t, b, sym); s.Stale || s.Quote.Seq != uint64(p) {
 				t.Errorf("pulse %d: Value(%s) stale, seq = %v, %d, want false, %d", p, sym, s.Stale, s.Quote.Seq, p)
 			}
 		}
@@ -369,15 +390,19 @@ func TestServiceUpstreamClosesConnection(t *testing.T) {
 	up := startUpstream(t, sim.New(&sim.Options{Seed: 1, CloseEvery: 3}))
 	syms := symbols(10)
 	r := start(t, testConfig(config.KindNasdaq, up.url, neverInTest, syms), nil)
-	c := r.svc.Collector()
+	c, b := r.svc.Collector(), r.svc.Board()
 
-	const pulses = 6
+	const pulses = 6 // Run's own at start, then by hand
 	for p := 1; p <= pulses; p++ {
-		pulse(t, c)
+		if p == 1 {
+			waitFirstPulse(t, b, syms)
+		} else {
+			pulse(t, c)
+		}
 		// Every symbol's price moves on every quote the simulator serves,
 		// so a quote per pulse is one more seq per pulse.
 		for _, sym := range syms {
-			if s := snapshot(t, c, sym); s.Stale || s.Quote.Seq != uint64(p) {
+			if s := snapshot(t, b, sym); s.Stale || s.Quote.Seq != uint64(p) {
 				t.Errorf("pulse %d: Value(%s) stale, seq, err = %v, %d, %q, want false, %d, \"\"", p, sym, s.Stale, s.Quote.Seq, s.Err, p)
 			}
 		}
@@ -401,11 +426,11 @@ func TestServicePulse500OneConnection(t *testing.T) {
 	up := startUpstream(t, sim.New(&sim.Options{Seed: 1}))
 	syms := symbols(500)
 	r := start(t, testConfig(config.KindNasdaq, up.url, neverInTest, syms), nil)
-	c := r.svc.Collector()
+	b := r.svc.Board()
 
-	pulse(t, c)
+	waitFirstPulse(t, b, syms) // Run's own pulse at start
 	for _, sym := range syms {
-		if s := snapshot(t, c, sym); s.Stale || s.Quote.Seq != 1 {
+		if s := snapshot(t, b, sym); s.Stale || s.Quote.Seq != 1 {
 			t.Errorf("Value(%s) stale, seq, err = %v, %d, %q, want false, 1, \"\"", sym, s.Stale, s.Quote.Seq, s.Err)
 		}
 	}
@@ -444,8 +469,8 @@ func TestNewErrors(t *testing.T) {
 func TestServiceReload(t *testing.T) {
 	cfg := testConfig(config.KindSim, "", "@every 1h", []string{"AAPL", "MSFT"})
 	r := start(t, cfg, nil)
-	c := r.svc.Collector()
-	msft, _ := c.Value("MSFT")
+	c, b := r.svc.Collector(), r.svc.Board()
+	msft, _ := b.Value("MSFT")
 
 	next := testConfig(config.KindSim, "", "@every 1s", []string{"AAPL", "NVDA"})
 	next.Listen = "127.0.0.1:1" // needs a restart: ignored
@@ -457,12 +482,74 @@ func TestServiceReload(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	if _, err := msft.Get(ctx); !errors.Is(err, collector.ErrRemoved) {
-		t.Errorf("removed MSFT Value Get() = %v, want %v", err, collector.ErrRemoved)
+	if _, err := msft.Get(ctx); !errors.Is(err, board.ErrRemoved) {
+		t.Errorf("removed MSFT Value Get() = %v, want %v", err, board.ErrRemoved)
 	}
-	// Only the new one-second schedule can pulse within the test timeout.
-	waitFor(t, c, "NVDA", func(s collector.Snapshot) bool { return s.HasQuote() })
+	// NVDA is collected at once when added; only the new one-second
+	// schedule can pulse it again within the test timeout.
+	waitFor(t, b, "NVDA", func(s board.Snapshot) bool { return s.Quote.Seq >= 2 })
 	if status, _ := r.get(t, "/healthz"); status != http.StatusOK {
 		t.Errorf("GET /healthz after Reload = %d, want 200 on the old listener", status)
+	}
+}
+
+// TestServiceCloseWithoutRun: a Service built and never run releases what
+// New took (the embedded simulator's listener, the source client's
+// goroutine) on Close; goleak in TestMain checks the goroutines.
+func TestServiceCloseWithoutRun(t *testing.T) {
+	svc, err := service.New(testConfig(config.KindSim, "", neverInTest, []string{"AAPL"}), nil)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	if err := svc.Close(); err != nil {
+		t.Errorf("Close() = %v, want nil", err)
+	}
+	if err := svc.Close(); err != nil {
+		t.Errorf("second Close() = %v, want nil", err)
+	}
+}
+
+// TestServiceStopsCleanlyWithHungUpstream: an upstream that accepts and
+// never answers cannot make the stop fail: Run returns nil (tickerd exits
+// 0), with the stale symbols' collections cancelled.
+func TestServiceStopsCleanlyWithHungUpstream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Listen() = %v", err)
+	}
+	accepted := make(chan net.Conn, 16)
+	// Exits when ln is closed by the cleanup.
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // read nothing, answer nothing
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	cfg := testConfig(config.KindNasdaq, "http://"+ln.Addr().String(), neverInTest, []string{"AAPL", "MSFT"})
+	cfg.Source.Timeout = time.Hour // only the stop can end the collections
+	r := start(t, cfg, nil)
+	select {
+	case c := <-accepted: // the first pulse's requests are on the hung connection
+		accepted <- c
+	case <-time.After(testTimeout):
+		t.Fatalf("the upstream accepted no connection within %v", testTimeout)
+	}
+	// The drain of the hung connection may take its bound, ShutdownTimeout.
+	if err := r.stopWithin(t, 3*service.ShutdownTimeout); err != nil {
+		t.Errorf("Run() with a hung upstream = %v, want nil", err)
 	}
 }
