@@ -79,7 +79,7 @@ type Options struct {
 // is never closed.
 type Board struct {
 	history int
-	epoch   string
+	epochV  *vanilla.Value[string]  // the epoch id; set by New and SetEpoch
 	symsV   *vanilla.Value[Symbols] // the symbol set; set by PutSymbols
 
 	mu sync.Mutex
@@ -111,7 +111,8 @@ func New(opts *Options) *Board {
 	if o.Epoch == "" {
 		o.Epoch = NewEpoch()
 	}
-	b := &Board{history: o.History, epoch: o.Epoch, symsV: vanilla.NewValue[Symbols](), entries: make(map[string]*entry)}
+	b := &Board{history: o.History, epochV: vanilla.NewValue[string](), symsV: vanilla.NewValue[Symbols](), entries: make(map[string]*entry)}
+	b.epochV.Set(o.Epoch)
 	b.symsV.Set(Symbols{})
 	return b
 }
@@ -124,7 +125,35 @@ func NewEpoch() string {
 }
 
 // Epoch returns the board's epoch id: the seqs of one epoch never go back.
-func (b *Board) Epoch() string { return b.epoch }
+func (b *Board) Epoch() string {
+	e, _, _ := b.epochV.Load()
+	return e
+}
+
+// EpochValue returns the Value holding the epoch id, set anew when SetEpoch
+// changes it: a reader that sees a new epoch must forget the seqs it has
+// (the fan-out sends its clients "reset"). It is never closed.
+func (b *Board) EpochValue() *vanilla.Value[string] { return b.epochV }
+
+// SetEpoch makes epoch the board's epoch. When it differs from the current
+// one (in cluster mode: the shared bucket was lost and made anew), every
+// symbol starts afresh: its Value is cleared (unset until the next Put),
+// its history dropped, and seqs may start again from 1. The symbol set
+// stays. It never blocks.
+func (b *Board) SetEpoch(epoch string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cur, _, _ := b.epochV.Load(); cur == epoch {
+		return
+	}
+	for _, e := range b.entries {
+		e.mu.Lock()
+		e.snap, e.history, e.next = Snapshot{}, nil, 0
+		e.value.Clear()
+		e.mu.Unlock()
+	}
+	b.epochV.Set(epoch)
+}
 
 // Symbols returns the current symbol set.
 func (b *Board) Symbols() Symbols {

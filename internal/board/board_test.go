@@ -144,6 +144,34 @@ func TestEpoch(t *testing.T) {
 	}
 }
 
+// TestSetEpoch: a new epoch clears every symbol, so seqs may start again;
+// the same epoch changes nothing.
+func TestSetEpoch(t *testing.T) {
+	ctx := context.Background()
+	b := board.New(&board.Options{Epoch: "e1"})
+	b.PutSymbols(ctx, board.Symbols{Configured: []string{"AAPL"}})
+	b.Put(ctx, snap("AAPL", 7))
+	_, ev, _ := b.EpochValue().Load()
+	b.SetEpoch("e1")
+	if s, _ := b.Snapshot("AAPL"); s.Quote.Seq != 7 {
+		t.Errorf("Snapshot(AAPL) seq after SetEpoch(same) = %d, want 7", s.Quote.Seq)
+	}
+	b.SetEpoch("e2")
+	if _, v, _ := b.EpochValue().Load(); b.Epoch() != "e2" || v == ev {
+		t.Errorf("Epoch() after SetEpoch(e2) = %q (version %d, was %d), want e2 in a new version", b.Epoch(), v, ev)
+	}
+	v, _ := b.Value("AAPL")
+	if _, _, set := v.Load(); set {
+		t.Errorf("Value(AAPL) after a new epoch is set, want unset")
+	}
+	if hist, _ := b.History("AAPL"); len(hist) != 0 {
+		t.Errorf("History(AAPL) after a new epoch = %v, want empty", hist)
+	}
+	if err := b.Put(ctx, snap("AAPL", 1)); err != nil {
+		t.Errorf("Put(seq 1) after a new epoch = %v, want nil", err)
+	}
+}
+
 func ExampleBoard() {
 	ctx := context.Background()
 	b := board.New(nil)
