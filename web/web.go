@@ -22,15 +22,21 @@ var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
 }
+
+// aliases are paths served with another file's content: browsers ask for
+// /favicon.ico unless the page names its icon.
+var aliases = map[string]string{"/favicon.ico": "/favicon.svg"}
 
 // csp allows the page its own files and the websocket, nothing else.
 const csp = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Handler returns the handler of the dashboard's files, to be mounted at
-// "/": index.html at "/", app.js and style.css beside it; anything else is
-// 404. Responses carry a strong ETag (a hash of the file) and must be
+// "/": index.html at "/", app.js, tickerd-client.js, style.css and
+// favicon.svg beside it, and the same icon at /favicon.ico; anything else
+// is 404. Responses carry a strong ETag (a hash of the file) and must be
 // revalidated, so a new build is picked up at once. The handler is safe
 // for concurrent use.
 func Handler() http.Handler {
@@ -58,6 +64,14 @@ func Handler() http.Handler {
 		name := r.URL.Path
 		if name == "/" {
 			name = "/index.html"
+		}
+		if to, ok := aliases[name]; ok {
+			name = to
+			r2 := *r
+			u := *r.URL
+			u.Path, u.RawPath = to, ""
+			r2.URL = &u
+			r = &r2
 		}
 		etag, ok := etags[name]
 		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {

@@ -33,13 +33,22 @@ func TestHandlerServesFiles(t *testing.T) {
 		contains []string
 	}{
 		{"index", "/", "text/html; charset=utf-8", []string{
-			`<script src="app.js"`, `href="style.css"`, `id="conn"`, `id="add-symbol"`, `id="add-btn"`,
-			`class="num price"`, `class="num change"`, `class="num pct"`, `class="updated"`, `class="stale"`, `class="remove"`,
+			`<script type="module" src="app.js"`, `href="style.css"`, `rel="icon" href="favicon.svg"`,
+			`id="conn"`, `id="banner"`, `id="add-symbol"`, `list="symbol-suggestions"`, `id="add-btn"`, `data-sort="price"`,
+			`class="num price"`, `class="num change col-change"`, `class="num pct"`, `class="updated"`, `class="stale"`,
+			`class="remove"`, `<dialog id="detail"`, `id="chart"`,
 		}},
 		{"app_js", "/app.js", "text/javascript; charset=utf-8", []string{
-			"new WebSocket(", "'/ws'", "/history", "localStorage", "dataset.symbol",
+			"from './tickerd-client.js'", "/history", "/api/quotes", "localStorage", "dataset.symbol", "prefers-reduced-motion", "aria-sort",
 		}},
-		{"style_css", "/style.css", "text/css; charset=utf-8", []string{"@media (max-width: 600px)", ".stale"}},
+		{"client_js", "/tickerd-client.js", "text/javascript; charset=utf-8", []string{
+			"export class TickerClient", "new WebSocket(", "'/ws'", "batch=1", "Array.isArray(data)", "since:", "'reset'",
+		}},
+		{"style_css", "/style.css", "text/css; charset=utf-8", []string{
+			"@media (max-width: 600px)", ".stale", "prefers-reduced-motion: reduce", "body.offline",
+		}},
+		{"favicon_svg", "/favicon.svg", "image/svg+xml", []string{"<svg"}},
+		{"favicon_ico", "/favicon.ico", "image/svg+xml", []string{"<svg"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
