@@ -13,6 +13,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 )
@@ -22,6 +23,22 @@ const (
 	KindSim    = "sim"    // simulated quotes; embedded simulator when URL is empty
 	KindNasdaq = "nasdaq" // Nasdaq quote API
 	KindStooq  = "stooq"  // stooq.com CSV quotes
+)
+
+// Log formats accepted in log.format.
+const (
+	LogText = "text" // slog's key=value text
+	LogJSON = "json" // one JSON object a line
+)
+
+// Upper bounds of the numeric keys: values above them would exhaust memory
+// or descriptors rather than serve anyone, so Parse rejects them.
+const (
+	MaxInFlight    = 4096    // source.max_in_flight
+	MaxHistory     = 100000  // history
+	MaxClients     = 1000000 // websocket.max_clients
+	MaxSymbols     = 100000  // websocket.max_symbols_per_client, websocket.max_dynamic_symbols
+	MaxConnections = 1000000 // http.max_connections
 )
 
 // Config is tickerd's configuration. A Config returned by [Load] or [Parse]
@@ -39,10 +56,41 @@ type Config struct {
 	// valid per [NormalizeSymbol], unique, in file order, at least one.
 	Symbols []string
 	// History is the number of points kept per symbol for sparklines and
-	// the history API.
+	// the history API; 1 to MaxHistory.
 	History int
 	// Websocket limits and timings for websocket clients.
 	Websocket Websocket
+	// HTTP limits of the main listener.
+	HTTP HTTP
+	// Log says how and what the service logs.
+	Log Log
+}
+
+// HTTP is the http section: limits of the main listener. Like [Config], a
+// plain value.
+type HTTP struct {
+	// MaxConnections caps the connections open at once on the listener,
+	// websocket clients included; 0 means Websocket.MaxClients + 1024.
+	// Connections above it wait in the kernel's accept queue.
+	MaxConnections int
+	// IdleTimeout is how long a keep-alive connection may sit idle between
+	// requests; 1s to 1h.
+	IdleTimeout time.Duration
+	// ReadHeaderTimeout bounds the time to read a request's header; 100ms
+	// to 5m.
+	ReadHeaderTimeout time.Duration
+}
+
+// Log is the log section. Like [Config], a plain value.
+type Log struct {
+	// Format is LogText or LogJSON.
+	Format string
+	// Level is the least level logged: debug, info, warn or error in the
+	// file.
+	Level slog.Level
+	// Access logs one line per HTTP request (method, path, status, bytes,
+	// duration, request id).
+	Access bool
 }
 
 // Source is the source section: where quotes come from. Like [Config], a
@@ -54,9 +102,10 @@ type Source struct {
 	// empty for the kind's default; with KindSim and no URL an embedded
 	// simulator is started on loopback.
 	URL string
-	// Timeout bounds one collection; > 0.
+	// Timeout bounds one collection; 100ms to 5m.
 	Timeout time.Duration
-	// MaxInFlight is the pipelining depth on the one connection; >= 1.
+	// MaxInFlight is the pipelining depth on the one connection; 1 to
+	// MaxInFlight.
 	MaxInFlight int
 	// UserAgent is sent upstream when not empty.
 	UserAgent string
@@ -65,24 +114,24 @@ type Source struct {
 // Websocket is the websocket section: limits and timings for clients. Like
 // [Config], a plain value.
 type Websocket struct {
-	// MaxClients is the number of simultaneous clients; >= 1.
+	// MaxClients is the number of simultaneous clients; 1 to MaxClients.
 	MaxClients int
 	// MaxSymbolsPerClient is how many symbols one client may subscribe to;
-	// >= 1.
+	// 1 to MaxSymbols.
 	MaxSymbolsPerClient int
 	// DynamicSymbols lets clients subscribe to symbols not in
 	// Config.Symbols, which are then collected too.
 	DynamicSymbols bool
-	// MaxDynamicSymbols caps the symbols added by clients; >= 0.
+	// MaxDynamicSymbols caps the symbols added by clients; 0 to MaxSymbols.
 	MaxDynamicSymbols int
 	// AllowedOrigins are the browser origins accepted besides the same
 	// origin; empty means same origin only (plus clients sending no Origin).
 	// Entries are non-empty strings; their syntax is the server's to check.
 	AllowedOrigins []string
 	// WriteTimeout is how long a client may take to accept a frame before
-	// it is disconnected; > 0.
+	// it is disconnected; 100ms to 5m.
 	WriteTimeout time.Duration
-	// PingInterval is the time between pings; > 0.
+	// PingInterval is the time between pings; 1s to 1h.
 	PingInterval time.Duration
 }
 
@@ -108,6 +157,11 @@ func Default() *Config {
 			WriteTimeout:        5 * time.Second,
 			PingInterval:        25 * time.Second,
 		},
+		HTTP: HTTP{
+			IdleTimeout:       60 * time.Second,
+			ReadHeaderTimeout: 10 * time.Second,
+		},
+		Log: Log{Format: LogText, Level: slog.LevelInfo},
 	}
 }
 
@@ -128,19 +182,22 @@ func Load(path string) (*Config, error) {
 // values. It returns the first problem found, in document order, as an
 // [*Error] naming filename, the line and the key:
 //
-//   - YAML that does not parse ([ErrSyntax], with yaml's own message and
-//     line), no document or an empty one ([ErrEmpty], line 1), more than one
-//     document ([ErrMultipleDocuments]);
+//   - data that is not UTF-8 text: an invalid byte, a NUL or another control
+//     character ([ErrSyntax], at the line of the first bad byte); YAML that
+//     does not parse ([ErrSyntax], with yaml's own message, at the line it
+//     names, corrected for yaml.v3's parser errors, which name the line
+//     before); no document or an empty one ([ErrEmpty], line 1), more than
+//     one document ([ErrMultipleDocuments]);
 //   - a top level that is not a mapping, or any value of the wrong type
 //     ([ErrType]);
 //   - unknown keys at any level, including YAML merge keys
 //     ([ErrUnknownKey]), and keys given twice ([ErrDuplicateKey]);
 //   - listen not a host:port with a numeric port; source.kind not sim,
 //     nasdaq or stooq; source.url set but not an absolute http or https
-//     URL; durations that time.ParseDuration rejects or that are not > 0;
-//     source.max_in_flight, history and the websocket limits below 1
-//     (websocket.max_dynamic_symbols below 0); empty allowed origins
-//     ([ErrInvalidValue]);
+//     URL; durations that time.ParseDuration rejects or that are outside
+//     their range (see each field); integers outside their range (see each
+//     field and the Max constants); empty allowed origins; a log format or
+//     level not listed on [Log] ([ErrInvalidValue]);
 //   - a schedule that [ParseSchedule] rejects ([ErrInvalidSchedule]);
 //   - symbols that [NormalizeSymbol] rejects ([ErrInvalidSymbol]), a symbol
 //     listed twice after upper-casing, reported at the second one

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -105,6 +106,45 @@ var errorCases = []struct {
 	{"listen_named_port", "listen: \":http\"\n", 1, "listen", config.ErrInvalidValue},
 	{"listen_port_out_of_range", "listen: \":65536\"\n", 1, "listen", config.ErrInvalidValue},
 	{"listen_empty_port", "listen: \"127.0.0.1:\"\n", 1, "listen", config.ErrInvalidValue},
+
+	// Ranges: values that would crash or cripple the process.
+	{"max_in_flight_huge", "source:\n  max_in_flight: 10000000000\n", 2, "source.max_in_flight", config.ErrInvalidValue},
+	{"max_in_flight_above_cap", "source:\n  max_in_flight: 4097\n", 2, "source.max_in_flight", config.ErrInvalidValue},
+	{"history_huge", "history: 100001\n", 1, "history", config.ErrInvalidValue},
+	{"max_clients_huge", "websocket:\n  max_clients: 1000001\n", 2, "websocket.max_clients", config.ErrInvalidValue},
+	{"max_symbols_per_client_huge", "websocket:\n  max_symbols_per_client: 100001\n", 2, "websocket.max_symbols_per_client", config.ErrInvalidValue},
+	{"max_dynamic_symbols_huge", "websocket:\n  max_dynamic_symbols: 100001\n", 2, "websocket.max_dynamic_symbols", config.ErrInvalidValue},
+	{"ping_interval_1ns", "websocket:\n  ping_interval: 1ns\n", 2, "websocket.ping_interval", config.ErrInvalidValue},
+	{"ping_interval_below_1s", "websocket:\n  ping_interval: 999ms\n", 2, "websocket.ping_interval", config.ErrInvalidValue},
+	{"ping_interval_huge", "websocket:\n  ping_interval: 2h\n", 2, "websocket.ping_interval", config.ErrInvalidValue},
+	{"write_timeout_1ns", "websocket:\n  write_timeout: 1ns\n", 2, "websocket.write_timeout", config.ErrInvalidValue},
+	{"source_timeout_1us", "source:\n  timeout: 1us\n", 2, "source.timeout", config.ErrInvalidValue},
+	{"source_timeout_huge", "source:\n  timeout: 1000h\n", 2, "source.timeout", config.ErrInvalidValue},
+	{"max_connections_negative", "http:\n  max_connections: -1\n", 2, "http.max_connections", config.ErrInvalidValue},
+	{"idle_timeout_1ms", "http:\n  idle_timeout: 1ms\n", 2, "http.idle_timeout", config.ErrInvalidValue},
+	{"read_header_timeout_zero", "http:\n  read_header_timeout: 0s\n", 2, "http.read_header_timeout", config.ErrInvalidValue},
+	{"unknown_http_key", "http:\n  max_header_bytes: 1\n", 2, "http.max_header_bytes", config.ErrUnknownKey},
+	{"log_format_unknown", "log:\n  format: xml\n", 2, "log.format", config.ErrInvalidValue},
+	{"log_level_unknown", "log:\n  level: verbose\n", 2, "log.level", config.ErrInvalidValue},
+	{"log_level_upper", "log:\n  level: INFO\n", 2, "log.level", config.ErrInvalidValue},
+	{"log_access_string", "log:\n  access: on\n", 2, "log.access", config.ErrType},
+
+	// Syntax errors on the line they are on.
+	// An unclosed bracket is reported where it opens, or on the next line
+	// when it opens on line 1 (yaml.v3 keeps no context mark there).
+	{"syntax_unclosed_flow_list", "listen: x:1\nsymbols: [AAPL\nhistory: 3\n", 2, "", config.ErrSyntax},
+	{"syntax_unclosed_flow_list_line_1", "symbols: [AAPL\nhistory: 3\n", 2, "", config.ErrSyntax},
+	{"syntax_unclosed_flow_list_last", "history: 1\nlisten: \":1\"\nsymbols: [AAPL, MSFT\n", 3, "", config.ErrSyntax},
+	{"syntax_unclosed_flow_map", "history: 1\nsource: {kind: sim\nschedule: x\n", 2, "", config.ErrSyntax},
+	{"syntax_bad_indent_list", "symbols:\n  - AAPL\n - MSFT\n", 3, "", config.ErrSyntax},
+	{"syntax_mapping_in_scalar", "history: 1\nlisten: 2\n  source: 3\n", 3, "", config.ErrSyntax},
+	{"syntax_bad_token", "history: 1\nlisten: @x\n", 2, "", config.ErrSyntax},
+	{"invalid_utf8_line_3", "history: 1\nlisten: \":1\"\nschedule: \"\xff\"\n", 3, "", config.ErrSyntax},
+	{"invalid_utf8_truncated", "history: 1\n# caf\xc3", 2, "", config.ErrSyntax},
+	{"binary_file", "\x7fELF\x02\x01\x01\x00\x00\x00", 1, "", config.ErrSyntax},
+	{"binary_nul_line_2", "history: 1\n\x00\x00\x00\n", 2, "", config.ErrSyntax},
+	{"control_character", "history: 1\nlisten: \"\x1b[31m\"\n", 2, "", config.ErrSyntax},
+	{"utf16_file", "\xff\xfeh\x00i\x00:\x00 \x001\x00\n\x00", 1, "", config.ErrSyntax},
 }
 
 func TestParseErrors(t *testing.T) {
@@ -189,6 +229,8 @@ func TestLoadRepoConfig(t *testing.T) {
 			WriteTimeout:        5 * time.Second,
 			PingInterval:        25 * time.Second,
 		},
+		HTTP: config.HTTP{MaxConnections: 0, IdleTimeout: time.Minute, ReadHeaderTimeout: 10 * time.Second},
+		Log:  config.Log{Format: config.LogText, Level: slog.LevelInfo, Access: false},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load(%q) = %+v, want %+v", repoConfig, cfg, want)
@@ -269,6 +311,14 @@ websocket:
   allowed_origins: ["https://a.example", "b.example"]
   write_timeout: 1s
   ping_interval: 2m
+http:
+  max_connections: 100
+  idle_timeout: 5s
+  read_header_timeout: 2s
+log:
+  format: json
+  level: debug
+  access: true
 `, func(c *config.Config) {
 			*c = config.Config{
 				Listen:   "127.0.0.1:9000",
@@ -285,8 +335,18 @@ websocket:
 					WriteTimeout:        time.Second,
 					PingInterval:        2 * time.Minute,
 				},
+				HTTP: config.HTTP{MaxConnections: 100, IdleTimeout: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second},
+				Log:  config.Log{Format: config.LogJSON, Level: slog.LevelDebug, Access: true},
 			}
 		}},
+		{"range_bounds", "source:\n  timeout: 100ms\n  max_in_flight: 4096\nhistory: 100000\nwebsocket:\n  ping_interval: 1s\n  write_timeout: 5m\nhttp:\n  max_connections: 0\n  idle_timeout: 1h\n", func(c *config.Config) {
+			c.Source.Timeout, c.Source.MaxInFlight, c.History = 100*time.Millisecond, 4096, 100000
+			c.Websocket.PingInterval, c.Websocket.WriteTimeout = time.Second, 5*time.Minute
+			c.HTTP.IdleTimeout = time.Hour
+		}},
+		{"log_levels", "log:\n  level: warn\n", func(c *config.Config) { c.Log.Level = slog.LevelWarn }},
+		{"utf8_bom", "\ufeffhistory: 9\n", func(c *config.Config) { c.History = 9 }},
+		{"utf8_text", "# Kurs \u00fcbersicht \u2014 \u682a\u4fa1\nhistory: 9\n", func(c *config.Config) { c.History = 9 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,6 +383,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("symbols: [aapl, brk.b]\nsource: {kind: stooq, url: 'https://x.example'}\n"))
 	f.Add([]byte("a: &a [*a, *a]\nb: &b [*a, *a]\n"))
+	f.Add([]byte("http: {max_connections: 10, idle_timeout: 2s}\nlog: {format: json, level: debug, access: true}\n"))
+	f.Add([]byte("\xef\xbb\xbfhistory: 3\n# \xe2\x80\x94\n"))
+	f.Add([]byte("history: 1\n\xed\xa0\x80\n")) // a UTF-16 surrogate in UTF-8: invalid
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := config.Parse("fuzz.yaml", data)
 		if err != nil {
@@ -374,22 +437,33 @@ func checkInvariants(t *testing.T, data []byte, cfg *config.Config) {
 		}
 		seen[s] = true
 	}
-	for name, d := range map[string]time.Duration{
-		"source.timeout": cfg.Source.Timeout, "websocket.write_timeout": cfg.Websocket.WriteTimeout,
-		"websocket.ping_interval": cfg.Websocket.PingInterval,
+	type durRange struct{ v, lo, hi time.Duration }
+	for name, d := range map[string]durRange{
+		"source.timeout":           {cfg.Source.Timeout, 100 * time.Millisecond, 5 * time.Minute},
+		"websocket.write_timeout":  {cfg.Websocket.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
+		"websocket.ping_interval":  {cfg.Websocket.PingInterval, time.Second, time.Hour},
+		"http.idle_timeout":        {cfg.HTTP.IdleTimeout, time.Second, time.Hour},
+		"http.read_header_timeout": {cfg.HTTP.ReadHeaderTimeout, 100 * time.Millisecond, 5 * time.Minute},
 	} {
-		if d <= 0 {
-			t.Fatalf("Parse(%q) %s = %v, want > 0", data, name, d)
+		if d.v < d.lo || d.v > d.hi {
+			t.Fatalf("Parse(%q) %s = %v, want from %v to %v", data, name, d.v, d.lo, d.hi)
 		}
 	}
-	for name, v := range map[string]int{
-		"source.max_in_flight": cfg.Source.MaxInFlight, "history": cfg.History,
-		"websocket.max_clients": cfg.Websocket.MaxClients, "websocket.max_symbols_per_client": cfg.Websocket.MaxSymbolsPerClient,
-		"websocket.max_dynamic_symbols + 1": cfg.Websocket.MaxDynamicSymbols + 1,
+	type intRange struct{ v, lo, hi int }
+	for name, r := range map[string]intRange{
+		"source.max_in_flight":             {cfg.Source.MaxInFlight, 1, config.MaxInFlight},
+		"history":                          {cfg.History, 1, config.MaxHistory},
+		"websocket.max_clients":            {cfg.Websocket.MaxClients, 1, config.MaxClients},
+		"websocket.max_symbols_per_client": {cfg.Websocket.MaxSymbolsPerClient, 1, config.MaxSymbols},
+		"websocket.max_dynamic_symbols":    {cfg.Websocket.MaxDynamicSymbols, 0, config.MaxSymbols},
+		"http.max_connections":             {cfg.HTTP.MaxConnections, 0, config.MaxConnections},
 	} {
-		if v < 1 {
-			t.Fatalf("Parse(%q) %s = %d, want >= 1", data, name, v)
+		if r.v < r.lo || r.v > r.hi {
+			t.Fatalf("Parse(%q) %s = %d, want from %d to %d", data, name, r.v, r.lo, r.hi)
 		}
+	}
+	if cfg.Log.Format != config.LogText && cfg.Log.Format != config.LogJSON {
+		t.Fatalf("Parse(%q) log.format = %q, want text or json", data, cfg.Log.Format)
 	}
 	switch cfg.Source.Kind {
 	case config.KindSim, config.KindNasdaq, config.KindStooq:

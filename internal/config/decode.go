@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,7 +19,8 @@ import (
 // decoder walks a yaml.Node tree into a Config, turning every problem into an
 // *Error that names the file, the line and the dotted key.
 type decoder struct {
-	file string // file name for errors
+	file  string // file name for errors
+	lines int    // lines in the data, at least 1; set by document
 }
 
 // field is one key of a mapping and how to decode its (non-null) value.
@@ -35,8 +38,10 @@ func configFields(c *Config) []field {
 		{"source", section(sourceFields(&c.Source))},
 		{"schedule", str(&c.Schedule, checkSchedule)},
 		{"symbols", symbols(&c.Symbols)},
-		{"history", integer(&c.History, 1)},
+		{"history", integer(&c.History, 1, MaxHistory)},
 		{"websocket", section(websocketFields(&c.Websocket))},
+		{"http", section(httpFields(&c.HTTP))},
+		{"log", section(logFields(&c.Log))},
 	}
 }
 
@@ -44,21 +49,37 @@ func sourceFields(s *Source) []field {
 	return []field{
 		{"kind", str(&s.Kind, checkKind)},
 		{"url", str(&s.URL, checkURL)},
-		{"timeout", duration(&s.Timeout)},
-		{"max_in_flight", integer(&s.MaxInFlight, 1)},
+		{"timeout", duration(&s.Timeout, 100*time.Millisecond, 5*time.Minute)},
+		{"max_in_flight", integer(&s.MaxInFlight, 1, MaxInFlight)},
 		{"user_agent", str(&s.UserAgent, nil)},
 	}
 }
 
 func websocketFields(w *Websocket) []field {
 	return []field{
-		{"max_clients", integer(&w.MaxClients, 1)},
-		{"max_symbols_per_client", integer(&w.MaxSymbolsPerClient, 1)},
+		{"max_clients", integer(&w.MaxClients, 1, MaxClients)},
+		{"max_symbols_per_client", integer(&w.MaxSymbolsPerClient, 1, MaxSymbols)},
 		{"dynamic_symbols", boolean(&w.DynamicSymbols)},
-		{"max_dynamic_symbols", integer(&w.MaxDynamicSymbols, 0)},
+		{"max_dynamic_symbols", integer(&w.MaxDynamicSymbols, 0, MaxSymbols)},
 		{"allowed_origins", origins(&w.AllowedOrigins)},
-		{"write_timeout", duration(&w.WriteTimeout)},
-		{"ping_interval", duration(&w.PingInterval)},
+		{"write_timeout", duration(&w.WriteTimeout, 100*time.Millisecond, 5*time.Minute)},
+		{"ping_interval", duration(&w.PingInterval, time.Second, time.Hour)},
+	}
+}
+
+func httpFields(h *HTTP) []field {
+	return []field{
+		{"max_connections", integer(&h.MaxConnections, 0, MaxConnections)},
+		{"idle_timeout", duration(&h.IdleTimeout, time.Second, time.Hour)},
+		{"read_header_timeout", duration(&h.ReadHeaderTimeout, 100*time.Millisecond, 5*time.Minute)},
+	}
+}
+
+func logFields(l *Log) []field {
+	return []field{
+		{"format", str(&l.Format, checkLogFormat)},
+		{"level", logLevel(&l.Level)},
+		{"access", boolean(&l.Access)},
 	}
 }
 
@@ -80,6 +101,13 @@ func (d *decoder) document(data []byte) (root *yaml.Node, err error) {
 			root, err = nil, d.syntaxErr(fmt.Errorf("yaml: internal error: %v", r))
 		}
 	}()
+	if err := d.checkText(data); err != nil {
+		return nil, err
+	}
+	d.lines = max(1, bytes.Count(data, []byte("\n"))+1)
+	if bytes.HasSuffix(data, []byte("\n")) {
+		d.lines--
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -105,19 +133,65 @@ func (d *decoder) document(data []byte) (root *yaml.Node, err error) {
 	return root, nil
 }
 
-// syntaxErr wraps a yaml.v3 error, keeping its message. yaml.v3 exposes the
-// line only in the message ("yaml: line 3: ..."), so it is read from there;
-// errors without one are at the start of the input.
-func (d *decoder) syntaxErr(err error) *Error {
+// checkText rejects data that is not UTF-8 text before yaml.v3 sees it:
+// yaml.v3 reports a bad byte without its line, and may take a binary file
+// for an empty one. A leading UTF-8 byte order mark is allowed.
+func (d *decoder) checkText(data []byte) *Error {
+	text := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	line := 1
-	if rest, ok := strings.CutPrefix(err.Error(), "yaml: line "); ok {
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return &Error{File: d.file, Line: line, Err: &detail{sentinel: ErrSyntax, msg: fmt.Sprintf("invalid UTF-8 (byte 0x%02x): want a UTF-8 text file", text[i])}}
+		case r == 0:
+			return &Error{File: d.file, Line: line, Err: &detail{sentinel: ErrSyntax, msg: "binary data (a NUL byte): want a YAML text file"}}
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0x7f:
+			return &Error{File: d.file, Line: line, Err: &detail{sentinel: ErrSyntax, msg: fmt.Sprintf("control character %U: want a YAML text file", r)}}
+		case r == '\n':
+			line++
+		}
+		i += size
+	}
+	return nil
+}
+
+// parserProblems are the messages of yaml.v3's parser errors (as opposed
+// to its scanner's). yaml.v3 v3.0.1 reports their line 0-based (one line
+// early) while it reports scanner errors 1-based; syntaxErr corrects them.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// syntaxErr wraps a yaml.v3 error, keeping its problem. yaml.v3 exposes the
+// line only in the message ("yaml: line 3: ..."), so it is read from there
+// (and corrected for parser errors, see parserProblems); errors without
+// one are at the start of the input.
+func (d *decoder) syntaxErr(err error) *Error {
+	line, msg := 0, err.Error()
+	if rest, ok := strings.CutPrefix(msg, "yaml: line "); ok {
 		if i := strings.IndexByte(rest, ':'); i > 0 {
 			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil && n > 0 {
-				line = n
+				line, msg = n, "yaml: "+strings.TrimSpace(rest[i+1:])
 			}
 		}
 	}
-	return &Error{File: d.file, Line: line, Err: &detail{sentinel: ErrSyntax, msg: err.Error()}}
+	if parserProblems[strings.TrimPrefix(msg, "yaml: ")] {
+		line++ // also right when yaml.v3 gave no line: it means 0
+	}
+	// A problem found at the end of the input (an unclosed bracket) is on
+	// the last line, not the empty one after the final newline.
+	return &Error{File: d.file, Line: min(max(line, 1), d.lines), Err: &detail{sentinel: ErrSyntax, msg: msg}}
 }
 
 // mapping decodes the mapping n, found at path prefix, key by key.
@@ -202,21 +276,23 @@ func str(dst *string, check func(string) error) decodeFunc {
 	}
 }
 
-// integer decodes an integer scalar that must not be below least.
-func integer(dst *int, least int) decodeFunc {
+// integer decodes an integer scalar that must be in [least, most]. It
+// decodes into an int64 first, so that a value too large for int on a
+// 32-bit platform is a range error there as on 64-bit ones.
+func integer(dst *int, least, most int) decodeFunc {
 	return func(d *decoder, n *yaml.Node, key string) error {
 		s, err := d.scalar(n, key, "integer")
 		if err != nil {
 			return err
 		}
-		var v int
+		var v int64
 		if s.ShortTag() != "!!int" || decodeScalar(s, &v) != nil {
 			return d.errAt(n, key, typeErr("integer", s))
 		}
-		if v < least {
-			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("must be at least %d, got %d", least, v)})
+		if v < int64(least) || v > int64(most) {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("must be from %d to %d, got %d", least, most, v)})
 		}
-		*dst = v
+		*dst = int(v)
 		return nil
 	}
 }
@@ -237,8 +313,9 @@ func boolean(dst *bool) decodeFunc {
 	}
 }
 
-// duration decodes a time.ParseDuration string that must be > 0.
-func duration(dst *time.Duration) decodeFunc {
+// duration decodes a time.ParseDuration string that must be in
+// [least, most].
+func duration(dst *time.Duration, least, most time.Duration) decodeFunc {
 	return func(d *decoder, n *yaml.Node, key string) error {
 		s, err := d.scalar(n, key, "duration")
 		if err != nil {
@@ -248,8 +325,8 @@ func duration(dst *time.Duration) decodeFunc {
 		if err != nil {
 			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: "invalid duration", cause: err})
 		}
-		if v <= 0 {
-			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: "duration must be > 0, got " + quote(s.Value)})
+		if v < least || v > most {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("duration must be from %v to %v, got %s", least, most, quote(s.Value))})
 		}
 		*dst = v
 		return nil
@@ -311,6 +388,31 @@ func origins(dst *[]string) decodeFunc {
 		*dst = out
 		return nil
 	}
+}
+
+// logLevel decodes one of slog's four level names, in lower case.
+func logLevel(dst *slog.Level) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "string")
+		if err != nil {
+			return err
+		}
+		lv, ok := logLevels[s.Value]
+		if !ok {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown log level %s, want debug, info, warn or error", quote(s.Value))})
+		}
+		*dst = lv
+		return nil
+	}
+}
+
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+func checkLogFormat(s string) error {
+	if s == LogText || s == LogJSON {
+		return nil
+	}
+	return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown log format %s, want %s or %s", quote(s), LogText, LogJSON)}
 }
 
 func checkListen(s string) error {
