@@ -222,37 +222,6 @@ func (c *batchConn) flushLocked(block bool) (full bool, err error) {
 	return full, err
 }
 
-// writeNow writes as much of b as the socket takes without blocking.
-// Without a descriptor it writes nothing: the caller's blocking path does.
-func (c *batchConn) writeNow(b []byte) (n int, err error) {
-	if c.raw == nil {
-		return 0, nil
-	}
-	rerr := c.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == syscall.EINTR:
-			case e == syscall.EAGAIN:
-				return true // full: the rest is for the blocking path
-			case e != nil:
-				err = e
-				return true
-			case m <= 0:
-				return true // no progress and no error: leave the rest too
-			}
-		}
-		return true
-	})
-	if err == nil {
-		err = rerr
-	}
-	return n, err
-}
-
 // releaseLocked discards the queue.
 func (c *batchConn) releaseLocked() {
 	if c.buf != nil {
