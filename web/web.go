@@ -1,7 +1,11 @@
 // Package web is tickerd's dashboard: static HTML, CSS and JavaScript,
 // embedded in the binary, with no build step and nothing loaded from
-// elsewhere. The page talks to the websocket API at /ws and reads sparkline
-// history from /api/quotes/{symbol}/history.
+// elsewhere. The page talks to the websocket API at /ws through
+// tickerd-client.js, an ES module documented for reuse (batch frames,
+// resume with "since", reconnect with backoff); it reads the known symbols
+// (for suggestions) from /api/quotes and each symbol's history (for its
+// sparkline and its chart, an SVG it draws itself) from
+// /api/quotes/{symbol}/history.
 package web
 
 import (

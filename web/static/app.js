@@ -695,9 +695,11 @@ function drawChart(el, r) {
   const fmt = tstep >= 60000 ? axisFmtMin : axisFmt;
   let xticks = 0;
   for (let t = Math.ceil(t0 / tstep) * tstep; t <= t1; t += tstep) {
-    const x = X(t).toFixed(1);
-    grid.append(svg('line', { x1: x, x2: x, y1: m.t, y2: m.t + ph }));
-    axes.append(svg('text', { x, y: m.t + ph + 16, 'text-anchor': 'middle', class: 'tick x-tick' }, fmt.format(t)));
+    const x = X(t);
+    // Labels near an edge are anchored to stay inside the chart.
+    const anchor = x > w - m.r - 32 ? 'end' : x < m.l + 32 ? 'start' : 'middle';
+    grid.append(svg('line', { x1: x.toFixed(1), x2: x.toFixed(1), y1: m.t, y2: m.t + ph }));
+    axes.append(svg('text', { x: x.toFixed(1), y: m.t + ph + 16, 'text-anchor': anchor, class: 'tick x-tick' }, fmt.format(t)));
     xticks++;
   }
   if (xticks === 0) { // all within a second: label where the line starts
