@@ -147,6 +147,7 @@ const (
 	// row below it is shown, holding text.
 	jsExpanded = `(sym, text) => {
 		const tr = document.querySelector('tr[data-symbol="' + sym + '"]');
+		if (tr === null) return false;
 		const btn = tr.querySelector('.sym-btn');
 		const more = document.getElementById(btn.getAttribute('aria-controls'));
 		return btn.getAttribute('aria-expanded') === 'true' && !more.hidden && more.getClientRects().length > 0 &&
@@ -157,18 +158,40 @@ const (
 		const btn = document.querySelector('tr[data-symbol="' + sym + '"] .sym-btn');
 		return btn.getAttribute('aria-expanded') === 'false' && document.getElementById(btn.getAttribute('aria-controls')).hidden;
 	}`
-	// jsChart(sym, n): the detail dialog is open on sym, with a chart whose
-	// line has n points, labelled price and time axes, and the zone.
-	jsChart = `(sym, n) => {
+	// jsChart(sym, n, atLeast): the detail dialog is open on sym, with a
+	// chart whose line has n points (or more, if atLeast), labelled price and
+	// time axes, and the zone.
+	jsChart = `(sym, n, atLeast) => {
 		const d = document.getElementById('detail');
 		if (!d.open || document.getElementById('detail-title').textContent !== sym) return false;
 		const line = d.querySelector('svg#chart path.line');
-		if (!line || (line.getAttribute('d').match(/[ML]/g) || []).length !== n) return false;
+		const points = line ? (line.getAttribute('d').match(/[ML]/g) || []).length : 0;
+		if (atLeast ? points < n : points !== n) return false;
 		const title = d.querySelector('.x-title');
 		return d.querySelectorAll('.y-tick').length >= 2 && d.querySelectorAll('.x-tick').length >= 1 &&
 			d.querySelector('.y-title').textContent === 'Price' &&
 			title !== null && title.textContent.includes('` + browserZone + `') && /E[SD]T/.test(title.textContent);
 	}`
+	// jsOptionalColumns lists the optional columns (volume, day range,
+	// previous close, market status) shown when no quote of /api/quotes
+	// has their data, or hidden when some quote has.
+	jsOptionalColumns = `fetch('/api/quotes').then((r) => r.json()).then(({quotes}) => {
+		const num = (v) => typeof v === 'number';
+		const cols = {
+			volume: (q) => num(q.volume), range: (q) => num(q.low) && num(q.high), prev: (q) => num(q.prev_close),
+			market: (q) => typeof q.market_status === 'string' && q.market_status !== '',
+		};
+		return Object.entries(cols)
+			.filter(([col, has]) => quotes.some(has) !== (document.querySelector('th.col-' + col).getClientRects().length > 0))
+			.map(([col]) => col);
+	})`
+	// jsColumns(want): the optional columns shown are exactly want, and
+	// AAPL's row shows the texts want gives for them.
+	jsColumns = `({want}) => Object.entries({volume: '.volume', range: '.range', prev: '.prev', market: '.market'}).every(([col, sel]) => {
+		const shown = document.querySelector('th.col-' + col).getClientRects().length > 0;
+		const cell = document.querySelector('tr[data-symbol="AAPL"] ' + sel);
+		return col in want ? shown && cell !== null && cell.textContent === want[col] : !shown;
+	})`
 	// jsFlashing: some price is flashing for a change.
 	jsFlashing = `() => document.getAnimations().some((a) => ['flash-up', 'flash-down'].includes(a.animationName))`
 	// jsSmallTargets lists the visible controls smaller than 44x44 CSS pixels.
@@ -208,7 +231,7 @@ const (
 // when the server stops, a banner with a live countdown, greyed prices and
 // growing ages within offlineWait, then reconnecting by itself when a new
 // server starts on the same address. It leaves full-page screenshots,
-// dashboard.png and disconnected.png, in its artifact directory (kept with
+// dashboard.png, chart-desktop.png and disconnected.png, in its artifact directory (kept with
 // go test -artifacts -outputdir DIR).
 func TestBrowserDashboard(t *testing.T) {
 	exe := chromiumPath(t)
@@ -234,6 +257,9 @@ func TestBrowserDashboard(t *testing.T) {
 	waitUntil(ctx, t, "#conn to say connected", jsConn, "connected")
 	waitUntil(ctx, t, "priced rows for "+rowsOf(syms), jsRowsPriced, syms)
 	waitUntil(ctx, t, "no suggestions while every symbol is shown", jsSuggested, suggested())
+	if cols := step(ctx, t, "compare the optional columns with /api/quotes", chromedp.Evaluate[[]string](jsOptionalColumns, chromedp.EvalAwaitPromise)); len(cols) > 0 {
+		t.Errorf("optional columns %v: shown = not in any quote of /api/quotes, want shown = in some quote", cols)
+	}
 
 	// 2. Prices move: every row shows a newer quote, and a changed price
 	// flashes (motion is not reduced here).
@@ -262,6 +288,12 @@ func TestBrowserDashboard(t *testing.T) {
 	emulateColorScheme(ctx, t, "")
 	step(ctx, t, "press Enter", chromedp.KeyEvent(kb.Enter))
 	waitUntil(ctx, t, open+"'s row to close", jsCollapsed, open)
+	// Its trend opens its chart; Escape closes it.
+	step(ctx, t, "click "+open+"'s trend", chromedp.Click(chromedp.CSS(`tr[data-symbol="`+open+`"] .spark-btn`)))
+	waitUntil(ctx, t, open+"'s chart of 2 points or more", jsChart, open, 2, true)
+	screenshot(ctx, t, "chart-desktop.png")
+	step(ctx, t, "press Escape", chromedp.KeyEvent(kb.Escape))
+	waitUntil(ctx, t, "the dialog to close", `() => !document.getElementById('detail').open`)
 
 	// 5. Remove two symbols and add one back, typed in lower case. The
 	// table is the server's set after the add: the removed ones must have
@@ -409,9 +441,9 @@ func TestBrowserPhone(t *testing.T) {
 	step(ctx, t, "tap "+sym+"'s row", chromedp.Tap(chromedp.CSS(`tr[data-symbol="`+sym+`"] .pct`)))
 	waitUntil(ctx, t, sym+"'s row to open", jsExpanded, sym, "Updated")
 	step(ctx, t, "tap Show chart", chromedp.Tap(chromedp.CSS(`tr.more[data-for="`+sym+`"] .chart-btn`)))
-	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, pulses+1), jsChart, sym, pulses+1)
+	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, pulses+1), jsChart, sym, pulses+1, false)
 	pulse(t, c)
-	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, pulses+2), jsChart, sym, pulses+2)
+	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, pulses+2), jsChart, sym, pulses+2, false)
 	checkAxe(ctx, t, axe, "phone, chart open")
 	screenshot(ctx, t, "chart.png")
 	step(ctx, t, "tap the dialog's close button", chromedp.Tap(chromedp.CSS("#detail-close")))
@@ -505,8 +537,13 @@ func TestBrowserClientProtocol(t *testing.T) {
 	quote := func(seq int, price float64) string {
 		return fmt.Sprintf(`{"type":"quote","symbol":"AAPL","price":%v,"change":0.5,"change_pct":0.2,"collected_at":"2026-11-21T15:04:05.123456789Z","seq":%d}`, price, seq)
 	}
+	// full is a quote with every field a source may give.
+	full := func(seq int, price float64) string {
+		return fmt.Sprintf(`{"type":"quote","symbol":"AAPL","price":%v,"change":1.5,"change_pct":1.49,"volume":12345,"open":100,"high":103,"low":99.5,`+
+			`"prev_close":100.5,"bid":101.9,"ask":102.1,"market_status":"Open","time":"2026-11-21T15:04:00Z","collected_at":"2026-11-21T15:04:05.123456789Z","seq":%d}`, price, seq)
+	}
 	const jsPrice = `(p) => { const el = document.querySelector('tr[data-symbol="AAPL"] .price'); return el !== null && el.textContent === p; }`
-	const jsStale = `(stale) => document.querySelector('tr[data-symbol="AAPL"] .stale').hidden === !stale`
+	const jsStale = `(stale) => { const el = document.querySelector('tr[data-symbol="AAPL"] .stale'); return el !== null && el.hidden === !stale; }`
 	wantOp := func(n int, op map[string]any, want string) {
 		t.Helper()
 		if got, _ := json.Marshal(op); string(got) != want {
@@ -518,10 +555,18 @@ func TestBrowserClientProtocol(t *testing.T) {
 	// status after it proves the page has read it).
 	c, op := next(1)
 	wantOp(1, op, `{"op":"subscribe","symbols":["*"]}`)
-	send(c, `[{"type":"subscribed","symbols":["AAPL"],"epoch":"E1"},`+quote(5, 101)+`]`, quote(6, 102), quote(4, 99),
+	send(c, `[{"type":"subscribed","symbols":["AAPL"],"epoch":"E1"},`+quote(5, 101)+`]`, full(6, 102), quote(4, 99),
 		`{"type":"status","symbol":"AAPL","stale":true,"error":"quote: http status 503 Service Unavailable","failures":1}`)
 	waitUntil(ctx, t, "AAPL stale", jsStale, true)
 	waitUntil(ctx, t, "AAPL at 102.00, not at seq 4's 99.00", jsPrice, "102.00")
+	// With the fields, their columns.
+	waitUntil(ctx, t, "the volume, day range, previous close and market columns", jsColumns,
+		map[string]any{"want": map[string]string{"volume": "12.3K", "range": "99.50 – 103.00", "prev": "100.50", "market": "Open"}})
+	step(ctx, t, "open AAPL's row", chromedp.Click(chromedp.CSS(`tr[data-symbol="AAPL"] .sym-btn`)))
+	waitUntil(ctx, t, "AAPL's row with bid and ask", jsExpanded, "AAPL", "Bid / ask101.90 / 102.10")
+	waitUntil(ctx, t, "AAPL's row with the open", jsExpanded, "AAPL", "Open100.00")
+	waitUntil(ctx, t, "AAPL's row with the trade time", jsExpanded, "AAPL", "Last trade10:04:00 EST")
+	waitUntil(ctx, t, "AAPL's row with the reason", jsExpanded, "AAPL", "The quote source is having trouble (HTTP 503).")
 	hangUp(c)
 
 	// 2. Resumed with the epoch and the last seq; the server has lost its
@@ -546,6 +591,7 @@ func TestBrowserClientProtocol(t *testing.T) {
 	wantOp(4, op, `{"op":"subscribe","symbols":["*"]}`)
 	send(c, `{"type":"subscribed","symbols":["AAPL"]}`, quote(1, 52))
 	waitUntil(ctx, t, "AAPL at 52.00", jsPrice, "52.00")
+	waitUntil(ctx, t, "no optional columns without their fields", jsColumns, map[string]any{"want": map[string]string{}})
 }
 
 // suggested is jsSuggested's argument for syms.
