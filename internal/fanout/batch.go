@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Buffer sizes of a client connection. coder/websocket reads and writes
@@ -47,8 +51,10 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return 
 // connection closes it (coder/websocket's Conn does).
 type batchConn struct {
 	net.Conn
-	raw syscall.RawConn // Conn's descriptor, for writes that must not block; nil if it has none
-	pre []byte          // read ahead by net/http, returned by Read first; owned by the reader
+	raw     syscall.RawConn // Conn's descriptor, for writes that must not block; nil if it has none
+	timeout time.Duration   // a blocking write that makes no progress for this long fails with errSlow
+	sndbuf  int             // the kernel send buffer asked for (SO_SNDBUF); 0 when left to the kernel
+	pre     []byte          // read ahead by net/http, returned by Read first; owned by the reader
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -56,14 +62,25 @@ type batchConn struct {
 	flushing bool      // a goroutine is writing queued bytes to the socket, without mu
 	closing  bool      // a close frame has been queued: no more text frames
 	buf      *[]byte   // the queued bytes; from batchPool, nil when none
+	err      error     // the first write error: what was queued then is lost, and every later write fails with it
 }
 
-func newBatchConn(conn net.Conn, pre []byte) *batchConn {
-	c := &batchConn{Conn: conn, pre: pre}
+// newBatchConn returns conn with a write queue. A blocking write fails
+// with errSlow once the socket has taken nothing for timeout. sndbuf > 0
+// sets the socket's kernel send buffer (SO_SNDBUF), which also turns off
+// the kernel's autotuning of it: what the kernel holds for a client that
+// does not read is then bounded (see the package doc).
+func newBatchConn(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) *batchConn {
+	c := &batchConn{Conn: conn, pre: pre, timeout: timeout}
 	c.idle.L = &c.mu
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
+		}
+	}
+	if sndbuf > 0 {
+		if b, ok := conn.(interface{ SetWriteBuffer(int) error }); ok && b.SetWriteBuffer(sndbuf) == nil {
+			c.sndbuf = sndbuf
 		}
 	}
 	return c
@@ -93,6 +110,9 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	c.queueLocked(p)
 	for c.flushing {
 		c.idle.Wait()
+	}
+	if c.err != nil {
+		return 0, c.err // p was dropped with the rest of the queue: never a false success
 	}
 	if c.buf == nil {
 		return len(p), nil // the flush that ran sent it
@@ -126,7 +146,10 @@ func (c *batchConn) appendText(msg []byte) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing {
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.closing:
 		return net.ErrClosed
 	}
 	c.queueLocked(hdr[:n])
@@ -175,11 +198,34 @@ func (c *batchConn) flush() error {
 	return err
 }
 
-// drop discards the queue: the connection has failed.
+// drop discards the queue: the connection has failed. Later writes fail.
 func (c *batchConn) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = net.ErrClosed
+	}
 	c.releaseLocked()
+}
+
+// makeRoom grows the kernel send buffer by what is queued and a close
+// frame, so that a client cut off for not reading still gets its close
+// frame behind the frames it was sent (1008 rather than a connection
+// that just ends). The bytes were held in user space already; the kernel
+// now holds them instead, until it gives up on the peer. A no-op when the
+// send buffer is the kernel's to size.
+func (c *batchConn) makeRoom() {
+	c.mu.Lock()
+	queued := 0
+	if c.buf != nil {
+		queued = len(*c.buf)
+	}
+	c.mu.Unlock()
+	if c.sndbuf > 0 {
+		if b, ok := c.Conn.(interface{ SetWriteBuffer(int) error }); ok {
+			_ = b.SetWriteBuffer(4*c.sndbuf + queued + 4096) // best effort: without it the close just ends the connection
+		}
+	}
 }
 
 // flushLocked writes the queue, blocking or not, with mu released around
@@ -195,14 +241,14 @@ func (c *batchConn) flushLocked(block bool) (full bool, err error) {
 		c.mu.Unlock()
 		var n int
 		if block {
-			n, err = c.Conn.Write(*b)
+			n, err = c.writeBlocking(*b)
 		} else {
 			n, err = c.writeNow(*b)
 		}
 		c.mu.Lock()
-		if err == nil && n < len(*b) {
-			// Full: the rest goes back in front of what was queued
-			// meanwhile.
+		if (err == nil || errors.Is(err, errSlow)) && n < len(*b) {
+			// Full, or no progress: the rest goes back in front of what
+			// was queued meanwhile.
 			*b = (*b)[:copy(*b, (*b)[n:])]
 			if c.buf != nil {
 				*b = append(*b, *c.buf...)
@@ -215,11 +261,37 @@ func (c *batchConn) flushLocked(block bool) (full bool, err error) {
 		*b = (*b)[:0]
 		c.put(b)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errSlow) {
+		c.err = err
 		c.releaseLocked() // the connection has failed: nothing more goes
 	}
 	c.flushing = false
 	return full, err
+}
+
+// writeBlocking writes b, blocking while the socket makes progress: each
+// write may wait up to timeout for the socket to take at least one byte.
+// When it takes nothing for timeout, writeBlocking returns what was
+// written and an error wrapping errSlow; the rest stays queued, so the
+// stream still ends on a whole frame (a close frame may follow it).
+func (c *batchConn) writeBlocking(b []byte) (n int, err error) {
+	for n < len(b) {
+		if c.timeout > 0 {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)) // fails only on a closed conn, which Write reports
+		}
+		m, werr := c.Conn.Write(b[n:])
+		n += m
+		switch {
+		case werr == nil:
+		case errors.Is(werr, os.ErrDeadlineExceeded) && m > 0:
+			// Progress, then a pause: the client reads slowly; wait again.
+		case errors.Is(werr, os.ErrDeadlineExceeded):
+			return n, fmt.Errorf("%w: socket took nothing for %v", errSlow, c.timeout)
+		default:
+			return n, werr
+		}
+	}
+	return n, nil
 }
 
 // releaseLocked discards the queue.
@@ -244,8 +316,10 @@ func (c *batchConn) put(b *[]byte) {
 // net/http's, which then become garbage once ServeHTTP returns.
 type hijackWriter struct {
 	http.ResponseWriter
-	status int
-	conn   *batchConn // set by a successful Hijack
+	timeout time.Duration // the batchConn's: Options.WriteTimeout
+	sndbuf  int           // the batchConn's: Options.SendBuffer, 0 for the kernel's default
+	status  int
+	conn    *batchConn // set by a successful Hijack
 }
 
 func (w *hijackWriter) WriteHeader(code int) {
@@ -271,7 +345,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n) // cannot fail: n bytes are buffered
 		pre = bytes.Clone(b)
 	}
-	bc := newBatchConn(conn, pre)
+	bc := newBatchConn(conn, pre, w.timeout, w.sndbuf)
 	w.conn = bc
 	return bc, bufio.NewReadWriter(bufio.NewReaderSize(bc, readBufSize), bufio.NewWriterSize(bc, writeBufSize)), nil
 }

@@ -43,7 +43,7 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 // behind them, and that no text frame is queued after a close frame.
 func TestBatchConnQueue(t *testing.T) {
 	srv, cl := tcpPair(t)
-	bc := newBatchConn(srv, nil)
+	bc := newBatchConn(srv, nil, waitLimit, 0)
 	// read reads exactly want from the client end.
 	read := func(want []byte) {
 		t.Helper()
@@ -108,7 +108,7 @@ func TestAppendTextHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bc := newBatchConn(nil, nil)
+			bc := newBatchConn(nil, nil, 0, 0)
 			msg := bytes.Repeat([]byte{'x'}, tt.size)
 			if err := bc.appendText(msg); err != nil {
 				t.Fatalf("appendText() = %v", err)
@@ -124,7 +124,7 @@ func TestAppendTextHeader(t *testing.T) {
 
 func TestBatchConnReadAhead(t *testing.T) {
 	srv, cl := tcpPair(t)
-	bc := newBatchConn(srv, []byte("ahead."))
+	bc := newBatchConn(srv, []byte("ahead."), waitLimit, 0)
 	if _, err := cl.Write([]byte("socket.")); err != nil {
 		t.Fatalf("client Write() = %v", err)
 	}
@@ -209,7 +209,7 @@ func TestBatchedFramesIntact(t *testing.T) {
 func TestBatchConnTryFlushFull(t *testing.T) {
 	srv, cl := tcpPair(t)
 	_ = srv.(*net.TCPConn).SetWriteBuffer(smallBuffers)
-	bc := newBatchConn(srv, nil)
+	bc := newBatchConn(srv, nil, waitLimit, 0)
 	var want []byte
 	msg := make([]byte, 1000)
 	full := false
@@ -251,5 +251,113 @@ func TestBatchConnTryFlushFull(t *testing.T) {
 	}
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("peer read %d bytes, want the %d written, in order", len(b), len(want))
+	}
+}
+
+// fillSocket queues 1000-byte text frames and tries to flush them until
+// the socket, whose peer does not read, takes no more. It returns the
+// bytes queued, in order.
+func fillSocket(t *testing.T, bc *batchConn) []byte {
+	t.Helper()
+	var want []byte
+	msg := make([]byte, 1000)
+	for i := 0; ; i++ {
+		if i == 10000 {
+			t.Fatal("tryFlush() took 10 MB without filling the socket")
+		}
+		for j := range msg {
+			msg[j] = 'a' + byte((i+j)%26)
+		}
+		if err := bc.appendText(msg); err != nil {
+			t.Fatalf("appendText() = %v", err)
+		}
+		want = append(want, 0x81, 126, byte(len(msg)>>8), byte(len(msg)))
+		want = append(want, msg...)
+		full, err := bc.tryFlush()
+		if err != nil {
+			t.Fatalf("tryFlush() = %v", err)
+		}
+		if full {
+			return want
+		}
+	}
+}
+
+// TestBatchConnNoProgress: a blocking flush to a socket that takes
+// nothing fails with errSlow after the timeout, keeps the rest queued (so
+// the stream still ends on a whole frame), and after makeRoom a close
+// frame goes out behind it: the peer reads every frame, then the close.
+func TestBatchConnNoProgress(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	srv, cl := tcpPair(t)
+	bc := newBatchConn(srv, nil, timeout, 8<<10)
+	// The socket fills, then the peer's receive buffer behind it.
+	var want []byte
+	var err error
+	var start time.Time
+	for i := 0; err == nil; i++ {
+		if i == 1000 {
+			t.Fatal("flush() took 1000 socketfuls from a peer that does not read")
+		}
+		want = append(want, fillSocket(t, bc)...)
+		start = time.Now()
+		err = bc.flush()
+	}
+	if !errors.Is(err, errSlow) {
+		t.Fatalf("flush() to a peer that does not read = %v, want %v", err, errSlow)
+	}
+	if d := time.Since(start); d < timeout {
+		t.Fatalf("flush() failed after %v, want after the %v timeout", d, timeout)
+	}
+	if bc.buffered() == 0 {
+		t.Fatal("flush() failed with nothing left queued, want the rest kept")
+	}
+
+	bc.makeRoom()
+	closeFrame := []byte{0x88, 2, 0x03, 0xf0} // 1008
+	if n, err := bc.Write(closeFrame); err != nil || n != len(closeFrame) {
+		t.Fatalf("Write(close frame) after makeRoom = %d, %v, want %d, nil", n, err, len(closeFrame))
+	}
+	want = append(want, closeFrame...)
+	got := make([]byte, len(want))
+	_ = cl.SetReadDeadline(time.Now().Add(waitLimit))
+	if n, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("peer read %d bytes (%v), want the %d queued then the close frame, in order", n, err, len(want))
+	}
+}
+
+// TestBatchConnWriteNoFalseSuccess: a control frame written while the
+// connection fails is reported as failed, whether its own flush or
+// another goroutine's lost it; so is every later write.
+func TestBatchConnWriteNoFalseSuccess(t *testing.T) {
+	srv, cl := tcpPair(t)
+	bc := newBatchConn(srv, nil, waitLimit, 8<<10)
+	fillSocket(t, bc)
+	flushed := make(chan error, 1)
+	// Exits when the flush fails: the peer resets the connection.
+	go func() { flushed <- bc.flush() }()
+	wrote := make(chan error, 1)
+	// Exits when Write returns, after the flush above or its own.
+	go func() {
+		_, err := bc.Write([]byte{0x89, 0}) // a ping
+		wrote <- err
+	}()
+	_ = cl.(*net.TCPConn).SetLinger(0)
+	_ = cl.Close() // RST: every write fails
+	for _, ch := range []chan error{flushed, wrote} {
+		select {
+		case err := <-ch:
+			if err == nil {
+				t.Fatal("flush() or Write() to a reset connection = nil, want an error")
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("flush() or Write() still blocked after the peer's reset")
+		}
+	}
+	if _, err := bc.Write([]byte{0x89, 0}); err == nil {
+		t.Fatal("Write() after a failed flush = nil, want the error")
+	}
+	if err := bc.appendText([]byte("x")); err == nil {
+		t.Fatal("appendText() after a failed flush = nil, want the error")
 	}
 }

@@ -41,10 +41,9 @@ type client struct {
 
 	// bg counts the work on the connection other than the reader's: a
 	// pool writer's while it sends for it, its slowLoop, the closer and
-	// the timers' functions (counted from when their timer is armed).
+	// the ping timer's function (counted from when it is armed).
 	// Waited for by Hub.serve.
 	bg    sync.WaitGroup
-	slowT *time.Timer // fires errSlow when a write takes WriteTimeout; armed and stopped by slowLoop around each write
 	pingT *time.Timer // sends the next ping; armed by startPing and by each answered ping, under mu
 
 	mu sync.Mutex

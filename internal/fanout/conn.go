@@ -40,7 +40,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w}
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, sndbuf: h.opts.SendBuffer}
 	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins})
 	if err != nil { // Accept has answered
 		h.release()
@@ -109,12 +109,17 @@ func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, initial 
 	context.AfterFunc(stopCtx, func() {
 		defer c.bg.Done()
 		cause := context.Cause(stopCtx)
+		grace := closeGrace(h.opts.WriteTimeout)
 		if errors.Is(cause, errSlow) {
 			h.m.slowDisconnect()
 			h.log.Warn("websocket client too slow: disconnecting", "remote", remote, "write_timeout", h.opts.WriteTimeout)
+			// Room for the close frame behind what the socket holds, and
+			// a short wait for an answer that will hardly come.
+			bc.makeRoom()
+			grace = slowCloseGrace
 		}
 		code, reason := closeStatus(cause, h.opts.WriteTimeout)
-		c.close(code, reason)
+		c.close(code, reason, grace)
 		h.log.Debug("websocket client disconnected", "remote", remote, "cause", cause, "duration", time.Since(start))
 	})
 
@@ -178,9 +183,8 @@ func (c *client) ping() {
 }
 
 // close closes the connection with code and reason. A peer that does not
-// take the close frame and answer within the close grace period is cut
-// off with CloseNow.
-func (c *client) close(code websocket.StatusCode, reason string) {
+// take the close frame and answer within grace is cut off with CloseNow.
+func (c *client) close(code websocket.StatusCode, reason string, grace time.Duration) {
 	done := make(chan struct{})
 	// Exits when Close returns: on the peer's answer, or once CloseNow has
 	// dropped the connection (and within coder/websocket's own 5s
@@ -189,15 +193,22 @@ func (c *client) close(code websocket.StatusCode, reason string) {
 		defer close(done)
 		_ = c.conn.Close(code, reason) // the cause was logged; a failed close handshake is expected with a dead peer
 	}()
-	t := time.NewTimer(closeGrace(c.h.opts.WriteTimeout))
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-done:
 	case <-t.C:
-		_ = c.conn.CloseNow() // a dead peer: nothing to report
+		// A dead peer. conn.CloseNow would wait for Close, which waits
+		// 5s for the peer's answer: closing the socket ends that wait.
+		_ = c.bc.Conn.Close() // nothing to report
 		<-done
 	}
 }
+
+// slowCloseGrace is how long a client disconnected for not reading has to
+// answer the close: its socket is cut at most WriteTimeout +
+// slowCloseGrace after it stopped taking bytes.
+const slowCloseGrace = time.Second
 
 // closeGrace is how long a peer has to answer a close: WriteTimeout, but
 // at least 1s and at most 5s (coder/websocket's own close timeout).
@@ -211,7 +222,7 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 	case errors.Is(cause, errShutdown):
 		return websocket.StatusGoingAway, "server shutting down"
 	case errors.Is(cause, errSlow):
-		return websocket.StatusPolicyViolation, "slow consumer: a message was not taken within " + writeTimeout.String()
+		return websocket.StatusPolicyViolation, "slow consumer: socket took nothing for " + writeTimeout.String()
 	case errors.Is(cause, errNoPong):
 		return websocket.StatusPolicyViolation, "ping not answered"
 	}

@@ -49,10 +49,34 @@
 // Client messages are limited to 4 KiB (a larger one closes the connection
 // with 1009) and to OpsPerSecond (a token bucket, default 20/s with a
 // burst of 40). Past MaxClients, upgrades get HTTP 503 before upgrading; a
-// foreign Origin gets 403. The server pings every PingInterval. A client
-// whose socket does not take a frame within WriteTimeout is closed with
-// 1008; on shutdown every client is closed with 1001. A peer that does not
-// answer a close within WriteTimeout (clamped to 1s..5s) is cut off.
+// foreign Origin gets 403. The server pings every PingInterval. On
+// shutdown every client is closed with 1001. A peer that does not answer
+// a close within WriteTimeout (clamped to 1s..5s) is cut off.
+//
+// # Slow clients
+//
+// A client whose socket takes no bytes at all for WriteTimeout while the
+// server has frames for it is closed with 1008: the close frame goes
+// behind the frames its socket holds, and the connection is cut at most
+// 1s later, so within WriteTimeout + 1s of the socket's last progress. A
+// client that reads, however slowly, stays: it gets each symbol's newest
+// quote and skips the ones it had no time for (coalescing, counted in
+// tickerd_ws_updates_skipped_total). Progress is measured by the kernel
+// taking bytes, which it does in steps of about a segment and the
+// client's window: on a real network a few KiB, on loopback up to 64 KiB.
+//
+// What a connected client holds is bounded whatever the kernel's buffer
+// autotuning: each websocket socket's send buffer is set to SendBuffer
+// (SO_SNDBUF, default 32 KiB; setting it turns autotuning off on Linux,
+// where the kernel doubles the value for its bookkeeping, so 64 KiB; macOS
+// and Windows fix the buffer too, untested here),
+// the Hub's write queue in user space holds at most maxBatch (32 KiB) plus
+// one message, and its outbox one pointer to a shared rendered update per
+// subscribed symbol plus at most 16 replies. So per client, about
+// 2 x SendBuffer + 33 KiB + 8 bytes per subscription on Linux. When a
+// client is cut, the frames still queued in user space move to the kernel
+// with the close frame (the send buffer is raised for them), and the kernel
+// drops them when it gives up on the peer.
 //
 // # Fan-out
 //
@@ -69,7 +93,7 @@
 // write that never blocks, so that the quotes of a pulse reach a client in
 // a few writes rather than one each. If the socket does not take it all,
 // the client gets a goroutine of its own until its outbox is empty, bounded
-// by WriteTimeout per write. Otherwise a client has a single goroutine, its
+// by WriteTimeout without progress. Otherwise a client has a single goroutine, its
 // reader, whose stack stays small: its messages are carried out on a
 // goroutine that exits. With 10,000 clients this takes about 17 KiB of
 // memory per client (docs/benchmarks.md).

@@ -29,6 +29,11 @@ const defaultOpsPerSecond = 20
 // (docs/benchmarks.md): 4 gave a p99 latency about 1.5 times as high.
 const writersPerProc = 16
 
+// defaultSendBuffer is the default Options.SendBuffer: 64 KiB of kernel
+// buffer on Linux, about 3 pulses of a 100-symbol subscription, and enough
+// for 640 KB/s to a client 100ms away.
+const defaultSendBuffer = 32 << 10
+
 // defaultBatchDelay is the default Options.BatchDelay. With 10,000 clients
 // on 2 cores, 2ms halved the median latency of 10ms for a third more CPU;
 // 0 made the collector miss pulses (docs/benchmarks.md).
@@ -50,7 +55,19 @@ type Options struct {
 	// HTTP 403.
 	AllowedOrigins []string
 
-	WriteTimeout time.Duration // how long a client may take to accept a socket write of frames
+	// WriteTimeout is how long a client's socket may take no bytes at all
+	// while the Hub has frames for it: past it the client is closed with
+	// 1008. A client that reads, however slowly, is not cut off; it skips
+	// intermediate quotes instead (coalescing).
+	WriteTimeout time.Duration
+
+	// SendBuffer is the kernel send buffer (SO_SNDBUF) of each websocket
+	// socket, in bytes: it bounds what the kernel holds for a client that
+	// does not read, and turns off the kernel's autotuning of that buffer
+	// (which would let it grow to megabytes). Linux doubles the value for
+	// its bookkeeping. Zero means the default, 32 KiB; a negative value
+	// leaves the buffer to the kernel (and the bound with it).
+	SendBuffer   int
 	PingInterval time.Duration // time between pings; a ping unanswered by the next one disconnects
 
 	// BatchDelay is how long a client waits, from the first message
@@ -108,7 +125,7 @@ var (
 // something to send is queued for a pool of writer goroutines, which send
 // its frames BatchDelay later in one non-blocking socket write; a client
 // whose socket does not take them gets a goroutine of its own, and is
-// disconnected with close code 1008 if a write is not taken within
+// disconnected with close code 1008 if its socket takes no bytes for
 // WriteTimeout. Each client has one goroutine of its own otherwise, which
 // reads its messages.
 //
@@ -198,6 +215,12 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = d.PingInterval
+	}
+	switch {
+	case o.SendBuffer == 0:
+		o.SendBuffer = defaultSendBuffer
+	case o.SendBuffer < 0:
+		o.SendBuffer = 0
 	}
 	switch {
 	case o.BatchDelay == 0:

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -161,8 +162,7 @@ func (c *client) service() {
 	}
 	switch {
 	case err != nil:
-		c.bc.drop()
-		c.stop(fmt.Errorf("%w: write: %w", errConnEnded, err))
+		c.fail(err)
 		c.bg.Done()
 	case full:
 		// Exits when the outbox is empty or the connection has ended:
@@ -176,24 +176,24 @@ func (c *client) service() {
 }
 
 // slowLoop sends c's outbox in a goroutine of its own, for a client whose
-// socket did not take what a pool writer had for it. Each write blocks for
-// at most WriteTimeout: past it, the client is disconnected (errSlow).
-// When the outbox is empty, c is back in the pool.
+// socket did not take what a pool writer had for it. Its writes block
+// while the socket makes progress; one that takes nothing for
+// WriteTimeout disconnects the client (errSlow). When the outbox is empty,
+// c is back in the pool.
 func (c *client) slowLoop(sent sentCounts) {
 	defer c.bg.Done()
-	flush := func() (bool, error) { return false, c.timed(c.bc.flush) }
+	flush := func() (bool, error) { return false, c.bc.flush() }
 	for {
 		// What is queued, then the rest of the outbox.
-		err := c.timed(c.bc.flush)
+		err := c.bc.flush()
 		if err == nil {
 			_, err = c.drain(&sent, flush)
 		}
 		if err == nil {
-			err = c.timed(c.bc.flush)
+			err = c.bc.flush()
 		}
 		if err != nil {
-			c.bc.drop()
-			c.stop(fmt.Errorf("%w: write: %w", errConnEnded, err))
+			c.fail(err)
 			return
 		}
 		c.h.m.sent(&sent)
@@ -210,6 +210,17 @@ func (c *client) slowLoop(sent sentCounts) {
 			return
 		}
 	}
+}
+
+// fail stops the connection after a write error. A slow client's queue is
+// kept: it ends on a whole frame, and the close frame goes behind it.
+func (c *client) fail(err error) {
+	if errors.Is(err, errSlow) {
+		c.stop(err)
+		return
+	}
+	c.bc.drop()
+	c.stop(fmt.Errorf("%w: write: %w", errConnEnded, err))
 }
 
 // finish unschedules c after a pool writer sent its outbox, or queues it
@@ -248,28 +259,6 @@ func (c *client) drain(sent *sentCounts, flush func() (full bool, err error)) (b
 		}
 	}
 	return false, nil
-}
-
-// timed runs a blocking socket write, stopping the connection with errSlow
-// if it has not returned within WriteTimeout. Only slowLoop calls it.
-func (c *client) timed(write func() error) error {
-	c.bg.Add(1) // the timer's function, if it fires
-	if c.slowT == nil {
-		// Runs if a write takes WriteTimeout; exits at once.
-		c.slowT = time.AfterFunc(c.h.opts.WriteTimeout, c.slowFired)
-	} else {
-		c.slowT.Reset(c.h.opts.WriteTimeout)
-	}
-	err := write()
-	if c.slowT.Stop() {
-		c.bg.Done()
-	}
-	return err
-}
-
-func (c *client) slowFired() {
-	defer c.bg.Done()
-	c.stop(errSlow)
 }
 
 // isStopped reports whether the connection has been stopped.
