@@ -8,15 +8,30 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
-// addSeeds adds every testdata file, asked for as each symbol, to f's corpus.
+// Credentials the tests configure; no error may contain them.
+const (
+	testKey    = "tk-KEY-0123456789"
+	testSecret = "ts-SECRET-abcdef0123"
+)
+
+// testHeaders makes the test credentials secrets of a keyless source.
+var testHeaders = map[string]string{"X-Key": testKey, "X-Secret": testSecret}
+
+// addSeeds adds every testdata file, asked for as each symbol, to f's
+// corpus, and the files with the test credentials spliced in, so the
+// fuzzer starts from answers that echo them.
 func addSeeds(f *testing.F, symbols ...string) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	for _, name := range files {
+		if fi, err := os.Stat(name); err != nil || fi.IsDir() {
+			continue // testdata/fuzz holds the fuzzer's own corpus
+		}
 		data, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
@@ -24,18 +39,23 @@ func addSeeds(f *testing.F, symbols ...string) {
 		for _, s := range symbols {
 			f.Add(s, data)
 		}
+		f.Add(symbols[0], bytes.ReplaceAll(data, []byte("AAPL"), []byte(testKey)))
+		f.Add(symbols[0], bytes.ReplaceAll(data, []byte("BTCUSDT"), []byte(testSecret)))
 	}
 }
 
 // fuzzParse parses body for symbol and checks what every Parse promises for
-// an in-memory 200 body: an error wraps one of the parse sentinels, and a
-// quote is for symbol with a finite positive price and finite changes.
+// an in-memory 200 body: an error wraps one of the parse sentinels and holds
+// no credential, and a quote is for symbol with a finite positive price,
+// finite changes and optional fields that are 0 or finite and positive.
 func fuzzParse(t *testing.T, src Source, symbol string, body []byte) {
 	q, err := src.Parse(symbol, readerResponse(200, bytes.NewReader(body)))
 	if err != nil {
-		if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownSymbol) &&
-			!errors.Is(err, ErrUpstream) && !errors.Is(err, ErrTooLarge) {
+		if !slicesContainsErr(err) {
 			t.Fatalf("Parse(%q) error = %v, want one of the sentinels", symbol, err)
+		}
+		if msg := err.Error(); strings.Contains(msg, testKey) || strings.Contains(msg, testSecret) {
+			t.Fatalf("Parse(%q) error = %v, holds a credential", symbol, err)
 		}
 		return
 	}
@@ -50,14 +70,42 @@ func fuzzParse(t *testing.T, src Source, symbol string, body []byte) {
 			t.Fatalf("Parse(%q) = %+v, want finite changes", symbol, q)
 		}
 	}
+	for _, f := range []float64{q.Open, q.High, q.Low, q.PrevClose, q.Bid, q.Ask} {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			t.Fatalf("Parse(%q) = %+v, want optional prices 0 or finite > 0", symbol, q)
+		}
+	}
 	if q.Volume < 0 || (!q.HasVolume && q.Volume != 0) {
 		t.Fatalf("Parse(%q) volume = %d, %v, want >= 0 and 0 when unknown", symbol, q.Volume, q.HasVolume)
 	}
+	if ms := q.MarketStatus; len(ms) > MaxMarketStatus || !utf8.ValidString(ms) || strings.ContainsAny(ms, "\x00\r\n") {
+		t.Fatalf("Parse(%q).MarketStatus = %q, want at most %d bytes of printable UTF-8", symbol, ms, MaxMarketStatus)
+	}
+}
+
+// slicesContainsErr reports whether err wraps one of the sentinels.
+func slicesContainsErr(err error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// mustNew is New for a configuration the test knows is valid.
+func mustNew(tb testing.TB, kind string, o *Options) Source {
+	tb.Helper()
+	src, err := New(kind, o)
+	if err != nil {
+		tb.Fatalf("New(%s) error = %v", kind, err)
+	}
+	return src
 }
 
 func FuzzNasdaq(f *testing.F) {
 	addSeeds(f, "AAPL", "msft", "")
-	src := NewNasdaq("", "")
+	src := mustNew(f, KindNasdaq, &Options{Headers: testHeaders})
 	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
 		fuzzParse(t, src, symbol, body)
 	})
@@ -65,7 +113,7 @@ func FuzzNasdaq(f *testing.F) {
 
 func FuzzStooq(f *testing.F) {
 	addSeeds(f, "AAPL", "aaplx", "")
-	src := NewStooq("", "")
+	src := mustNew(f, KindStooq, &Options{Headers: testHeaders})
 	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
 		fuzzParse(t, src, symbol, body)
 	})

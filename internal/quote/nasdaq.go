@@ -2,12 +2,11 @@ package quote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,45 +27,78 @@ const (
 const NasdaqURL = "https://api.nasdaq.com"
 
 // Nasdaq is the Source for api.nasdaq.com's quote info endpoint,
-// GET {base}/api/quote/{SYMBOL}/info?assetclass=stocks. It is immutable and
-// safe for concurrent use.
+// GET {base}/api/quote/{SYMBOL}/info?assetclass={class}, where class is
+// "stocks" unless Options.AssetClass names another for the symbol. It sends
+// the headers www.nasdaq.com's own web client sends (Origin, Referer,
+// Accept, sec-fetch-*; sec-ch-ua-* with the default User-Agent). It is
+// immutable and safe for concurrent use.
 //
-// Parse uses data.primaryData for price and change, data.keyStats.Volume for
-// volume, and maps status.bCodeMessage code 1001 to ErrUnknownSymbol and any
-// other code (3004 "Error while calling vendor") to ErrUpstream.
+// Parse uses data.primaryData for price, change, bid and ask,
+// data.keyStats for volume, previous close and the day's high and low
+// (dayrange, "low - high"), and data.marketStatus. It maps
+// status.bCodeMessage code 1001 to ErrUnknownSymbol and any other code
+// (3004 "Error while calling vendor") to ErrUpstream, and an answer for
+// another data.symbol to ErrWrongSymbol. Change is against the previous
+// close; there is no open.
 type Nasdaq struct {
-	base      string // without trailing slash
-	userAgent string
+	common
+	assetClass map[string]string // upper-case symbol -> assetclass; read-only
 }
 
+// nasdaqAssetClasses are the assetclass values Options.AssetClass may name.
+var nasdaqAssetClasses = []string{"stocks", "etf", "index", "mutualfunds"}
+
 // NewNasdaq returns a Nasdaq source that asks baseURL (https://api.nasdaq.com
-// when "") and sends userAgent (a desktop Chrome's when "").
+// when "") and sends userAgent (a desktop Chrome's when ""). It is
+// New(KindNasdaq, ...) without the checks, for callers that have no
+// options to check.
 func NewNasdaq(baseURL, userAgent string) *Nasdaq {
-	if baseURL == "" {
-		baseURL = NasdaqURL
+	n, _ := newNasdaq(&Options{BaseURL: baseURL, UserAgent: userAgent}) // fails only on AssetClass
+	return n
+}
+
+func newNasdaq(o *Options) (*Nasdaq, error) {
+	h := http.Header{}
+	h.Set("Accept", "application/json, text/plain, */*")
+	h.Set("Accept-Language", "en-US,en;q=0.9")
+	h.Set("Origin", "https://www.nasdaq.com")
+	h.Set("Referer", "https://www.nasdaq.com/")
+	h.Set("Sec-Fetch-Dest", "empty")
+	h.Set("Sec-Fetch-Mode", "cors")
+	h.Set("Sec-Fetch-Site", "same-site")
+	if o.UserAgent == "" {
+		// Client hints that match defaultUserAgent; a configured agent
+		// would contradict them, so they go only with the default.
+		h.Set("Sec-Ch-Ua", `"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"`)
+		h.Set("Sec-Ch-Ua-Mobile", "?0")
+		h.Set("Sec-Ch-Ua-Platform", `"Windows"`)
 	}
-	if userAgent == "" {
-		userAgent = defaultUserAgent
+	n := &Nasdaq{common: newCommon(KindNasdaq, NasdaqURL, defaultUserAgent, h, o)}
+	for sym, class := range o.AssetClass {
+		if !slices.Contains(nasdaqAssetClasses, class) {
+			return nil, fmt.Errorf("%w: Options.AssetClass[%.40q] = %.40q, want one of %s",
+				ErrInvalidOptions, sym, class, strings.Join(nasdaqAssetClasses, ", "))
+		}
+		if n.assetClass == nil {
+			n.assetClass = make(map[string]string, len(o.AssetClass))
+		}
+		n.assetClass[strings.ToUpper(sym)] = class
 	}
-	return &Nasdaq{base: strings.TrimRight(baseURL, "/"), userAgent: userAgent}
+	return n, nil
 }
 
 // NewRequest builds the GET request for symbol, upper-cased, with the
 // headers a browser would send. An empty symbol is ErrUnknownSymbol.
 func (n *Nasdaq) NewRequest(ctx context.Context, symbol string) (*http.Request, error) {
 	sym := strings.ToUpper(symbol)
-	if sym == "" {
-		return nil, fmt.Errorf("nasdaq: %w: empty symbol", ErrUnknownSymbol)
+	if sym == "" || sym == "." || sym == ".." {
+		return nil, fmt.Errorf("nasdaq %q: %w: not a symbol", sym, ErrUnknownSymbol)
 	}
-	u := n.base + "/api/quote/" + url.PathEscape(sym) + "/info?assetclass=stocks"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("nasdaq %s: build request: %w", sym, err)
+	class := n.assetClass[sym]
+	if class == "" {
+		class = "stocks"
 	}
-	req.Header.Set("User-Agent", n.userAgent)
-	req.Header.Set("Accept", "application/json, text/plain, */*")
-	req.Header.Set("Accept-Language", "en-US,en;q=0.9")
-	return req, nil
+	return n.get(ctx, sym, n.base+"/api/quote/"+url.PathEscape(sym)+"/info?assetclass="+class)
 }
 
 // nasdaqResponse is the part of the quote info document Parse reads.
@@ -81,6 +113,11 @@ type nasdaqResponse struct {
 	} `json:"status"`
 }
 
+// nasdaqLabelValue is a keyStats entry.
+type nasdaqLabelValue struct {
+	Value string `json:"value"`
+}
+
 type nasdaqData struct {
 	Symbol      string `json:"symbol"`
 	PrimaryData *struct {
@@ -88,50 +125,49 @@ type nasdaqData struct {
 		NetChange          string `json:"netChange"`
 		PercentageChange   string `json:"percentageChange"`
 		LastTradeTimestamp string `json:"lastTradeTimestamp"`
-		Volume             string `json:"volume"` // newer documents only
+		Volume             string `json:"volume"`   // newer documents only
+		BidPrice           string `json:"bidPrice"` // newer documents only; "N/A" outside hours
+		AskPrice           string `json:"askPrice"`
 	} `json:"primaryData"`
 	KeyStats *struct {
-		Volume *struct {
-			Value string `json:"value"`
-		} `json:"Volume"`
+		Volume        *nasdaqLabelValue `json:"Volume"`
+		PreviousClose *nasdaqLabelValue `json:"PreviousClose"`
+		DayRange      *nasdaqLabelValue `json:"dayrange"` // "low - high" or "NA"
 	} `json:"keyStats"`
+	MarketStatus string `json:"marketStatus"`
 }
 
 // Parse reads a quote info document for symbol from resp. It does not close
 // resp.Body. A trade time it cannot read leaves Quote.Time zero rather than
-// failing the quote; an unreadable price, change or volume is ErrMalformed.
+// failing the quote; an unreadable price, change or volume is ErrMalformed;
+// unreadable optional prices are left 0.
 func (n *Nasdaq) Parse(symbol string, resp *http.Response) (Quote, error) {
 	sym := strings.ToUpper(symbol)
 	if err := checkStatus(resp); err != nil {
-		return Quote{}, fmt.Errorf("nasdaq %s: %w", sym, err)
+		return Quote{}, statusFailure("nasdaq", sym, resp)
 	}
-	body := newBodyLimiter(resp.Body)
-	dec := json.NewDecoder(body)
+	r, body, err := openBody("nasdaq", sym, "JSON", resp, n.secrets)
+	if err != nil {
+		return Quote{}, err
+	}
 	var doc nasdaqResponse
-	if err := dec.Decode(&doc); err != nil {
+	if err := decodeOne(r, &doc); err != nil {
 		return Quote{}, body.fail("nasdaq", sym, err)
 	}
-	switch tok, err := dec.Token(); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return Quote{}, body.fail("nasdaq", sym, err)
-	default:
-		return Quote{}, fmt.Errorf("nasdaq %s: %w: data after document: %v", sym, ErrMalformed, tok)
-	}
-	return nasdaqQuote(sym, &doc)
+	return n.quote(sym, &doc)
 }
 
-// nasdaqQuote checks a decoded document and turns it into sym's Quote.
-func nasdaqQuote(sym string, doc *nasdaqResponse) (Quote, error) {
+// quote checks a decoded document and turns it into sym's Quote.
+func (n *Nasdaq) quote(sym string, doc *nasdaqResponse) (Quote, error) {
 	st := &doc.Status
 	for _, m := range st.BCodeMessage {
 		if m.Code == nasdaqCodeUnknownSymbol {
-			return Quote{}, fmt.Errorf("nasdaq %s: %w: code %d %q", sym, ErrUnknownSymbol, m.Code, m.ErrorMessage)
+			return Quote{}, fmt.Errorf("nasdaq %s: %w: code %d %s", sym, ErrUnknownSymbol, m.Code, n.secrets.quote(m.ErrorMessage))
 		}
 	}
 	if len(st.BCodeMessage) > 0 {
 		m := st.BCodeMessage[0]
-		return Quote{}, fmt.Errorf("nasdaq %s: %w: code %d %q", sym, ErrUpstream, m.Code, m.ErrorMessage)
+		return Quote{}, fmt.Errorf("nasdaq %s: %w: code %d %s", sym, ErrUpstream, m.Code, n.secrets.quote(m.ErrorMessage))
 	}
 	if st.RCode != 0 && st.RCode != http.StatusOK {
 		return Quote{}, fmt.Errorf("nasdaq %s: %w: rCode %d", sym, ErrUpstream, st.RCode)
@@ -140,8 +176,8 @@ func nasdaqQuote(sym string, doc *nasdaqResponse) (Quote, error) {
 	if d == nil {
 		return Quote{}, fmt.Errorf("nasdaq %s: %w: no data", sym, ErrMalformed)
 	}
-	if d.Symbol == "" || !strings.EqualFold(d.Symbol, sym) {
-		return Quote{}, fmt.Errorf("nasdaq %s: %w: answer is for symbol %q", sym, ErrMalformed, d.Symbol)
+	if err := n.checkAnswerSymbol(sym, sym, d.Symbol); err != nil {
+		return Quote{}, err
 	}
 	p := d.PrimaryData
 	if p == nil {
@@ -149,15 +185,15 @@ func nasdaqQuote(sym string, doc *nasdaqResponse) (Quote, error) {
 	}
 	price, ok := parseDecimal(cleanNumber(p.LastSalePrice))
 	if !ok || price <= 0 {
-		return Quote{}, fmt.Errorf("nasdaq %s: %w: lastSalePrice %q", sym, ErrMalformed, p.LastSalePrice)
+		return Quote{}, fmt.Errorf("nasdaq %s: %w: lastSalePrice %s", sym, ErrMalformed, n.secrets.quote(p.LastSalePrice))
 	}
 	q := Quote{Symbol: sym, Price: price}
 	var err error
 	if q.Change, err = nasdaqChange(p.NetChange); err != nil {
-		return Quote{}, fmt.Errorf("nasdaq %s: %w: netChange %q", sym, ErrMalformed, p.NetChange)
+		return Quote{}, fmt.Errorf("nasdaq %s: %w: netChange %s", sym, ErrMalformed, n.secrets.quote(p.NetChange))
 	}
 	if q.ChangePct, err = nasdaqChange(p.PercentageChange); err != nil {
-		return Quote{}, fmt.Errorf("nasdaq %s: %w: percentageChange %q", sym, ErrMalformed, p.PercentageChange)
+		return Quote{}, fmt.Errorf("nasdaq %s: %w: percentageChange %s", sym, ErrMalformed, n.secrets.quote(p.PercentageChange))
 	}
 	vol := p.Volume
 	if d.KeyStats != nil && d.KeyStats.Volume != nil {
@@ -166,12 +202,36 @@ func nasdaqQuote(sym string, doc *nasdaqResponse) (Quote, error) {
 	if !isUnknownNumber(vol) {
 		v, err := strconv.ParseInt(cleanNumber(vol), 10, 64)
 		if err != nil || v < 0 {
-			return Quote{}, fmt.Errorf("nasdaq %s: %w: volume %q", sym, ErrMalformed, vol)
+			return Quote{}, fmt.Errorf("nasdaq %s: %w: volume %s", sym, ErrMalformed, n.secrets.quote(vol))
 		}
 		q.Volume, q.HasVolume = v, true
 	}
+	q.Bid, q.Ask = optionalPrice(p.BidPrice), optionalPrice(p.AskPrice)
+	if ks := d.KeyStats; ks != nil {
+		if ks.PreviousClose != nil {
+			q.PrevClose = optionalPrice(ks.PreviousClose.Value)
+		}
+		if ks.DayRange != nil {
+			q.Low, q.High = parseRange(ks.DayRange.Value)
+		}
+	}
+	q.MarketStatus = cleanStatus(d.MarketStatus)
 	q.Time, _ = parseNasdaqTime(p.LastTradeTimestamp)
 	return q, nil
+}
+
+// parseRange reads a "low - high" range such as "334.53 - 341.67" (either
+// order); 0, 0 when it is not two prices ("NA").
+func parseRange(s string) (low, high float64) {
+	a, b, ok := strings.Cut(s, " - ")
+	if !ok {
+		return 0, 0
+	}
+	x, y := optionalPrice(a), optionalPrice(b)
+	if x == 0 || y == 0 {
+		return 0, 0
+	}
+	return min(x, y), max(x, y)
 }
 
 // errNoNumber is nasdaqChange's failure; callers replace it with detail.

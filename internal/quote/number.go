@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // parseDecimal parses a plain decimal such as "-12.5" or "1.5e-3". Unlike
@@ -47,4 +49,39 @@ func isUnknownNumber(s string) bool {
 		return true
 	}
 	return false
+}
+
+// optionalPrice reads an optional price written as text ("$1,267.85",
+// "N/A"): the price when it is finite and > 0, else 0 (unknown).
+func optionalPrice(s string) float64 {
+	f, ok := parseDecimal(cleanNumber(s))
+	return positive(f, ok)
+}
+
+// positive returns f when ok and f is finite and > 0, else 0.
+func positive(f float64, ok bool) float64 {
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+		return 0
+	}
+	return f
+}
+
+// cleanStatus makes a source's market status fit Quote.MarketStatus:
+// trimmed, control characters and invalid UTF-8 dropped, cut to
+// MaxMarketStatus bytes on a rune boundary.
+func cleanStatus(s string) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s))
+	if len(s) > MaxMarketStatus {
+		cut := MaxMarketStatus
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = strings.TrimSpace(s[:cut])
+	}
+	return s
 }

@@ -24,23 +24,24 @@ const StooqURL = "https://stooq.com"
 // immutable and safe for concurrent use.
 //
 // Parse takes Close as the price and measures the change from Open, since the
-// endpoint has no previous close. An all-N/D row is ErrUnknownSymbol; times
-// are Europe/Warsaw.
+// endpoint has no previous close; it fills Open, High and Low. An all-N/D row
+// is ErrUnknownSymbol, a row for another symbol ErrWrongSymbol, and an HTML
+// page (stooq's JavaScript challenge, sent with status 200) ErrNotQuote;
+// times are Europe/Warsaw.
 type Stooq struct {
-	base      string // without trailing slash
-	userAgent string
+	common
 }
 
 // NewStooq returns a Stooq source that asks baseURL (https://stooq.com when
 // "") and sends userAgent (a desktop Chrome's when "").
 func NewStooq(baseURL, userAgent string) *Stooq {
-	if baseURL == "" {
-		baseURL = StooqURL
-	}
-	if userAgent == "" {
-		userAgent = defaultUserAgent
-	}
-	return &Stooq{base: strings.TrimRight(baseURL, "/"), userAgent: userAgent}
+	return newStooq(&Options{BaseURL: baseURL, UserAgent: userAgent})
+}
+
+func newStooq(o *Options) *Stooq {
+	h := http.Header{}
+	h.Set("Accept", "text/csv, text/plain, */*")
+	return &Stooq{common: newCommon(KindStooq, StooqURL, defaultUserAgent, h, o)}
 }
 
 // NewRequest builds the GET request for symbol, lower-cased with ".us"
@@ -50,14 +51,7 @@ func (s *Stooq) NewRequest(ctx context.Context, symbol string) (*http.Request, e
 	if sym == "" {
 		return nil, fmt.Errorf("stooq: %w: empty symbol", ErrUnknownSymbol)
 	}
-	u := s.base + "/q/l/?s=" + url.QueryEscape(sym+".us") + "&f=sd2t2ohlcv&h&e=csv"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("stooq %s: build request: %w", strings.ToUpper(symbol), err)
-	}
-	req.Header.Set("User-Agent", s.userAgent)
-	req.Header.Set("Accept", "text/csv, text/plain, */*")
-	return req, nil
+	return s.get(ctx, strings.ToUpper(symbol), s.base+"/q/l/?s="+url.QueryEscape(sym+".us")+"&f=sd2t2ohlcv&h&e=csv")
 }
 
 // stooqLimitMessage starts the plain-text body stooq sends, with status 200,
@@ -69,10 +63,13 @@ const stooqLimitMessage = "exceeded the daily hits limit"
 func (s *Stooq) Parse(symbol string, resp *http.Response) (Quote, error) {
 	sym := strings.ToUpper(symbol)
 	if err := checkStatus(resp); err != nil {
-		return Quote{}, fmt.Errorf("stooq %s: %w", sym, err)
+		return Quote{}, statusFailure("stooq", sym, resp)
 	}
-	body := newBodyLimiter(resp.Body)
-	r := csv.NewReader(body)
+	br, body, err := openBody("stooq", sym, "CSV", resp, s.secrets)
+	if err != nil {
+		return Quote{}, err
+	}
+	r := csv.NewReader(br)
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -85,9 +82,9 @@ func (s *Stooq) Parse(symbol string, resp *http.Response) (Quote, error) {
 	if cols["symbol"] < 0 || cols["close"] < 0 {
 		first := strings.Join(header, ",")
 		if strings.HasPrefix(strings.ToLower(first), stooqLimitMessage) {
-			return Quote{}, fmt.Errorf("stooq %s: %w: %.80q", sym, ErrUpstream, first)
+			return Quote{}, fmt.Errorf("stooq %s: %w: %s", sym, ErrUpstream, s.secrets.quote(first))
 		}
-		return Quote{}, fmt.Errorf("stooq %s: %w: header %.80q lacks Symbol or Close", sym, ErrMalformed, first)
+		return Quote{}, fmt.Errorf("stooq %s: %w: header %s lacks Symbol or Close", sym, ErrMalformed, s.secrets.quote(first))
 	}
 	row, err := r.Read()
 	if errors.Is(err, io.EOF) {
@@ -103,13 +100,13 @@ func (s *Stooq) Parse(symbol string, resp *http.Response) (Quote, error) {
 	default:
 		return Quote{}, fmt.Errorf("stooq %s: %w: more than one row", sym, ErrMalformed)
 	}
-	return stooqQuote(sym, cols, row)
+	return s.quote(sym, cols, row)
 }
 
 // stooqColumns maps the lower-cased names in header to their index; names
 // Parse uses but header lacks map to -1.
 func stooqColumns(header []string) map[string]int {
-	cols := map[string]int{"symbol": -1, "date": -1, "time": -1, "open": -1, "close": -1, "volume": -1}
+	cols := map[string]int{"symbol": -1, "date": -1, "time": -1, "open": -1, "high": -1, "low": -1, "close": -1, "volume": -1}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if j, ok := cols[h]; ok && j < 0 {
@@ -119,17 +116,17 @@ func stooqColumns(header []string) map[string]int {
 	return cols
 }
 
-// stooqQuote turns one CSV row into sym's Quote. csv.Reader has already
+// quote turns one CSV row into sym's Quote. csv.Reader has already
 // checked that row has as many fields as the header.
-func stooqQuote(sym string, cols map[string]int, row []string) (Quote, error) {
+func (s *Stooq) quote(sym string, cols map[string]int, row []string) (Quote, error) {
 	field := func(name string) string {
 		if i := cols[name]; i >= 0 {
 			return strings.TrimSpace(row[i])
 		}
 		return ""
 	}
-	if got := field("symbol"); !strings.EqualFold(got, sym+".US") {
-		return Quote{}, fmt.Errorf("stooq %s: %w: answer is for symbol %q", sym, ErrMalformed, got)
+	if err := s.checkAnswerSymbol(sym, sym+".US", field("symbol")); err != nil {
+		return Quote{}, err
 	}
 	closeStr := field("close")
 	if closeStr == stooqND {
@@ -137,15 +134,16 @@ func stooqQuote(sym string, cols map[string]int, row []string) (Quote, error) {
 	}
 	price, ok := parseDecimal(closeStr)
 	if !ok || price <= 0 {
-		return Quote{}, fmt.Errorf("stooq %s: %w: close %q", sym, ErrMalformed, closeStr)
+		return Quote{}, fmt.Errorf("stooq %s: %w: close %s", sym, ErrMalformed, s.secrets.quote(closeStr))
 	}
 	q := Quote{Symbol: sym, Price: price}
 	if o := field("open"); o != "" && o != stooqND {
 		open, ok := parseDecimal(o)
 		if !ok || open < 0 {
-			return Quote{}, fmt.Errorf("stooq %s: %w: open %q", sym, ErrMalformed, o)
+			return Quote{}, fmt.Errorf("stooq %s: %w: open %s", sym, ErrMalformed, s.secrets.quote(o))
 		}
 		if open > 0 {
+			q.Open = open
 			q.Change = price - open
 			q.ChangePct = q.Change / open * 100
 		}
@@ -153,10 +151,11 @@ func stooqQuote(sym string, cols map[string]int, row []string) (Quote, error) {
 	if v := field("volume"); v != "" && v != stooqND {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return Quote{}, fmt.Errorf("stooq %s: %w: volume %q", sym, ErrMalformed, v)
+			return Quote{}, fmt.Errorf("stooq %s: %w: volume %s", sym, ErrMalformed, s.secrets.quote(v))
 		}
 		q.Volume, q.HasVolume = n, true
 	}
+	q.High, q.Low = optionalPrice(field("high")), optionalPrice(field("low"))
 	t, err := stooqTime(field("date"), field("time"))
 	if err != nil {
 		return Quote{}, fmt.Errorf("stooq %s: %w: %v", sym, ErrMalformed, err)

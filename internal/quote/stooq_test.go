@@ -11,14 +11,16 @@ func TestStooqParse(t *testing.T) {
 	runParseCases(t, NewStooq("", ""), []parseCase{
 		{name: "crlf_summer", file: "stooq_aapl_crlf.csv", symbol: "AAPL", want: Quote{
 			Symbol: "AAPL", Price: 227.5, Change: 227.5 - 226.1, ChangePct: (227.5 - 226.1) / 226.1 * 100,
+			Open: 226.1, High: 228, Low: 225.9,
 			Volume: 41230111, HasVolume: true, Time: utc(2026, 10, 2, 20, 0, 0), // CEST, UTC+2
 		}},
 		{name: "lower_case_request", file: "stooq_aapl_crlf.csv", symbol: "aapl", want: Quote{
 			Symbol: "AAPL", Price: 227.5, Change: 227.5 - 226.1, ChangePct: (227.5 - 226.1) / 226.1 * 100,
+			Open: 226.1, High: 228, Low: 225.9,
 			Volume: 41230111, HasVolume: true, Time: utc(2026, 10, 2, 20, 0, 0),
 		}},
 		{name: "lf_winter_down", file: "stooq_msft_lf.csv", symbol: "MSFT", want: Quote{
-			Symbol: "MSFT", Price: 495, Change: -5, ChangePct: -1,
+			Symbol: "MSFT", Price: 495, Change: -5, ChangePct: -1, Open: 500, High: 505.25, Low: 498,
 			Volume: 18000000, HasVolume: true, Time: utc(2026, 12, 1, 21, 0, 0), // CET, UTC+1
 		}},
 		{name: "zero_open_nd_time_volume", file: "stooq_spy_partial.csv", symbol: "SPY", want: Quote{
@@ -28,10 +30,18 @@ func TestStooqParse(t *testing.T) {
 		{name: "daily_limit", file: "stooq_limit.txt", symbol: "AAPL", wantErr: ErrUpstream},
 		{name: "header_only", file: "stooq_header_only.csv", symbol: "AAPL", wantErr: ErrMalformed},
 		{name: "short_row", file: "stooq_short_row.csv", symbol: "AAPL", wantErr: ErrMalformed},
-		{name: "other_symbol", file: "stooq_other_symbol.csv", symbol: "AAPL", wantErr: ErrMalformed},
+		{name: "other_symbol", file: "stooq_other_symbol.csv", symbol: "AAPL", wantErr: ErrWrongSymbol},
 		{name: "two_rows", file: "stooq_two_rows.csv", symbol: "AAPL", wantErr: ErrMalformed},
 		{name: "nan_close", file: "stooq_nan_close.csv", symbol: "AAPL", wantErr: ErrMalformed},
-		{name: "html", file: "wrong_content.html", symbol: "AAPL", wantErr: ErrMalformed},
+		{name: "html", file: "wrong_content.html", symbol: "AAPL", wantErr: ErrNotQuote},
+		{name: "challenge_page", file: "stooq_challenge.html", symbol: "AAPL", wantErr: ErrNotQuote},
+		{name: "challenge_page_typed", file: "stooq_challenge.html", ct: "text/html; charset=UTF-8", symbol: "AAPL", wantErr: ErrNotQuote},
+		{name: "csv_typed_html", file: "stooq_aapl_crlf.csv", ct: "text/html", symbol: "AAPL", wantErr: ErrNotQuote},
+		{name: "csv_typed_csv", file: "stooq_aapl_crlf.csv", ct: "text/csv", symbol: "AAPL", want: Quote{
+			Symbol: "AAPL", Price: 227.5, Change: 227.5 - 226.1, ChangePct: (227.5 - 226.1) / 226.1 * 100,
+			Open: 226.1, High: 228, Low: 225.9, Volume: 41230111, HasVolume: true, Time: utc(2026, 10, 2, 20, 0, 0),
+		}},
+		{name: "json_typed", file: "nasdaq_aapl_premarket.json", ct: "application/json", symbol: "AAPL", wantErr: ErrNotQuote},
 		{name: "json", file: "nasdaq_aapl_premarket.json", symbol: "AAPL", wantErr: ErrMalformed},
 	})
 }

@@ -1,0 +1,156 @@
+package quote
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestKinds(t *testing.T) {
+	want := []string{"nasdaq", "stooq"}
+	if got := Kinds(); !slices.Equal(got, want) {
+		t.Fatalf("Kinds() = %v, want %v", got, want)
+	}
+	for _, kind := range []string{KindNasdaq, KindStooq} {
+		if src, err := New(kind, nil); err != nil || src == nil {
+			t.Errorf("New(%s, nil) = %v, %v, want a keyless source", kind, src, err)
+		}
+	}
+	for _, kind := range []string{"coinbase", "json", "yahoo", ""} {
+		src, err := New(kind, nil)
+		if !errors.Is(err, ErrInvalidOptions) || src != nil {
+			t.Errorf("New(%q, nil) = %#v, %v, want a nil Source and %v", kind, src, err, ErrInvalidOptions)
+		}
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	tests := []struct {
+		kind string
+		o    *Options
+		want string
+	}{
+		{KindNasdaq, nil, "https://api.nasdaq.com"},
+		{KindStooq, nil, "https://stooq.com"},
+		{KindStooq, &Options{}, "https://stooq.com"},
+		{KindNasdaq, &Options{BaseURL: "http://127.0.0.1:8080"}, "http://127.0.0.1:8080"},
+	}
+	for _, tt := range tests {
+		if got, err := BaseURL(tt.kind, tt.o); err != nil || got != tt.want {
+			t.Errorf("BaseURL(%s, %+v) = %q, %v, want %q", tt.kind, tt.o, got, err, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		kind string
+		o    *Options
+	}{{"yahoo", nil}, {"json", nil}} {
+		if _, err := BaseURL(tt.kind, tt.o); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("BaseURL(%q, %+v) error = %v, want %v", tt.kind, tt.o, err, ErrInvalidOptions)
+		}
+	}
+}
+
+func TestCheckSymbol(t *testing.T) {
+	tests := []struct {
+		kind    string
+		valid   []string
+		invalid []string
+	}{
+		{KindNasdaq, []string{"AAPL", "aapl", "BRK.B", "BF-B", "^GSPC", "A", "ABCDEFGHIJKLMNOPQRST"},
+			[]string{"", "A B", "AAPL!", "ÅPL", "A_B", ".", "..", "ABCDEFGHIJKLMNOPQRSTU"}},
+		{KindStooq, []string{"AAPL", "brk-b", "BRK.B"}, []string{"", "^GSPC", "A/B", "A B"}},
+	}
+	for _, tt := range tests {
+		for _, s := range tt.valid {
+			if err := CheckSymbol(tt.kind, s); err != nil {
+				t.Errorf("CheckSymbol(%s, %q) = %v, want nil", tt.kind, s, err)
+			}
+		}
+		for _, s := range tt.invalid {
+			if err := CheckSymbol(tt.kind, s); !errors.Is(err, ErrInvalidSymbol) {
+				t.Errorf("CheckSymbol(%s, %q) = %v, want %v", tt.kind, s, err, ErrInvalidSymbol)
+			}
+		}
+	}
+	if err := CheckSymbol("yahoo", "AAPL"); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("CheckSymbol(yahoo, AAPL) = %v, want %v", err, ErrInvalidOptions)
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+	}{
+		{"relative_base", Options{BaseURL: "/api"}},
+		{"ftp_base", Options{BaseURL: "ftp://quotes.example"}},
+		{"base_with_query", Options{BaseURL: "https://quotes.example/?k=" + testKey}},
+		{"base_without_host", Options{BaseURL: "https://"}},
+		{"agent_with_newline", Options{UserAgent: "tickerd\r\nX-Evil: 1"}},
+		{"header_name", Options{Headers: map[string]string{"X Bad": "1"}}},
+		{"header_value_newline", Options{Headers: map[string]string{"X-Token": testSecret + "\r\nX-Evil: 1"}}},
+		{"key_newline", Options{APIKey: testKey + "\n"}},
+		{"secret_in_substitution", Options{APISecret: testSecret + "\n", Headers: map[string]string{"Authorization": "Bearer {apisecret}"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(KindNasdaq, &tt.o)
+			if !errors.Is(err, ErrInvalidOptions) {
+				t.Fatalf("New(nasdaq, %s) error = %v, want %v", tt.name, err, ErrInvalidOptions)
+			}
+			if msg := err.Error(); strings.Contains(msg, testKey) || strings.Contains(msg, testSecret) {
+				t.Errorf("New(nasdaq, %s) error = %v, holds a credential", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	src := mustNew(t, KindNasdaq, &Options{
+		UserAgent: "tickerd-test/1",
+		APIKey:    testKey,
+		Headers:   map[string]string{"Accept": "application/vnd.example+json", "Authorization": "Bearer {apikey}", "X-Pair": "{apikey}:{apisecret}"},
+		APISecret: testSecret,
+	})
+	req, err := src.NewRequest(t.Context(), "AAPL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"User-Agent":    "tickerd-test/1",
+		"Accept":        "application/vnd.example+json", // Headers override the kind's own
+		"Authorization": "Bearer " + testKey,
+		"X-Pair":        testKey + ":" + testSecret,
+	} {
+		if got := req.Header.Get(k); got != want {
+			t.Errorf("NewRequest header %s = %q, want %q", k, got, want)
+		}
+	}
+	// Each request has its own header map.
+	req.Header.Set("X-Changed", "1")
+	if again, _ := src.NewRequest(t.Context(), "AAPL"); again.Header.Get("X-Changed") != "" {
+		t.Errorf("a request's header change leaked into the next request")
+	}
+}
+
+func TestRedact(t *testing.T) {
+	var sec secrets
+	sec.add(testKey, 1)
+	sec.add("short", minSecret)
+	sec.add("", 1)
+	if len(sec) != 1 {
+		t.Fatalf("secrets = %q, want only the key", sec)
+	}
+	long := strings.Repeat("x", 70) + testKey + strings.Repeat("y", 70)
+	for in, want := range map[string]string{
+		"token " + testKey + " rejected": `"token [REDACTED] rejected"`,
+		"short stays":                    `"short stays"`,
+		long:                             `"` + strings.Repeat("x", 70) + "[REDACTED]" + `"...`,
+		"é" + strings.Repeat("é", 50):    `"` + strings.Repeat("é", 40) + `"...`,
+	} {
+		if got := sec.quote(in); got != want {
+			t.Errorf("quote(%.30q...) = %s, want %s", in, got, want)
+		}
+	}
+}

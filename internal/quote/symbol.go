@@ -1,0 +1,29 @@
+package quote
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// checkChars checks that sym (already upper case) is 1 to max ASCII
+// letters, digits or bytes of extra.
+func checkChars(sym string, max int, extra string) error {
+	if sym == "" || len(sym) > max {
+		return fmt.Errorf("want 1 to %d characters", max)
+	}
+	for i := 0; i < len(sym); i++ {
+		c := sym[i]
+		if ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte(extra, c) >= 0 {
+			continue
+		}
+		return fmt.Errorf("character %q not allowed, want letters, digits or %q", c, extra)
+	}
+	if sym == "." || sym == ".." {
+		return errors.New("not a symbol")
+	}
+	return nil
+}
+
+func checkNasdaqSymbol(sym string) error { return checkChars(sym, 20, ".-^/") }
+func checkStooqSymbol(sym string) error  { return checkChars(sym, 20, ".-") }
