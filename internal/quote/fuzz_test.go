@@ -118,3 +118,35 @@ func FuzzStooq(f *testing.F) {
 		fuzzParse(t, src, symbol, body)
 	})
 }
+
+func FuzzCoinbase(f *testing.F) {
+	addSeeds(f, "BTC-USD", "eth-usd", "")
+	src := mustNew(f, KindCoinbase, &Options{Headers: testHeaders})
+	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
+		fuzzParse(t, src, symbol, body)
+	})
+}
+
+func FuzzBinance(f *testing.F) {
+	addSeeds(f, "BTCUSDT", "ethusdt", "")
+	src := mustNew(f, KindBinance, &Options{Headers: testHeaders})
+	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
+		fuzzParse(t, src, symbol, body)
+	})
+}
+
+func FuzzFinnhub(f *testing.F) {
+	addSeeds(f, "AAPL", "msft", "")
+	src := mustNew(f, KindFinnhub, &Options{APIKey: testKey, APISecret: testSecret})
+	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
+		fuzzParse(t, src, symbol, body)
+	})
+}
+
+func FuzzAlpaca(f *testing.F) {
+	addSeeds(f, "AAPL", "msft", "")
+	src := mustNew(f, KindAlpaca, &Options{APIKey: testKey, APISecret: testSecret})
+	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
+		fuzzParse(t, src, symbol, body)
+	})
+}

@@ -66,6 +66,16 @@ func positive(f float64, ok bool) float64 {
 	return f
 }
 
+// roundVolume turns a volume given as a decimal (crypto volumes are
+// fractional) into whole units, rounding to nearest; false when it is
+// negative or does not fit an int64.
+func roundVolume(f float64) (int64, bool) {
+	if math.IsNaN(f) || f < 0 || f >= math.MaxInt64 {
+		return 0, false
+	}
+	return int64(math.Round(f)), true
+}
+
 // cleanStatus makes a source's market status fit Quote.MarketStatus:
 // trimmed, control characters and invalid UTF-8 dropped, cut to
 // MaxMarketStatus bytes on a rune boundary.

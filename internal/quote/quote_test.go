@@ -136,3 +136,13 @@ func TestNoClose(t *testing.T) {
 		}
 	}
 }
+
+// readFixture returns testdata/name.
+func readFixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

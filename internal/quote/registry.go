@@ -12,8 +12,12 @@ import (
 
 // The source kinds New builds.
 const (
-	KindNasdaq = "nasdaq" // api.nasdaq.com quote info (keyless)
-	KindStooq  = "stooq"  // stooq.com CSV quotes (keyless)
+	KindNasdaq   = "nasdaq"   // api.nasdaq.com quote info (keyless)
+	KindStooq    = "stooq"    // stooq.com CSV quotes (keyless)
+	KindCoinbase = "coinbase" // Coinbase Exchange product ticker (keyless)
+	KindBinance  = "binance"  // Binance spot 24 h ticker (keyless)
+	KindFinnhub  = "finnhub"  // Finnhub quote (APIKey)
+	KindAlpaca   = "alpaca"   // Alpaca market data snapshot (APIKey and APISecret)
 )
 
 // Errors from New and CheckSymbol, wrapped with detail; test for them with
@@ -21,26 +25,29 @@ const (
 // and never contain a key, secret or header value.
 var (
 	// ErrInvalidOptions means New cannot build the kind from the Options:
-	// an unknown kind, a bad URL or header.
+	// an unknown kind, a missing key, a bad URL or header.
 	ErrInvalidOptions = errors.New("quote: invalid source options")
 	// ErrInvalidSymbol means a symbol is not in the kind's symbol syntax.
 	ErrInvalidSymbol = errors.New("quote: invalid symbol")
 )
 
-// Options configure a Source built by New. A nil *Options means defaults. Options are read by New only; the
+// Options configure a Source built by New. A nil *Options means defaults,
+// which is enough for the keyless kinds. Options are read by New only; the
 // Source keeps its own copies.
 type Options struct {
 	// BaseURL is the scheme and host (and optional path prefix) requests
 	// go to; "" means the kind's default (see BaseURL).
 	BaseURL string
 	// UserAgent is sent as User-Agent; "" means a desktop Chrome's for
-	// nasdaq and stooq (which stall other clients).
+	// nasdaq and stooq (which stall other clients), and tickerd's own for
+	// the API kinds.
 	UserAgent string
-	// APIKey is the API key of kinds that need one, and {apikey} in
-	// header values. It never appears in errors.
+	// APIKey is the finnhub token (sent as the token query parameter),
+	// the alpaca key id (APCA-API-KEY-ID), and {apikey} in header values.
+	// It never appears in errors.
 	APIKey string
-	// APISecret is the API secret of kinds that need one, and {apisecret}
-	// in header values. It never appears in errors.
+	// APISecret is the alpaca secret key (APCA-API-SECRET-KEY) and
+	// {apisecret} in header values. It never appears in errors.
 	APISecret string
 	// Headers are extra request headers, set after (and so overriding) the
 	// kind's own. Values may use {apikey} and {apisecret}. Values of 8
@@ -65,8 +72,12 @@ type kind struct {
 // kinds is the registry New, CheckSymbol and BaseURL read; it is never
 // written after init.
 var kinds = map[string]kind{
-	KindNasdaq: {NasdaqURL, checkNasdaqSymbol, build(newNasdaq)},
-	KindStooq:  {StooqURL, checkStooqSymbol, func(o *Options) (Source, error) { return newStooq(o), nil }},
+	KindNasdaq:   {NasdaqURL, checkNasdaqSymbol, build(newNasdaq)},
+	KindStooq:    {StooqURL, checkStooqSymbol, func(o *Options) (Source, error) { return newStooq(o), nil }},
+	KindCoinbase: {CoinbaseURL, checkCoinbaseSymbol, build(newCoinbase)},
+	KindBinance:  {BinanceURL, checkBinanceSymbol, build(newBinance)},
+	KindFinnhub:  {FinnhubURL, checkFinnhubSymbol, build(newFinnhub)},
+	KindAlpaca:   {AlpacaURL, checkAlpacaSymbol, build(newAlpaca)},
 }
 
 // build adapts a constructor of a concrete Source to the registry, so a
@@ -113,8 +124,14 @@ func New(kindName string, o *Options) (Source, error) {
 // wrapping ErrInvalidSymbol (or ErrInvalidOptions for an unknown kind). The
 // syntaxes:
 //
-//   - nasdaq: 1 to 20 ASCII letters, digits and . - ^ /;
-//   - stooq: 1 to 20 ASCII letters, digits and . - (".us" is appended).
+//   - nasdaq, finnhub: 1 to 20 ASCII letters, digits and . - ^ / (finnhub
+//     also : = _ for exchange-prefixed and foreign symbols);
+//   - stooq: 1 to 20 ASCII letters, digits and . - (".us" is appended);
+//   - coinbase: a product id, BASE-QUOTE, each 1 to 10 letters or digits
+//     ("BTC-USD");
+//   - binance: 1 to 20 letters, digits and . - _ ("BTCUSDT");
+//   - alpaca: a US stock, 1 to 12 letters, digits and '.', starting with
+//     a letter ("BRK.B").
 func CheckSymbol(kindName, sym string) error {
 	k, ok := kinds[kindName]
 	if !ok {
@@ -177,6 +194,9 @@ func substitute(v string, o *Options) string {
 	return strings.NewReplacer("{apikey}", o.APIKey, "{apisecret}", o.APISecret).Replace(v)
 }
 
+// apiUserAgent is the User-Agent of the API kinds when none is configured.
+const apiUserAgent = "tickerd (+https://github.com/tickerd/tickerd)"
+
 // common is what every Source built from Options shares. It is immutable
 // after construction.
 type common struct {
@@ -222,6 +242,12 @@ func (c *common) get(ctx context.Context, sym, u string) (*http.Request, error) 
 	}
 	req.Header = c.header.Clone()
 	return req, nil
+}
+
+// invalidSymbol is NewRequest's error for a symbol outside the kind's
+// syntax: the upstream cannot know it.
+func (c *common) invalidSymbol(sym string, err error) error {
+	return fmt.Errorf("%s %.40q: %w: %w: %v", c.name, sym, ErrUnknownSymbol, ErrInvalidSymbol, err)
 }
 
 // validHeaderName reports whether s is an RFC 9110 token.

@@ -8,16 +8,16 @@ import (
 )
 
 func TestKinds(t *testing.T) {
-	want := []string{"nasdaq", "stooq"}
+	want := []string{"alpaca", "binance", "coinbase", "finnhub", "nasdaq", "stooq"}
 	if got := Kinds(); !slices.Equal(got, want) {
 		t.Fatalf("Kinds() = %v, want %v", got, want)
 	}
-	for _, kind := range []string{KindNasdaq, KindStooq} {
+	for _, kind := range []string{KindNasdaq, KindStooq, KindCoinbase, KindBinance} {
 		if src, err := New(kind, nil); err != nil || src == nil {
 			t.Errorf("New(%s, nil) = %v, %v, want a keyless source", kind, src, err)
 		}
 	}
-	for _, kind := range []string{"coinbase", "json", "yahoo", ""} {
+	for _, kind := range []string{KindFinnhub, KindAlpaca, "json", "yahoo", ""} {
 		src, err := New(kind, nil)
 		if !errors.Is(err, ErrInvalidOptions) || src != nil {
 			t.Errorf("New(%q, nil) = %#v, %v, want a nil Source and %v", kind, src, err, ErrInvalidOptions)
@@ -33,8 +33,11 @@ func TestBaseURL(t *testing.T) {
 	}{
 		{KindNasdaq, nil, "https://api.nasdaq.com"},
 		{KindStooq, nil, "https://stooq.com"},
-		{KindStooq, &Options{}, "https://stooq.com"},
-		{KindNasdaq, &Options{BaseURL: "http://127.0.0.1:8080"}, "http://127.0.0.1:8080"},
+		{KindCoinbase, nil, "https://api.exchange.coinbase.com"},
+		{KindBinance, &Options{}, "https://api.binance.com"},
+		{KindFinnhub, nil, "https://finnhub.io"},
+		{KindAlpaca, nil, "https://data.alpaca.markets"},
+		{KindCoinbase, &Options{BaseURL: "http://127.0.0.1:8080"}, "http://127.0.0.1:8080"},
 	}
 	for _, tt := range tests {
 		if got, err := BaseURL(tt.kind, tt.o); err != nil || got != tt.want {
@@ -60,6 +63,10 @@ func TestCheckSymbol(t *testing.T) {
 		{KindNasdaq, []string{"AAPL", "aapl", "BRK.B", "BF-B", "^GSPC", "A", "ABCDEFGHIJKLMNOPQRST"},
 			[]string{"", "A B", "AAPL!", "ÅPL", "A_B", ".", "..", "ABCDEFGHIJKLMNOPQRSTU"}},
 		{KindStooq, []string{"AAPL", "brk-b", "BRK.B"}, []string{"", "^GSPC", "A/B", "A B"}},
+		{KindCoinbase, []string{"BTC-USD", "eth-usdc", "1INCH-USD"}, []string{"", "BTCUSD", "BTC-", "-USD", "BTC-USD-X", "BTC_USD", "ABCDEFGHIJK-USD"}},
+		{KindBinance, []string{"BTCUSDT", "btcusdt", "1000SATSUSDT", "BTC_USDT"}, []string{"", "BTC USDT", "BTC/USDT", "BTC&X"}},
+		{KindFinnhub, []string{"AAPL", "BRK.B", "ERE.UN.TO", "BINANCE:BTCUSDT", "^GSPC", "OANDA:EUR_USD"}, []string{"", "A B", "A?B", "A#B", "A&B"}},
+		{KindAlpaca, []string{"AAPL", "brk.b", "A"}, []string{"", "1AB", "BRK-B", "BTC/USD", ".A", "ABCDEFGHIJKLM"}},
 	}
 	for _, tt := range tests {
 		for _, s := range tt.valid {
@@ -95,25 +102,25 @@ func TestOptionsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(KindNasdaq, &tt.o)
+			_, err := New(KindCoinbase, &tt.o)
 			if !errors.Is(err, ErrInvalidOptions) {
-				t.Fatalf("New(nasdaq, %s) error = %v, want %v", tt.name, err, ErrInvalidOptions)
+				t.Fatalf("New(coinbase, %s) error = %v, want %v", tt.name, err, ErrInvalidOptions)
 			}
 			if msg := err.Error(); strings.Contains(msg, testKey) || strings.Contains(msg, testSecret) {
-				t.Errorf("New(nasdaq, %s) error = %v, holds a credential", tt.name, err)
+				t.Errorf("New(coinbase, %s) error = %v, holds a credential", tt.name, err)
 			}
 		})
 	}
 }
 
 func TestHeaders(t *testing.T) {
-	src := mustNew(t, KindNasdaq, &Options{
+	src := mustNew(t, KindCoinbase, &Options{
 		UserAgent: "tickerd-test/1",
 		APIKey:    testKey,
 		Headers:   map[string]string{"Accept": "application/vnd.example+json", "Authorization": "Bearer {apikey}", "X-Pair": "{apikey}:{apisecret}"},
 		APISecret: testSecret,
 	})
-	req, err := src.NewRequest(t.Context(), "AAPL")
+	req, err := src.NewRequest(t.Context(), "BTC-USD")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +136,7 @@ func TestHeaders(t *testing.T) {
 	}
 	// Each request has its own header map.
 	req.Header.Set("X-Changed", "1")
-	if again, _ := src.NewRequest(t.Context(), "AAPL"); again.Header.Get("X-Changed") != "" {
+	if again, _ := src.NewRequest(t.Context(), "BTC-USD"); again.Header.Get("X-Changed") != "" {
 		t.Errorf("a request's header change leaked into the next request")
 	}
 }

@@ -99,6 +99,7 @@ type roundTripKind struct {
 }
 
 func roundTripKinds() []roundTripKind {
+	keyed := func() *Options { return &Options{APIKey: testKey, APISecret: testSecret} }
 	none := func() *Options { return &Options{} }
 	hdr := func(kv ...string) http.Header {
 		h := http.Header{}
@@ -123,6 +124,20 @@ func roundTripKinds() []roundTripKind {
 			sym: "AAPL", uri: "/q/l/?s=aapl.us&f=sd2t2ohlcv&h&e=csv", ok: answer{ct: "text/csv", file: "stooq_aapl_crlf.csv"}, wantPrice: 227.5,
 			other: "MSFT", otherURI: "/q/l/?s=msft.us&f=sd2t2ohlcv&h&e=csv",
 			unknown: "AAPLX", unknownU: "/q/l/?s=aaplx.us&f=sd2t2ohlcv&h&e=csv", unknownA: answer{ct: "text/csv", file: "stooq_unknown.csv"}},
+		{name: "coinbase", kind: KindCoinbase, opts: none, header: hdr("User-Agent", apiUserAgent, "Accept", "application/json"),
+			sym: "btc-usd", uri: "/products/BTC-USD/ticker", ok: answer{ct: json, file: "coinbase_btc_usd.json"}, wantPrice: 67215.41,
+			unknown: "XYZ-USD", unknownU: "/products/XYZ-USD/ticker", unknownA: answer{status: 404, ct: json, file: "coinbase_not_found.json"}},
+		{name: "binance", kind: KindBinance, opts: none, header: hdr("User-Agent", apiUserAgent),
+			sym: "BTCUSDT", uri: "/api/v3/ticker/24hr?symbol=BTCUSDT", ok: answer{ct: json, file: "binance_btcusdt.json"}, wantPrice: 67220.71,
+			other: "ETHUSDT", otherURI: "/api/v3/ticker/24hr?symbol=ETHUSDT",
+			unknown: "BTCUSDX", unknownU: "/api/v3/ticker/24hr?symbol=BTCUSDX", unknownA: answer{status: 400, ct: json, file: "binance_invalid_symbol.json"}},
+		{name: "finnhub", kind: KindFinnhub, opts: keyed, header: hdr("User-Agent", apiUserAgent),
+			sym: "AAPL", uri: "/api/v1/quote?symbol=AAPL&token=" + url.QueryEscape(testKey), ok: answer{ct: json, file: "finnhub_aapl.json"}, wantPrice: 227.52,
+			unknown: "AAPLX", unknownU: "/api/v1/quote?symbol=AAPLX&token=" + url.QueryEscape(testKey), unknownA: answer{ct: json, file: "finnhub_unknown.json"}},
+		{name: "alpaca", kind: KindAlpaca, opts: keyed, header: hdr("APCA-API-KEY-ID", testKey, "APCA-API-SECRET-KEY", testSecret),
+			sym: "AAPL", uri: "/v2/stocks/AAPL/snapshot", ok: answer{ct: json, file: "alpaca_aapl_snapshot.json"}, wantPrice: 227.52,
+			other: "MSFT", otherURI: "/v2/stocks/MSFT/snapshot",
+			unknown: "AAPLX", unknownU: "/v2/stocks/AAPLX/snapshot", unknownA: answer{status: 404, ct: json, file: "alpaca_not_found.json"}},
 	}
 }
 
@@ -198,9 +213,24 @@ func TestRoundTripEchoedCredentials(t *testing.T) {
 		uri  string
 		ans  answer
 	}{
+		{"finnhub_401", KindFinnhub, func() *Options { return &Options{APIKey: testKey} }, "AAPL",
+			"/api/v1/quote?symbol=AAPL&token=" + testKey,
+			answer{status: 401, ct: "application/json", body: `{"error":"Invalid API key: ` + testKey + `"}`}},
+		{"finnhub_200_error", KindFinnhub, func() *Options { return &Options{APIKey: testKey} }, "AAPL",
+			"/api/v1/quote?symbol=AAPL&token=" + testKey,
+			answer{ct: "application/json", body: `{"error":"token ` + testKey + ` has no access"}`}},
+		{"alpaca_403", KindAlpaca, func() *Options { return &Options{APIKey: testKey, APISecret: testSecret} }, "AAPL",
+			"/v2/stocks/AAPL/snapshot",
+			answer{status: 403, ct: "application/json", body: `{"message":"forbidden for key ` + testKey + ` secret ` + testSecret + `"}`}},
+		{"alpaca_wrong_symbol", KindAlpaca, func() *Options { return &Options{APIKey: testKey, APISecret: testSecret} }, "AAPL",
+			"/v2/stocks/AAPL/snapshot",
+			answer{ct: "application/json", body: `{"symbol":"` + testSecret + `","latestTrade":{"p":1}}`}},
 		{"nasdaq_error_message", KindNasdaq, func() *Options { return &Options{Headers: map[string]string{"X-Api-Key": testSecret}} }, "AAPL",
 			"/api/quote/AAPL/info?assetclass=stocks",
 			answer{ct: "application/json", body: `{"data":null,"message":null,"status":{"rCode":400,"bCodeMessage":[{"code":3004,"errorMessage":"vendor refused key ` + testSecret + `"}],"developerMessage":null}}`}},
+		{"header_secret", KindCoinbase, func() *Options { return &Options{Headers: map[string]string{"CB-Access-Key": testSecret}} }, "BTC-USD",
+			"/products/BTC-USD/ticker",
+			answer{status: 401, ct: "application/json", body: `{"message":"invalid CB-Access-Key ` + testSecret + `"}`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

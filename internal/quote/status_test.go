@@ -78,6 +78,12 @@ func allKinds(t *testing.T) map[string]Source {
 
 // symbolFor is a valid symbol of kind.
 func symbolFor(kind string) string {
+	switch kind {
+	case KindCoinbase:
+		return "BTC-USD"
+	case KindBinance:
+		return "BTCUSDT"
+	}
 	return "AAPL"
 }
 

@@ -25,5 +25,27 @@ func checkChars(sym string, max int, extra string) error {
 	return nil
 }
 
-func checkNasdaqSymbol(sym string) error { return checkChars(sym, 20, ".-^/") }
-func checkStooqSymbol(sym string) error  { return checkChars(sym, 20, ".-") }
+func checkNasdaqSymbol(sym string) error  { return checkChars(sym, 20, ".-^/") }
+func checkStooqSymbol(sym string) error   { return checkChars(sym, 20, ".-") }
+func checkBinanceSymbol(sym string) error { return checkChars(sym, 20, ".-_") }
+func checkFinnhubSymbol(sym string) error { return checkChars(sym, 20, ".-^/:=_") }
+
+// checkCoinbaseSymbol checks a product id: BASE-QUOTE.
+func checkCoinbaseSymbol(sym string) error {
+	base, quote, ok := strings.Cut(sym, "-")
+	if !ok || checkChars(base, 10, "") != nil || checkChars(quote, 10, "") != nil {
+		return errors.New("want a product id BASE-QUOTE such as BTC-USD")
+	}
+	return nil
+}
+
+// checkAlpacaSymbol checks a US stock symbol as alpaca writes it (BRK.B).
+func checkAlpacaSymbol(sym string) error {
+	if err := checkChars(sym, 12, "."); err != nil {
+		return err
+	}
+	if c := sym[0]; c < 'A' || c > 'Z' {
+		return errors.New("want a symbol starting with a letter")
+	}
+	return nil
+}
