@@ -150,3 +150,49 @@ func FuzzAlpaca(f *testing.F) {
 		fuzzParse(t, src, symbol, body)
 	})
 }
+
+// FuzzJSON fuzzes the json kind with both example configurations, and with
+// a configuration that reads every field, so every conversion is reached.
+func FuzzJSON(f *testing.F) {
+	addSeeds(f, "AAPL", "IBM", "")
+	av, md := alphaVantageOptions(), marketDataOptions()
+	av.APISecret, md.APISecret = testSecret, testSecret
+	srcs := []Source{
+		mustNew(f, KindJSON, av),
+		mustNew(f, KindJSON, md),
+		mustNew(f, KindJSON, &Options{APIKey: testKey, APISecret: testSecret, JSON: &JSONOptions{
+			URL: "https://quotes.example/q/{symbol}?k={apikey}", Symbol: "data.symbol", Price: "data.lastSalePrice",
+			Change: "data.netChange", ChangePct: "data.percentageChange", Volume: "[0].volume", Time: "data.time",
+			Open: "o", High: "h", Low: "l", PrevClose: "pc", Bid: "data.bid", Ask: "data.ask", MarketStatus: "data.marketStatus",
+			ErrorIf: []string{"error", "status.rCode=400"}, UnknownIf: []string{"!data"},
+		}}),
+	}
+	f.Fuzz(func(t *testing.T, symbol string, body []byte) {
+		for _, src := range srcs {
+			fuzzParse(t, src, symbol, body)
+		}
+	})
+}
+
+// FuzzJSONPath checks that parsing a path never panics, and that a parsed
+// path is within the syntax's bounds and addresses what it says on a
+// document built for it.
+func FuzzJSONPath(f *testing.F) {
+	for _, s := range []string{"a", "a.b", "a[0].b", `["Global Quote"]["05. price"]`, "[0]", `["a\"b"]`, "a..b", "a[", "[x]", "a=b", "!a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePath(s)
+		if err != nil {
+			return
+		}
+		if len(p) == 0 || len(p) > maxPathSteps {
+			t.Fatalf("parsePath(%q) = %d steps, want 1 to %d", s, len(p), maxPathSteps)
+		}
+		doc := buildDoc(p, `"found"`)
+		vals, err := walkJSON(strings.NewReader(doc), []jsonPath{p})
+		if err != nil || vals[0].kind != 's' || vals[0].text != "found" {
+			t.Fatalf("walkJSON(%s, %q) = %+v, %v, want the string found", doc, s, vals, err)
+		}
+	})
+}

@@ -29,6 +29,12 @@ func (c *closeCounter) Close() error {
 	return nil
 }
 
+// fileResponse returns a 200 response streaming testdata/name.
+func fileResponse(t *testing.T, name string) *http.Response {
+	t.Helper()
+	return statusFileResponse(t, http.StatusOK, "", name)
+}
+
 // statusFileResponse returns a response with status code and Content-Type
 // ct (none when "") streaming testdata/name.
 func statusFileResponse(t *testing.T, code int, ct, name string) *http.Response {

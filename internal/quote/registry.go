@@ -18,14 +18,15 @@ const (
 	KindBinance  = "binance"  // Binance spot 24 h ticker (keyless)
 	KindFinnhub  = "finnhub"  // Finnhub quote (APIKey)
 	KindAlpaca   = "alpaca"   // Alpaca market data snapshot (APIKey and APISecret)
+	KindJSON     = "json"     // any JSON quote API, described by Options.JSON
 )
 
 // Errors from New and CheckSymbol, wrapped with detail; test for them with
-// errors.Is. Their messages name the Options field (Options.APIKey, ...)
-// and never contain a key, secret or header value.
+// errors.Is. Their messages name the Options field (Options.APIKey,
+// Options.JSON.Price, ...) and never contain a key, secret or header value.
 var (
 	// ErrInvalidOptions means New cannot build the kind from the Options:
-	// an unknown kind, a missing key, a bad URL or header.
+	// an unknown kind, a missing key, a bad URL, header or JSON path.
 	ErrInvalidOptions = errors.New("quote: invalid source options")
 	// ErrInvalidSymbol means a symbol is not in the kind's symbol syntax.
 	ErrInvalidSymbol = errors.New("quote: invalid symbol")
@@ -36,15 +37,16 @@ var (
 // Source keeps its own copies.
 type Options struct {
 	// BaseURL is the scheme and host (and optional path prefix) requests
-	// go to; "" means the kind's default (see BaseURL).
+	// go to; "" means the kind's default (see BaseURL). For the json kind
+	// it replaces the scheme and host of JSON.URL.
 	BaseURL string
 	// UserAgent is sent as User-Agent; "" means a desktop Chrome's for
 	// nasdaq and stooq (which stall other clients), and tickerd's own for
 	// the API kinds.
 	UserAgent string
 	// APIKey is the finnhub token (sent as the token query parameter),
-	// the alpaca key id (APCA-API-KEY-ID), and {apikey} in header values.
-	// It never appears in errors.
+	// the alpaca key id (APCA-API-KEY-ID), and {apikey} in the json kind's
+	// URL and in header values. It never appears in errors.
 	APIKey string
 	// APISecret is the alpaca secret key (APCA-API-SECRET-KEY) and
 	// {apisecret} in header values. It never appears in errors.
@@ -60,11 +62,14 @@ type Options struct {
 	// not-found code (1001), so list ETFs, indexes and funds here. Other
 	// kinds reject a non-empty AssetClass.
 	AssetClass map[string]string
+	// JSON describes the json kind's API; required for that kind and
+	// rejected by the others.
+	JSON *JSONOptions
 }
 
 // kind is one entry of the registry.
 type kind struct {
-	defaultURL string                           // BaseURL when Options.BaseURL is ""
+	defaultURL string                           // BaseURL when Options.BaseURL is ""; "" for json
 	check      func(sym string) error           // the symbol syntax; nil error when valid
 	build      func(o *Options) (Source, error) // o is never nil and has been checked by checkCommon
 }
@@ -78,6 +83,7 @@ var kinds = map[string]kind{
 	KindBinance:  {BinanceURL, checkBinanceSymbol, build(newBinance)},
 	KindFinnhub:  {FinnhubURL, checkFinnhubSymbol, build(newFinnhub)},
 	KindAlpaca:   {AlpacaURL, checkAlpacaSymbol, build(newAlpaca)},
+	KindJSON:     {"", checkJSONSymbol, build(newJSON)},
 }
 
 // build adapts a constructor of a concrete Source to the registry, so a
@@ -131,7 +137,8 @@ func New(kindName string, o *Options) (Source, error) {
 //     ("BTC-USD");
 //   - binance: 1 to 20 letters, digits and . - _ ("BTCUSDT");
 //   - alpaca: a US stock, 1 to 12 letters, digits and '.', starting with
-//     a letter ("BRK.B").
+//     a letter ("BRK.B");
+//   - json: 1 to 32 ASCII letters, digits and . - ^ / : = _.
 func CheckSymbol(kindName, sym string) error {
 	k, ok := kinds[kindName]
 	if !ok {
@@ -145,7 +152,7 @@ func CheckSymbol(kindName, sym string) error {
 
 // BaseURL returns the URL a Source built by New(kind, o) sends its
 // requests to, for the caller's connection: o.BaseURL, else the kind's
-// default.
+// default (for json, the scheme and host of o.JSON.URL).
 func BaseURL(kindName string, o *Options) (string, error) {
 	k, ok := kinds[kindName]
 	if !ok {
@@ -153,6 +160,16 @@ func BaseURL(kindName string, o *Options) (string, error) {
 	}
 	if o != nil && o.BaseURL != "" {
 		return o.BaseURL, nil
+	}
+	if kindName == KindJSON {
+		if o == nil || o.JSON == nil {
+			return "", fmt.Errorf("%w: json needs Options.JSON", ErrInvalidOptions)
+		}
+		t, err := parseTemplate(o.JSON.URL)
+		if err != nil {
+			return "", err
+		}
+		return t.origin, nil
 	}
 	return k.defaultURL, nil
 }
@@ -182,6 +199,9 @@ func checkCommon(kindName string, o *Options) error {
 	}
 	if len(o.AssetClass) > 0 && kindName != KindNasdaq {
 		return fmt.Errorf("%w: Options.AssetClass is for nasdaq, not %s", ErrInvalidOptions, kindName)
+	}
+	if o.JSON != nil && kindName != KindJSON {
+		return fmt.Errorf("%w: Options.JSON is for the json kind, not %s", ErrInvalidOptions, kindName)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestKinds(t *testing.T) {
-	want := []string{"alpaca", "binance", "coinbase", "finnhub", "nasdaq", "stooq"}
+	want := []string{"alpaca", "binance", "coinbase", "finnhub", "json", "nasdaq", "stooq"}
 	if got := Kinds(); !slices.Equal(got, want) {
 		t.Fatalf("Kinds() = %v, want %v", got, want)
 	}
@@ -17,7 +17,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("New(%s, nil) = %v, %v, want a keyless source", kind, src, err)
 		}
 	}
-	for _, kind := range []string{KindFinnhub, KindAlpaca, "json", "yahoo", ""} {
+	for _, kind := range []string{KindFinnhub, KindAlpaca, KindJSON, "yahoo", ""} {
 		src, err := New(kind, nil)
 		if !errors.Is(err, ErrInvalidOptions) || src != nil {
 			t.Errorf("New(%q, nil) = %#v, %v, want a nil Source and %v", kind, src, err, ErrInvalidOptions)
@@ -37,6 +37,7 @@ func TestBaseURL(t *testing.T) {
 		{KindBinance, &Options{}, "https://api.binance.com"},
 		{KindFinnhub, nil, "https://finnhub.io"},
 		{KindAlpaca, nil, "https://data.alpaca.markets"},
+		{KindJSON, marketDataOptions(), "https://api.marketdata.app"},
 		{KindCoinbase, &Options{BaseURL: "http://127.0.0.1:8080"}, "http://127.0.0.1:8080"},
 	}
 	for _, tt := range tests {
@@ -47,7 +48,7 @@ func TestBaseURL(t *testing.T) {
 	for _, tt := range []struct {
 		kind string
 		o    *Options
-	}{{"yahoo", nil}, {"json", nil}} {
+	}{{"yahoo", nil}, {KindJSON, nil}, {KindJSON, &Options{JSON: &JSONOptions{URL: "/x/{symbol}"}}}} {
 		if _, err := BaseURL(tt.kind, tt.o); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("BaseURL(%q, %+v) error = %v, want %v", tt.kind, tt.o, err, ErrInvalidOptions)
 		}
@@ -67,6 +68,7 @@ func TestCheckSymbol(t *testing.T) {
 		{KindBinance, []string{"BTCUSDT", "btcusdt", "1000SATSUSDT", "BTC_USDT"}, []string{"", "BTC USDT", "BTC/USDT", "BTC&X"}},
 		{KindFinnhub, []string{"AAPL", "BRK.B", "ERE.UN.TO", "BINANCE:BTCUSDT", "^GSPC", "OANDA:EUR_USD"}, []string{"", "A B", "A?B", "A#B", "A&B"}},
 		{KindAlpaca, []string{"AAPL", "brk.b", "A"}, []string{"", "1AB", "BRK-B", "BTC/USD", ".A", "ABCDEFGHIJKLM"}},
+		{KindJSON, []string{"AAPL", "7203.T", "BTC-USD", "EUR/USD", "X:BTCUSD"}, []string{"", "A B", "A?B", "A#B", "A%20", strings.Repeat("A", 33)}},
 	}
 	for _, tt := range tests {
 		for _, s := range tt.valid {

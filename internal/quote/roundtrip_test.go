@@ -138,6 +138,14 @@ func roundTripKinds() []roundTripKind {
 			sym: "AAPL", uri: "/v2/stocks/AAPL/snapshot", ok: answer{ct: json, file: "alpaca_aapl_snapshot.json"}, wantPrice: 227.52,
 			other: "MSFT", otherURI: "/v2/stocks/MSFT/snapshot",
 			unknown: "AAPLX", unknownU: "/v2/stocks/AAPLX/snapshot", unknownA: answer{status: 404, ct: json, file: "alpaca_not_found.json"}},
+		{name: "json_alphavantage", kind: KindJSON, opts: alphaVantageOptions,
+			sym: "IBM", uri: "/query?function=GLOBAL_QUOTE&symbol=IBM&apikey=" + testKey, ok: answer{ct: json, file: "json_alphavantage_ibm.json"}, wantPrice: 232.99,
+			other: "AAPL", otherURI: "/query?function=GLOBAL_QUOTE&symbol=AAPL&apikey=" + testKey,
+			unknown: "IBMX", unknownU: "/query?function=GLOBAL_QUOTE&symbol=IBMX&apikey=" + testKey, unknownA: answer{ct: json, file: "json_alphavantage_unknown.json"}},
+		{name: "json_marketdata", kind: KindJSON, opts: marketDataOptions, header: hdr("Authorization", "Bearer "+testKey),
+			sym: "AAPL", uri: "/v1/stocks/quotes/AAPL/", ok: answer{ct: json, file: "json_marketdata_aapl.json"}, wantPrice: 227.52,
+			other: "MSFT", otherURI: "/v1/stocks/quotes/MSFT/",
+			unknown: "AAPLX", unknownU: "/v1/stocks/quotes/AAPLX/", unknownA: answer{status: 404, ct: json, file: "json_marketdata_no_data.json"}},
 	}
 }
 
@@ -225,6 +233,12 @@ func TestRoundTripEchoedCredentials(t *testing.T) {
 		{"alpaca_wrong_symbol", KindAlpaca, func() *Options { return &Options{APIKey: testKey, APISecret: testSecret} }, "AAPL",
 			"/v2/stocks/AAPL/snapshot",
 			answer{ct: "application/json", body: `{"symbol":"` + testSecret + `","latestTrade":{"p":1}}`}},
+		{"json_page_quoting_url", KindJSON, alphaVantageOptions, "IBM",
+			"/query?function=GLOBAL_QUOTE&symbol=IBM&apikey=" + testKey,
+			answer{ct: "text/plain; charset=utf-8", body: `<p>Denied: "/query?apikey=` + testKey + `&function=GLOBAL_QUOTE" is not yours.</p>`}},
+		{"json_error_message", KindJSON, alphaVantageOptions, "IBM",
+			"/query?function=GLOBAL_QUOTE&symbol=IBM&apikey=" + testKey,
+			answer{ct: "application/json", body: `{"Error Message": "Invalid API call for apikey=` + testKey + `"}`}},
 		{"nasdaq_error_message", KindNasdaq, func() *Options { return &Options{Headers: map[string]string{"X-Api-Key": testSecret}} }, "AAPL",
 			"/api/quote/AAPL/info?assetclass=stocks",
 			answer{ct: "application/json", body: `{"data":null,"message":null,"status":{"rCode":400,"bCodeMessage":[{"code":3004,"errorMessage":"vendor refused key ` + testSecret + `"}],"developerMessage":null}}`}},

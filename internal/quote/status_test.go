@@ -71,7 +71,12 @@ func allKinds(t *testing.T) map[string]Source {
 	t.Helper()
 	srcs := map[string]Source{}
 	for _, kind := range Kinds() {
-		srcs[kind] = mustNew(t, kind, &Options{APIKey: testKey, APISecret: testSecret, Headers: testHeaders})
+		o := &Options{APIKey: testKey, APISecret: testSecret, Headers: testHeaders}
+		if kind == KindJSON {
+			o = marketDataOptions()
+			o.APISecret = testSecret
+		}
+		srcs[kind] = mustNew(t, kind, o)
 	}
 	return srcs
 }

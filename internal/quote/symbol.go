@@ -29,6 +29,7 @@ func checkNasdaqSymbol(sym string) error  { return checkChars(sym, 20, ".-^/") }
 func checkStooqSymbol(sym string) error   { return checkChars(sym, 20, ".-") }
 func checkBinanceSymbol(sym string) error { return checkChars(sym, 20, ".-_") }
 func checkFinnhubSymbol(sym string) error { return checkChars(sym, 20, ".-^/:=_") }
+func checkJSONSymbol(sym string) error    { return checkChars(sym, 32, ".-^/:=_") }
 
 // checkCoinbaseSymbol checks a product id: BASE-QUOTE.
 func checkCoinbaseSymbol(sym string) error {
