@@ -22,6 +22,12 @@ const (
 	readBufSize  = 512
 	writeBufSize = 256
 	maxBatch     = 32 << 10 // a writer flushes once this much is queued
+
+	// maxArray is the largest payload of a batch frame (a JSON array of
+	// messages): under 32 KiB, the read limit many websocket clients have
+	// by default (coder/websocket's among them). A single message larger
+	// than that still goes, alone.
+	maxArray = 32<<10 - 256
 )
 
 // batchPool holds the buffers of batchConns that have bytes queued.
@@ -127,12 +133,58 @@ func (c *batchConn) Write(p []byte) (int, error) {
 const opClose = 0x8
 
 // appendText queues a text frame holding msg. It fails once a close frame
-// has been queued.
+// has been queued, or after a write error.
 func (c *batchConn) appendText(msg []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.canAppendLocked(); err != nil {
+		return err
+	}
+	c.headerLocked(len(msg))
+	c.queueLocked(msg)
+	return nil
+}
+
+// appendArray queues one text frame holding the JSON array of msgs, each a
+// JSON value: [m1,m2,...]. msgs must not be empty. It fails as appendText.
+func (c *batchConn) appendArray(msgs []frame) error {
+	n := len(msgs) + 1 // the brackets and commas
+	for _, m := range msgs {
+		n += len(m.b)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.canAppendLocked(); err != nil {
+		return err
+	}
+	c.headerLocked(n)
+	sep := byte('[')
+	for _, m := range msgs {
+		*c.buf = append(*c.buf, sep)
+		*c.buf = append(*c.buf, m.b...)
+		sep = ','
+	}
+	*c.buf = append(*c.buf, ']')
+	return nil
+}
+
+func (c *batchConn) canAppendLocked() error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.closing:
+		return net.ErrClosed
+	}
+	return nil
+}
+
+// headerLocked queues the header of an unmasked final text frame of l
+// bytes (RFC 6455, section 5.2).
+func (c *batchConn) headerLocked(l int) {
 	var hdr [10]byte
 	hdr[0] = 0x80 | 0x1 // FIN, text
 	n := 2
-	switch l := len(msg); {
+	switch {
 	case l < 126:
 		hdr[1] = byte(l)
 	case l <= 0xffff:
@@ -144,17 +196,7 @@ func (c *batchConn) appendText(msg []byte) error {
 		binary.BigEndian.PutUint64(hdr[2:], uint64(l))
 		n = 10
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.err != nil:
-		return c.err
-	case c.closing:
-		return net.ErrClosed
-	}
 	c.queueLocked(hdr[:n])
-	c.queueLocked(msg)
-	return nil
 }
 
 func (c *batchConn) queueLocked(p []byte) {
@@ -180,7 +222,10 @@ func (c *batchConn) buffered() int {
 func (c *batchConn) tryFlush() (full bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.flushing {
+	switch {
+	case c.err != nil:
+		return false, c.err
+	case c.flushing:
 		return c.buf != nil, nil
 	}
 	return c.flushLocked(false)
@@ -193,6 +238,9 @@ func (c *batchConn) flush() error {
 	defer c.mu.Unlock()
 	for c.flushing {
 		c.idle.Wait()
+	}
+	if c.err != nil {
+		return c.err // what was queued is lost
 	}
 	_, err := c.flushLocked(true)
 	return err

@@ -283,6 +283,28 @@ func fillSocket(t *testing.T, bc *batchConn) []byte {
 	}
 }
 
+// fillStuck fills the socket, then the peer's receive buffer behind it,
+// until a blocking flush fails with errSlow. It returns the bytes queued,
+// in order, and how long the failed flush took.
+func fillStuck(t *testing.T, bc *batchConn) ([]byte, time.Duration) {
+	t.Helper()
+	var want []byte
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("flush() took 1000 socketfuls from a peer that does not read")
+		}
+		want = append(want, fillSocket(t, bc)...)
+		start := time.Now()
+		err := bc.flush()
+		switch {
+		case errors.Is(err, errSlow):
+			return want, time.Since(start)
+		case err != nil:
+			t.Fatalf("flush() to a peer that does not read = %v, want nil or %v", err, errSlow)
+		}
+	}
+}
+
 // TestBatchConnNoProgress: a blocking flush to a socket that takes
 // nothing fails with errSlow after the timeout, keeps the rest queued (so
 // the stream still ends on a whole frame), and after makeRoom a close
@@ -291,22 +313,8 @@ func TestBatchConnNoProgress(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	srv, cl := tcpPair(t)
 	bc := newBatchConn(srv, nil, timeout, 8<<10)
-	// The socket fills, then the peer's receive buffer behind it.
-	var want []byte
-	var err error
-	var start time.Time
-	for i := 0; err == nil; i++ {
-		if i == 1000 {
-			t.Fatal("flush() took 1000 socketfuls from a peer that does not read")
-		}
-		want = append(want, fillSocket(t, bc)...)
-		start = time.Now()
-		err = bc.flush()
-	}
-	if !errors.Is(err, errSlow) {
-		t.Fatalf("flush() to a peer that does not read = %v, want %v", err, errSlow)
-	}
-	if d := time.Since(start); d < timeout {
+	want, d := fillStuck(t, bc)
+	if d < timeout {
 		t.Fatalf("flush() failed after %v, want after the %v timeout", d, timeout)
 	}
 	if bc.buffered() == 0 {
@@ -331,8 +339,9 @@ func TestBatchConnNoProgress(t *testing.T) {
 // another goroutine's lost it; so is every later write.
 func TestBatchConnWriteNoFalseSuccess(t *testing.T) {
 	srv, cl := tcpPair(t)
-	bc := newBatchConn(srv, nil, waitLimit, 8<<10)
-	fillSocket(t, bc)
+	bc := newBatchConn(srv, nil, 100*time.Millisecond, 8<<10)
+	fillStuck(t, bc)
+	bc.timeout = waitLimit // from now on writes wait for the peer
 	flushed := make(chan error, 1)
 	// Exits when the flush fails: the peer resets the connection.
 	go func() { flushed <- bc.flush() }()

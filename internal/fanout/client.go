@@ -31,6 +31,7 @@ type client struct {
 	conn    *websocket.Conn
 	bc      *batchConn // conn's socket: writers hold frames in it and flush them in batches
 	remote  string
+	batch   bool                    // every frame is a JSON array of messages (?batch=1); read-only
 	stop    context.CancelCauseFunc // ends the connection with a cause; first cause wins; any goroutine
 	stopped <-chan struct{}         // closed once stop has been called: writers give up
 
@@ -45,6 +46,8 @@ type client struct {
 	// Waited for by Hub.serve.
 	bg    sync.WaitGroup
 	pingT *time.Timer // sends the next ping; armed by startPing and by each answered ping, under mu
+
+	arr []frame // drain's scratch for a batch frame; owned by whoever sends for the client (one at a time)
 
 	mu sync.Mutex
 	// Guarded by mu. subs is written only with Hub.mu held too, so a
@@ -74,8 +77,8 @@ type frame struct {
 	kind msgKind // the metrics label
 }
 
-func newClient(h *Hub, conn *websocket.Conn, bc *batchConn, remote string, stop context.CancelCauseFunc, stopped <-chan struct{}) *client {
-	c := &client{h: h, conn: conn, bc: bc, remote: remote, stop: stop, stopped: stopped, subs: make(map[string]*sub)}
+func newClient(h *Hub, conn *websocket.Conn, bc *batchConn, remote string, batch bool, stop context.CancelCauseFunc, stopped <-chan struct{}) *client {
+	c := &client{h: h, conn: conn, bc: bc, remote: remote, batch: batch, stop: stop, stopped: stopped, subs: make(map[string]*sub)}
 	c.roomS, c.roomR = vanilla.NewState[struct{}]()
 	return c
 }

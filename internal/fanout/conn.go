@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,6 +31,12 @@ var (
 // 403 to a foreign Origin. A query ?symbols=AAPL,MSFT subscribes on
 // connect.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q, err := parseQuery(r.URL.Query())
+	if err != nil {
+		h.m.reject(rejectHandshake)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	if reason := h.admit(); reason != "" {
 		h.m.reject(reason)
 		msg := "too many websocket clients"
@@ -56,7 +63,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// goroutine's stack: the connection keeps only what serve needs.
 	// serve exits once the connection has ended and its other goroutines
 	// have exited; it releases the admission, which Run waits for.
-	go h.serve(conn, hw.conn, r.RemoteAddr, splitSymbols(r.URL.Query()["symbols"]))
+	go h.serve(conn, hw.conn, r.RemoteAddr, q)
 }
 
 // admit counts a new connection against MaxClients; it returns the reason
@@ -94,12 +101,12 @@ func (h *Hub) release() {
 // coder/websocket would drop the connection without a close frame, and it
 // costs every Read a registration. A connection that must be cut is
 // closed with CloseNow instead.
-func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, initial []string) {
+func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, q query) {
 	defer h.release()
 	conn.SetReadLimit(readLimit)
 	stopCtx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
-	c := newClient(h, conn, bc, remote, stop, stopCtx.Done())
+	c := newClient(h, conn, bc, remote, q.batch, stop, stopCtx.Done())
 	start := time.Now()
 
 	c.bg.Add(1)
@@ -124,9 +131,9 @@ func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, initial 
 	})
 
 	if h.register(c) {
-		if len(initial) > 0 {
+		if len(q.symbols) > 0 {
 			onFreshStack(func() {
-				if werr := h.subscribe(c, initial); werr != nil {
+				if werr := h.subscribe(c, q.symbols); werr != nil {
 					c.replyError(werr)
 				}
 			})
@@ -275,6 +282,26 @@ func onFreshStack(f func()) {
 		f()
 	}()
 	<-done
+}
+
+// query is what a client asks for in the upgrade request's query.
+type query struct {
+	symbols []string // ?symbols=AAPL,MSFT: subscribe on connect
+	batch   bool     // ?batch=1: every frame a JSON array of messages
+}
+
+// parseQuery reads the upgrade request's query; an error is the client's
+// (HTTP 400).
+func parseQuery(v url.Values) (query, error) {
+	q := query{symbols: splitSymbols(v["symbols"])}
+	switch b := v.Get("batch"); b {
+	case "", "0", "false":
+	case "1", "true":
+		q.batch = true
+	default:
+		return query{}, fmt.Errorf("batch=%s: want 1 or 0", shortQuote(b))
+	}
+	return q, nil
 }
 
 // splitSymbols splits the values of ?symbols= at commas, dropping empty

@@ -8,7 +8,18 @@
 // # Protocol
 //
 // Messages are JSON objects in text frames, one message per frame. A
-// client sends ops:
+// client connecting with GET /ws?batch=1 gets every frame as a JSON array
+// of one or more messages instead, each exactly as it is without batch,
+// in the same order: the replies and quotes waiting for the client when
+// the server writes (the quotes of a pulse, gathered for BatchDelay) go in
+// as few frames as fit under 32 KiB each. For example, one frame:
+//
+//	[{"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,"volume":111677,"time":"2026-11-21T15:04:00.000000000Z","collected_at":"2026-11-21T15:04:05.123456789Z","seq":17},
+//	 {"type":"quote","symbol":"MSFT","price":472.12,"change":-1.2,"change_pct":-0.25,"collected_at":"2026-11-21T15:04:05.123456789Z","seq":9},
+//	 {"type":"status","symbol":"MSFT","stale":false,"failures":0}]
+//
+// A batch value other than 1, true, 0 or false gets HTTP 400. Clients'
+// messages are never arrays. A client sends ops:
 //
 //	{"op":"subscribe","symbols":["AAPL","MSFT"]}  "*" means every configured symbol
 //	{"op":"unsubscribe","symbols":["AAPL"]}       "*" means all of the client's symbols
@@ -98,6 +109,7 @@
 // goroutine that exits. With 10,000 clients this takes about 17 KiB of
 // memory per client (docs/benchmarks.md).
 //
-// Quotes are not batched into JSON arrays: one message per frame keeps
-// clients simple. The frames of a batch share a socket write instead.
+// Without ?batch=1 the frames of a batch share a socket write; with it
+// they are one frame, which costs the client one frame and one JSON
+// document instead of one each per message.
 package fanout

@@ -238,27 +238,54 @@ func (c *client) finish() {
 // drain queues the outbox's frames in the batchConn until the outbox is
 // empty or the connection is stopped, calling flush every maxBatch bytes;
 // it stops early, reporting full, when flush does. Queueing does not
-// block: it only copies.
+// block: it only copies. In batch mode the messages go in JSON arrays of
+// up to maxArray bytes, one array per frame: the whole outbox in as few
+// frames as that allows.
 func (c *client) drain(sent *sentCounts, flush func() (full bool, err error)) (bool, error) {
 	var buf [2]frame
+	arr := c.arr[:0]
+	defer func() { clear(arr); c.arr = arr[:0] }()
+	size := 0 // arr's array length
+	emit := func() error {
+		if len(arr) == 0 {
+			return nil
+		}
+		err := c.bc.appendArray(arr)
+		clear(arr)
+		arr, size = arr[:0], 0
+		return err
+	}
 	for !c.isStopped() {
 		frames := c.next(&buf)
 		if len(frames) == 0 {
-			return false, nil
+			break
 		}
 		for _, f := range frames {
-			if err := c.bc.appendText(f.b); err != nil {
+			sent.add(f)
+			if !c.batch {
+				if err := c.bc.appendText(f.b); err != nil {
+					return false, err
+				}
+				continue
+			}
+			if len(arr) > 0 && size+len(f.b)+1 > maxArray {
+				if err := emit(); err != nil {
+					return false, err
+				}
+			}
+			arr = append(arr, f)
+			size += len(f.b) + 1
+		}
+		if c.bc.buffered()+size >= maxBatch {
+			if err := emit(); err != nil {
 				return false, err
 			}
-			sent.add(f)
-		}
-		if c.bc.buffered() >= maxBatch {
 			if full, err := flush(); full || err != nil {
 				return full, err
 			}
 		}
 	}
-	return false, nil
+	return false, emit()
 }
 
 // isStopped reports whether the connection has been stopped.
