@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,9 +42,13 @@ const ShutdownTimeout = 5 * time.Second
 
 // Options configures a Service. A nil *Options means defaults.
 type Options struct {
-	Logger *slog.Logger // nil discards
-	Sim    *sim.Options // the embedded simulator's options; nil means defaults
+	Logger  *slog.Logger // nil discards
+	Sim     *sim.Options // the embedded simulator's options; nil means defaults
+	Version string       // the build's version, for tickerd_build_info; empty means "dev"
 }
+
+// MaxHeaderBytes bounds a request's header on the main listener.
+const MaxHeaderBytes = 64 << 10
 
 // Service is one tickerd instance. Create it with New and run it with Run;
 // it is not reusable after Run returns. New holds a few resources (the
@@ -65,17 +70,23 @@ type Service struct {
 	simOnce   sync.Once     // stops simSrv and closes simLn, once
 	fanout    *fanout.Hub
 	handler   http.Handler
+	source    *trackedSource // notes the last successful collection
+	serving   atomic.Bool    // set while Run's parts run: readiness
 }
 
 // New builds the service from cfg: it starts nothing but the embedded
 // simulator's listener (so the client has an address to dial).
 func New(cfg *config.Config, opts *Options) (*Service, error) {
 	s := &Service{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	version := "dev"
 	if opts != nil {
 		if opts.Logger != nil {
 			s.log = opts.Logger
 		}
 		s.simOpts = opts.Sim
+		if opts.Version != "" {
+			version = opts.Version
+		}
 	}
 	sched, err := config.ParseSchedule(cfg.Schedule)
 	if err != nil {
@@ -116,7 +127,9 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerClientMetrics(s.reg, client)
 	s.board = board.New(&board.Options{History: cfg.History})
-	s.collector = collector.New(src, client, s.board, cfg.Symbols, &collector.Options{
+	s.source = &trackedSource{Source: src, now: time.Now}
+	registerHealthMetrics(s.reg, s.board, s.source, version)
+	s.collector = collector.New(s.source, client, s.board, cfg.Symbols, &collector.Options{
 		Timeout: cfg.Source.Timeout,
 		Logger:  s.log,
 		Metrics: collector.NewMetrics(s.reg),
@@ -135,10 +148,12 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		Registerer:          s.reg,
 	})
 
-	r := api.Handler(s.board, &api.Options{Ready: s.ready})
-	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
-	r.Handle("/ws", s.fanout)
-	r.Handle("/*", web.Handler())
+	r := api.Handler(s.board, &api.Options{Ready: s.ready, LastSuccess: s.source.lastSuccess, Logger: s.log, AccessLog: cfg.Log.Access})
+	// GET only (and HEAD, which the router answers as GET): other methods
+	// get 405 with Allow.
+	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}).ServeHTTP)
+	r.Get("/ws", s.fanout.ServeHTTP)
+	r.Get("/*", web.Handler().ServeHTTP)
 	s.handler = r
 	return s, nil
 }
@@ -176,8 +191,42 @@ func (s *Service) Reload(cfg *config.Config) error {
 		s.collector.SetSchedule(sched)
 	}
 	s.cfg = &next
-	s.log.Info("config reloaded", "symbols", len(next.Symbols), "schedule", next.Schedule)
+	added, removed := symbolChanges(old.Symbols, next.Symbols)
+	attrs := []any{"symbols", len(next.Symbols), "added", added, "removed", removed}
+	if next.Schedule != old.Schedule {
+		attrs = append(attrs, "schedule", next.Schedule, "old_schedule", old.Schedule)
+	}
+	if len(added) == 0 && len(removed) == 0 && next.Schedule == old.Schedule && slices.Equal(next.Symbols, old.Symbols) {
+		s.log.Info("config reloaded: no change to symbols or schedule")
+		return nil
+	}
+	s.log.Info("config reloaded", attrs...)
 	return nil
+}
+
+// symbolChanges returns the symbols in next and not in old, and those in
+// old and not in next, each in its list's order.
+func symbolChanges(old, next []string) (added, removed []string) {
+	in := func(list []string) map[string]bool {
+		m := make(map[string]bool, len(list))
+		for _, sym := range list {
+			m[sym] = true
+		}
+		return m
+	}
+	inOld, inNext := in(old), in(next)
+	added, removed = []string{}, []string{}
+	for _, sym := range next {
+		if !inOld[sym] {
+			added = append(added, sym)
+		}
+	}
+	for _, sym := range old {
+		if !inNext[sym] {
+			removed = append(removed, sym)
+		}
+	}
+	return added, removed
 }
 
 // Handler returns the service's HTTP handler.
@@ -189,13 +238,20 @@ func (s *Service) Board() *board.Board { return s.board }
 // Collector returns the service's collector.
 func (s *Service) Collector() *collector.Collector { return s.collector }
 
-// ready reports why the source is not usable yet.
+// ready reports why the service cannot serve: it can while Run's parts
+// (HTTP server, websocket hub, collection) run, whatever the upstream
+// does; stale quotes are still served, marked stale. Upstream health is
+// in /api/status and the tickerd_symbols* metrics.
 func (s *Service) ready() error {
-	if !s.client.Stats().Connected {
-		return errors.New("quote source connection is not up")
+	if !s.serving.Load() {
+		return errNotServing
 	}
 	return nil
 }
+
+// errNotServing is the readiness reason before Run has started its parts
+// and once it has begun to stop.
+var errNotServing = errors.New("not serving: starting or stopping")
 
 // Run serves on ln and collects until ctx ends, then stops in order: no
 // new pulses, collections in progress finish or time out, the httpx client
@@ -203,7 +259,15 @@ func (s *Service) ready() error {
 // read), the HTTP server shuts down, the embedded simulator stops. It
 // returns nil after a clean stop.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	s.cfgMu.Lock()
+	hc, maxClients := s.cfg.HTTP, s.cfg.Websocket.MaxClients
+	s.cfgMu.Unlock()
+	srv := newHTTPServer(s.handler, hc, s.log)
+	maxConns := hc.MaxConnections
+	if maxConns <= 0 {
+		maxConns = maxClients + 1024
+	}
+	ln = newLimitListener(ln, maxConns)
 	var hub vanilla.Hub
 	if s.simSrv != nil {
 		// Exits when the simulator is shut down below.
@@ -232,10 +296,12 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	s.cfgMu.Unlock()
 	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule)
 	var errs []error
+	s.serving.Store(true)
 	// Returns ctx's cause once ctx ends and the collections are cancelled
 	// and gone: that is the way it stops, not an error.
 	_ = s.collector.Run(ctx, s.schedule)
 
+	s.serving.Store(false)
 	s.log.Info("stopping")
 	stopWS()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
@@ -257,6 +323,22 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// newHTTPServer returns the main listener's server: bounded header time
+// and size, request read time, write time and keep-alive idle time, so
+// that neither slow nor idle clients hold connections for long.
+// Websocket connections are hijacked, which clears these deadlines.
+func newHTTPServer(h http.Handler, hc config.HTTP, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: hc.ReadHeaderTimeout,
+		ReadTimeout:       2 * hc.ReadHeaderTimeout, // requests carry no body worth waiting for
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       hc.IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // Close releases what New took, for a Service whose Run is never called.
