@@ -436,14 +436,23 @@ func TestBrowserPhone(t *testing.T) {
 		t.Errorf("document.getAnimations().length with reduced motion = %d, want 0", n)
 	}
 
-	// The chart: AAPL has pulses+1 quotes; one more pulse, one more point.
+	// The chart: a point for every quote of AAPL's history (the server's
+	// schedule never fires here, so it holds still); one more pulse, one
+	// more point.
 	const sym = "AAPL"
 	step(ctx, t, "tap "+sym+"'s row", chromedp.Tap(chromedp.CSS(`tr[data-symbol="`+sym+`"] .pct`)))
 	waitUntil(ctx, t, sym+"'s row to open", jsExpanded, sym, "Updated")
 	step(ctx, t, "tap Show chart", chromedp.Tap(chromedp.CSS(`tr.more[data-for="`+sym+`"] .chart-btn`)))
-	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, pulses+1), jsChart, sym, pulses+1, false)
+	var hist struct {
+		History []json.RawMessage `json:"history"`
+	}
+	if status := r.getJSON(t, "/api/quotes/"+sym+"/history", &hist); status != http.StatusOK || len(hist.History) <= pulses {
+		t.Fatalf("GET /api/quotes/%s/history = %d with %d quotes, want 200 with more than %d", sym, status, len(hist.History), pulses)
+	}
+	n := len(hist.History)
+	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, n), jsChart, sym, n, false)
 	pulse(t, c)
-	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, pulses+2), jsChart, sym, pulses+2, false)
+	waitUntil(ctx, t, fmt.Sprintf("%s's chart of %d points", sym, n+1), jsChart, sym, n+1, false)
 	checkAxe(ctx, t, axe, "phone, chart open")
 	screenshot(ctx, t, "chart.png")
 	step(ctx, t, "tap the dialog's close button", chromedp.Tap(chromedp.CSS("#detail-close")))
