@@ -46,8 +46,9 @@ var (
 type Snapshot struct {
 	Symbol    string
 	Quote     quote.Quote // the last good quote; Quote.Seq is 0 until there is one
-	Stale     bool        // the last attempt failed
-	Err       string      // the last attempt's error, when Stale
+	Stale     bool        // the last attempts failed (as many as the collector's StaleAfter)
+	Unknown   bool        // the source said it does not know the symbol; retried with a backoff
+	Err       string      // the last attempt's error, when it failed
 	Failures  int         // consecutive failed attempts
 	Attempted bool        // at least one attempt has finished
 }

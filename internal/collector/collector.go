@@ -21,19 +21,47 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"golang.org/x/time/rate"
 
 	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/quote"
 	"github.com/tickerd/tickerd/internal/vanilla"
 )
 
-// ErrNotRunning is returned by Collect when the Collector is not usable:
-// Run has returned.
-var ErrNotRunning = errors.New("collector: stopped")
+// Errors of a Collector.
+var (
+	// ErrNotRunning is returned by Collect when the Collector is not
+	// usable: Run has returned.
+	ErrNotRunning = errors.New("collector: stopped")
+	// ErrPaused is the error of a collection not sent because the source
+	// asked to be left alone (HTTP 429 or 503 with Retry-After).
+	ErrPaused = errors.New("collector: source paused")
+)
+
+// Backoff of unknown symbols: the first retry after unknownBackoff,
+// doubling up to maxUnknownBackoff.
+const (
+	unknownBackoff    = 10 * time.Second
+	maxUnknownBackoff = time.Hour
+	// maxPause bounds a pause asked for with an HTTP date.
+	maxPause = time.Hour
+	// failureLogEvery is how often a symbol that keeps failing the same
+	// way is logged again, with the count.
+	failureLogEvery = time.Minute
+)
 
 // Doer sends one request; *httpx.Client is the one the service uses.
 type Doer interface {
 	Do(ctx context.Context, req *http.Request) (*http.Response, error)
+}
+
+// Resetter is a Doer whose connection can be reset; *httpx.Client is one.
+// When an answer is for another symbol than the one asked
+// (quote.ErrWrongSymbol), the pipelined connection is misaligned: the
+// collector fails that collection and, if its Doer is a Resetter, resets
+// the connection so that the next pulse starts aligned.
+type Resetter interface {
+	Reset(cause error)
 }
 
 // Sink receives what the collector produces, in order per symbol: the
@@ -54,6 +82,18 @@ type Options struct {
 	Now     func() time.Time // nil means time.Now
 	Logger  *slog.Logger     // state changes of symbols; nil discards
 	Metrics *Metrics         // nil records nothing
+
+	// MaxRPS caps the requests per second sent to the source: a token
+	// bucket with a burst of one second's worth (at least 1). A pulse
+	// larger than that is spread over time, not dropped; a collection
+	// waiting for its turn counts as running, so the next pulse skips it.
+	// 0 means no cap.
+	MaxRPS float64
+
+	// StaleAfter is how many consecutive failures mark a symbol stale; a
+	// failure before that is counted (Snapshot.Failures) and logged at
+	// debug level. 0 means 2.
+	StaleAfter int
 
 	// Seed returns the last snapshot known for a symbol when the collector
 	// starts collecting it, so that seqs continue from it (a new leader
@@ -78,6 +118,13 @@ type Collector struct {
 	do   Doer
 	sink Sink
 	opts Options
+
+	limiter *rate.Limiter // MaxRPS; nil when there is no cap
+
+	pauseMu sync.Mutex
+	// Guarded by pauseMu; written by collections.
+	pausedUntil time.Time // no request is sent before it
+	pauseReason string    // the answer that asked for the pause
 
 	schedS *vanilla.Sender[cron.Schedule] // SetSchedule -> Run: a State, never blocks
 	schedR *vanilla.Recver[cron.Schedule]
@@ -114,6 +161,18 @@ type symbol struct {
 	cancel  context.CancelFunc // cancels the running collection
 	done    chan struct{}      // closed when the running collection ends
 	removed bool               // no longer collected: put nothing more
+	retryAt time.Time          // an unknown symbol is not asked again before it
+	unknown int                // consecutive unknown-symbol answers
+	logged  failureLog         // what was last logged of its failures
+}
+
+// failureLog rate-limits the logging of a symbol's failures: a change of
+// state is logged at once, the same failure again at most once per
+// failureLogEvery, with how many there were.
+type failureLog struct {
+	err   string    // the failure last logged; "" after a success
+	at    time.Time // when
+	count int       // failures of the same kind since, not logged
 }
 
 // New returns a Collector for symbols, collecting from src through do into
@@ -132,7 +191,13 @@ func New(src quote.Source, do Doer, sink Sink, symbols []string, opts *Options) 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 2
+	}
 	c := &Collector{src: src, do: do, sink: sink, opts: o, symbols: make(map[string]*symbol), dynamic: make(map[string]bool), fresh: make(map[string]bool)}
+	if o.MaxRPS > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(o.MaxRPS), max(1, int(o.MaxRPS)))
+	}
 	c.schedS, c.schedR = vanilla.NewState[cron.Schedule]()
 	c.freshS, c.freshR = vanilla.NewState[struct{}]()
 	c.SetSymbols(symbols)
@@ -385,11 +450,38 @@ func (c *Collector) startLocked(ctx context.Context, s *symbol, wg *sync.WaitGro
 	return true, nil
 }
 
-// collect is the one-shot collector: one request, one parse, one Put.
+// collect is the one-shot collector: one request, one parse, one Put. An
+// unknown symbol in its backoff is not asked (nothing changes); while the
+// source is paused nothing is sent and the symbol is marked stale with the
+// reason.
 func (c *Collector) collect(ctx context.Context, s *symbol) {
-	start := c.opts.Now()
-	q, err := c.fetch(ctx, s.name)
-	c.opts.Metrics.collected(s.name, err, c.opts.Now().Sub(start))
+	now := c.opts.Now()
+	s.mu.Lock()
+	backoff := now.Before(s.retryAt)
+	s.mu.Unlock()
+	if backoff {
+		return
+	}
+	var q quote.Quote
+	err := c.pausedErr(now)
+	if err == nil && c.limiter != nil {
+		err = c.limiter.Wait(ctx)
+	}
+	if err == nil {
+		start := c.opts.Now()
+		q, err = c.fetch(ctx, s.name)
+		c.opts.Metrics.collected(s.name, err, c.opts.Now().Sub(start))
+		c.pauseFor(err)
+		if r, ok := c.do.(Resetter); ok && errors.Is(err, quote.ErrWrongSymbol) {
+			r.Reset(err)
+		}
+	}
+	c.record(ctx, s, q, err)
+}
+
+// record puts the outcome of one collection of s.
+func (c *Collector) record(ctx context.Context, s *symbol, q quote.Quote, err error) {
+	now := c.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.removed {
@@ -399,23 +491,25 @@ func (c *Collector) collect(ctx context.Context, s *symbol) {
 	next := prev
 	next.Symbol = s.name
 	next.Attempted = true
-	if err != nil {
-		next.Stale, next.Err, next.Failures = true, err.Error(), prev.Failures+1
-		if !prev.Stale {
-			c.opts.Logger.Warn("symbol stale", "symbol", s.name, "error", err)
-		}
-	} else {
-		if prev.Stale {
-			c.opts.Logger.Info("symbol recovered", "symbol", s.name, "failures", prev.Failures)
-		}
-		next.Stale, next.Err, next.Failures = false, "", 0
+	switch {
+	case errors.Is(err, quote.ErrUnknownSymbol):
+		s.unknown++
+		s.retryAt = now.Add(min(maxUnknownBackoff, unknownBackoff<<min(s.unknown-1, 20)))
+		next.Unknown, next.Stale, next.Err, next.Failures = true, false, err.Error(), prev.Failures+1
+	case err != nil:
+		next.Unknown, next.Err, next.Failures = false, err.Error(), prev.Failures+1
+		next.Stale = next.Failures >= c.opts.StaleAfter || errors.Is(err, ErrPaused)
+	default:
+		s.unknown, s.retryAt = 0, time.Time{}
+		next.Unknown, next.Stale, next.Err, next.Failures = false, false, "", 0
 		if !sameQuote(prev.Quote, q) || !prev.HasQuote() {
 			s.seq++
-			q.CollectedAt = c.opts.Now().UTC()
+			q.CollectedAt = now.UTC()
 			q.Seq = s.seq
 			next.Quote = q
 		}
 	}
+	c.logOutcome(s, prev, next, err, now)
 	if next == prev {
 		return // an identical quote: nothing to put
 	}
@@ -427,6 +521,84 @@ func (c *Collector) collect(ctx context.Context, s *symbol) {
 		return // s.seq stays used: a seq is never reused
 	}
 	s.snap = next
+}
+
+// logOutcome logs a symbol's change of state at once (stale, unknown,
+// recovered), a failure that does not change it at debug level, and the
+// same failure again at most once per failureLogEvery with its count, so a
+// flaky upstream cannot flood the log. s.mu must be held.
+func (c *Collector) logOutcome(s *symbol, prev, next board.Snapshot, err error, now time.Time) {
+	l := &s.logged
+	switch {
+	case err == nil:
+		if prev.Stale || prev.Unknown {
+			c.opts.Logger.Info("symbol recovered", "symbol", s.name, "failures", prev.Failures)
+		}
+		*l = failureLog{}
+	case !next.Stale && !next.Unknown: // fewer failures than StaleAfter
+		c.opts.Logger.Debug("collection failed", "symbol", s.name, "error", err, "failures", next.Failures)
+	case next.Stale != prev.Stale || next.Unknown != prev.Unknown:
+		msg := "symbol stale"
+		if next.Unknown {
+			msg = "symbol unknown to the source"
+		}
+		c.opts.Logger.Warn(msg, "symbol", s.name, "error", err)
+		*l = failureLog{err: err.Error(), at: now}
+	case err.Error() != l.err || now.Sub(l.at) >= failureLogEvery:
+		c.opts.Logger.Warn("symbol still failing", "symbol", s.name, "error", err, "failures", next.Failures, "unlogged", l.count)
+		*l = failureLog{err: err.Error(), at: now}
+	default:
+		l.count++
+	}
+}
+
+// pausedErr returns an error wrapping ErrPaused while the source is paused.
+func (c *Collector) pausedErr(now time.Time) error {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if now.Before(c.pausedUntil) {
+		return fmt.Errorf("%w until %s: %s", ErrPaused, c.pausedUntil.UTC().Format(time.RFC3339), c.pauseReason)
+	}
+	return nil
+}
+
+// pauseFor pauses the whole source when err is an answer asking for it:
+// HTTP 429 or 503 with a Retry-After.
+func (c *Collector) pauseFor(err error) {
+	var se *quote.StatusError
+	if !errors.As(err, &se) || se.RetryAfter <= 0 && se.RetryAt.IsZero() {
+		return
+	}
+	now := c.opts.Now()
+	until := now.Add(se.RetryAfter)
+	if se.RetryAfter <= 0 {
+		until = se.RetryAt
+		if limit := now.Add(maxPause); until.After(limit) {
+			until = limit
+		}
+	}
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if !until.After(c.pausedUntil) {
+		return
+	}
+	if !now.Before(c.pausedUntil) {
+		c.opts.Logger.Warn("source asked to pause", "until", until.UTC().Format(time.RFC3339), "answer", se.Error())
+		c.opts.Metrics.paused()
+	}
+	c.pausedUntil, c.pauseReason = until, se.Error()
+	c.opts.Metrics.pausedUntil(until)
+}
+
+// Paused reports until when the source is paused and why; a zero time when
+// it is not.
+func (c *Collector) Paused() (until time.Time, reason string) {
+	c.pauseMu.Lock()
+	defer c.pauseMu.Unlock()
+	if !c.opts.Now().Before(c.pausedUntil) {
+		return time.Time{}, ""
+	}
+	return c.pausedUntil, c.pauseReason
 }
 
 func (c *Collector) fetch(ctx context.Context, sym string) (quote.Quote, error) {

@@ -32,14 +32,16 @@ const testTimeout = 10 * time.Second
 type mode int
 
 const (
-	answer    mode = iota // a quote document at the symbol's price and volume
-	vendor                // nasdaq's 3004 "Error while calling vendor" document
-	unknown               // nasdaq's 1001 "Symbol not exists." document
-	garbage               // a body that is not JSON
-	status503             // HTTP 503 with an empty body
-	broken                // Do fails with errBroken, as a dead connection would
-	hang                  // Do waits for its context to end
-	hold                  // Do reports on entered, then waits for release and answers
+	answer      mode = iota // a quote document at the symbol's price and volume
+	vendor                  // nasdaq's 3004 "Error while calling vendor" document
+	unknown                 // nasdaq's 1001 "Symbol not exists." document
+	garbage                 // a body that is not JSON
+	status503               // HTTP 503 with an empty body
+	broken                  // Do fails with errBroken, as a dead connection would
+	hang                    // Do waits for its context to end
+	hold                    // Do reports on entered, then waits for release and answers
+	status429               // HTTP 429 with Retry-After: 30
+	wrongSymbol             // a quote for another symbol, as a misaligned connection gives
 )
 
 var errBroken = errors.New("fake: connection reset by peer")
@@ -61,8 +63,27 @@ type fakeDoer struct {
 	price  map[string]float64 // 100 when absent
 	volume map[string]int64   // < 0: not reported; 1000 when absent
 	modes  map[string]mode    // answer when absent
-	// Guarded by mu; written by Do.
-	calls map[string]int
+	// Guarded by mu; written by Do and Reset.
+	calls  map[string]int
+	resets int // calls of Reset
+}
+
+// Reset records that the collector asked for the connection to be reset.
+func (f *fakeDoer) Reset(error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resets++
+}
+
+// totalCalls returns the number of requests of all symbols.
+func (f *fakeDoer) totalCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		n += c
+	}
+	return n
 }
 
 func newFakeDoer() *fakeDoer {
@@ -111,8 +132,13 @@ func (f *fakeDoer) Do(ctx context.Context, req *http.Request) (*http.Response, e
 	}
 	f.mu.Unlock()
 
-	status, body := http.StatusOK, ""
+	status, body, header := http.StatusOK, "", http.Header{"Content-Type": {"application/json"}}
 	switch m {
+	case status429:
+		status = http.StatusTooManyRequests
+		header.Set("Retry-After", "30")
+	case wrongSymbol:
+		body = nasdaqDoc("ZZZZ", price, volume)
 	case hang:
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -141,7 +167,7 @@ func (f *fakeDoer) Do(ctx context.Context, req *http.Request) (*http.Response, e
 		Status:     strconv.Itoa(status) + " " + http.StatusText(status),
 		StatusCode: status,
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": {"application/json"}},
+		Header:        header,
 		Body:          io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)),
 		Request:       req,
@@ -270,7 +296,7 @@ func TestPulseSetsEveryValue(t *testing.T) {
 			want := Snapshot{
 				Symbol: tc.sym,
 				Quote: quote.Quote{Symbol: tc.sym, Price: tc.price, Change: -3.21, ChangePct: -0.62,
-					Volume: tc.volume, HasVolume: tc.hasVolume, Time: tradeTime, CollectedAt: now.UTC(), Seq: 1},
+					Volume: tc.volume, HasVolume: tc.hasVolume, MarketStatus: "Open", Time: tradeTime, CollectedAt: now.UTC(), Seq: 1},
 				Attempted: true,
 			}
 			if got != want {
@@ -339,7 +365,6 @@ func TestFailingSymbolGoesStale(t *testing.T) {
 		mode mode
 	}{
 		{"upstream_3004", vendor},
-		{"unknown_symbol", unknown},
 		{"malformed_body", garbage},
 		{"http_503", status503},
 		{"transport_error", broken},
@@ -347,7 +372,7 @@ func TestFailingSymbolGoesStale(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeDoer()
-			c := newTestCollector(f, []string{"AAPL", "MSFT"}, nil)
+			c := newTestCollector(f, []string{"AAPL", "MSFT"}, &Options{StaleAfter: 1})
 			f.set("AAPL", 100, 10)
 			f.set("MSFT", 200, 10)
 			pulse(t, c)
@@ -390,7 +415,7 @@ func TestFailingSymbolGoesStale(t *testing.T) {
 func TestFailureBeforeFirstQuote(t *testing.T) {
 	f := newFakeDoer()
 	f.setMode("AAPL", broken)
-	c := newTestCollector(f, []string{"AAPL"}, nil)
+	c := newTestCollector(f, []string{"AAPL"}, &Options{StaleAfter: 1})
 	pulse(t, c)
 	got, _ := load(t, c, "AAPL")
 	if got.HasQuote() || !got.Attempted || !got.Stale || got.Failures != 1 || got.Err == "" {
@@ -452,7 +477,7 @@ func TestCollectionTimeout(t *testing.T) {
 		f := newFakeDoer()
 		f.setMode("AAPL", hang)
 		m := NewMetrics(prometheus.NewRegistry())
-		c := newTestCollector(f, []string{"AAPL", "MSFT"}, &Options{Timeout: 2 * time.Second, Metrics: m})
+		c := newTestCollector(f, []string{"AAPL", "MSFT"}, &Options{Timeout: 2 * time.Second, Metrics: m, StaleAfter: 1})
 		start := time.Now()
 		c.Pulse(t.Context())
 		c.Wait()
@@ -674,7 +699,7 @@ func TestRemoveWhileCollecting(t *testing.T) {
 }
 
 func TestMetricsOutcome(t *testing.T) {
-	outcomes := []string{"ok", "unknown_symbol", "upstream_error", "malformed", "timeout", "http_status", "transport_error"}
+	outcomes := []string{"ok", "unknown_symbol", "upstream_error", "malformed", "not_quote", "wrong_symbol", "timeout", "http_status", "transport_error"}
 	tests := []struct {
 		name string
 		mode mode
@@ -682,8 +707,8 @@ func TestMetricsOutcome(t *testing.T) {
 	}{
 		{"ok", answer, "ok"},
 		{"upstream_3004", vendor, "upstream_error"},
-		{"unknown_1001", unknown, "unknown_symbol"},
-		{"malformed_body", garbage, "malformed"},
+		{"malformed_body", garbage, "not_quote"},
+		{"wrong_symbol", wrongSymbol, "wrong_symbol"},
 		// A non-2xx status is neither a source error nor a parse error
 		// today: it is counted with the transport errors.
 		{"http_503", status503, "http_status"},

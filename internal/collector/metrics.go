@@ -17,6 +17,8 @@ type Metrics struct {
 	latency     prometheus.Histogram   // seconds per collection
 	skipped     *prometheus.CounterVec // symbol
 	putFailures prometheus.Counter
+	pauses      prometheus.Counter
+	pauseUntil  prometheus.Gauge
 }
 
 // NewMetrics creates the collector's metrics and registers them with reg.
@@ -36,7 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		putFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tickerd_snapshot_put_failures_total", Help: "Collected snapshots the sink did not take (in cluster mode: writes fenced or lost)."}),
 	}
-	reg.MustRegister(m.pulses, m.collections, m.latency, m.skipped, m.putFailures)
+	m.pauses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tickerd_source_pauses_total", Help: "Times the source asked to be left alone (HTTP 429 or 503 with Retry-After)."})
+	m.pauseUntil = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "tickerd_source_paused_until_timestamp_seconds", Help: "Unix time until which no request is sent to the source; in the past when not paused."})
+	reg.MustRegister(m.pulses, m.collections, m.latency, m.skipped, m.putFailures, m.pauses, m.pauseUntil)
 	return m
 }
 
@@ -61,6 +67,18 @@ func (m *Metrics) removeSymbol(sym string) {
 	if m != nil {
 		m.skipped.DeletePartialMatch(prometheus.Labels{"symbol": sym})
 		m.collections.DeletePartialMatch(prometheus.Labels{"symbol": sym})
+	}
+}
+
+func (m *Metrics) paused() {
+	if m != nil {
+		m.pauses.Inc()
+	}
+}
+
+func (m *Metrics) pausedUntil(t time.Time) {
+	if m != nil {
+		m.pauseUntil.Set(float64(t.UnixNano()) / 1e9)
 	}
 }
 
@@ -95,6 +113,10 @@ func outcome(err error) string {
 		return "upstream_error"
 	case errors.Is(err, quote.ErrMalformed), errors.Is(err, quote.ErrTooLarge):
 		return "malformed"
+	case errors.Is(err, quote.ErrNotQuote):
+		return "not_quote"
+	case errors.Is(err, quote.ErrWrongSymbol):
+		return "wrong_symbol"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.As(err, new(*quote.StatusError)):

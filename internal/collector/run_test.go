@@ -73,7 +73,7 @@ func TestRunPulsesOnSchedule(t *testing.T) {
 func TestRunCancelsCollectionsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeDoer()
-		c := newTestCollector(f, []string{"AAPL", "MSFT"}, nil)
+		c := newTestCollector(f, []string{"AAPL", "MSFT"}, &Options{StaleAfter: 1})
 		cancel, done := startRun(t, c, "@every 1s")
 		synctest.Wait() // the first pulse has run
 
