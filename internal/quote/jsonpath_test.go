@@ -1,10 +1,12 @@
 package quote
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -132,4 +134,84 @@ func TestWalkJSONErrors(t *testing.T) {
 	if _, err := walkJSON(io.MultiReader(strings.NewReader(`{"a":`), iotest.ErrReader(broken)), []jsonPath{p}); !errors.Is(err, broken) {
 		t.Errorf("walkJSON(broken body) error = %v, want %v", err, broken)
 	}
+}
+
+// walkPaths are the paths FuzzWalkJSON looks for.
+var walkPaths = []string{"a", "a.b", "a[0]", "[0]", "[1].x", `[""]`, `["\u00e9"]`, "a.b.c", "x[2][0]"}
+
+// FuzzWalkJSON checks walkJSON against encoding/json: it accepts exactly
+// the documents json.Valid accepts (up to its own depth bound and
+// duplicate rule), and finds the values a decoding into any finds.
+func FuzzWalkJSON(f *testing.F) {
+	for _, s := range []string{`{"a":{"b":1}}`, `[1,{"x":"y"}]`, `{"a":[true,null]}`, `"\ud83d\ude00"`, `"\ud800\u0041"`,
+		`{"":1,"é":2}`, `-0.5e+3`, `{"a":"\xff"}`, `[01]`, `{"x":[0,1,[[9]]]}`, `{"a":1,"a":2}`, " \t\n[] "} {
+		f.Add([]byte(s))
+	}
+	var paths []jsonPath
+	for _, s := range walkPaths {
+		p, err := parsePath(s)
+		if err != nil {
+			f.Fatalf("parsePath(%q) error = %v", s, err)
+		}
+		paths = append(paths, p)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		vals, err := walkJSON(bytes.NewReader(doc), paths)
+		valid := json.Valid(doc)
+		if err != nil {
+			msg := err.Error()
+			if valid && !strings.Contains(msg, "nested deeper") && !strings.Contains(msg, "duplicate member") {
+				t.Fatalf("walkJSON(%q) error = %v, but json.Valid accepts it", doc, err)
+			}
+			return
+		}
+		if !valid {
+			t.Fatalf("walkJSON(%q) = %+v, nil, but json.Valid refuses it", doc, vals)
+		}
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
+		var root any
+		if err := dec.Decode(&root); err != nil {
+			t.Fatalf("json.Decode(%q) error = %v", doc, err)
+		}
+		for i, p := range paths {
+			if want := lookup(root, p); vals[i] != want {
+				t.Fatalf("walkJSON(%q) at %s = %+v, want %+v", doc, walkPaths[i], vals[i], want)
+			}
+		}
+	})
+}
+
+// lookup finds p in a document decoded into any, as a jsonValue.
+func lookup(v any, p jsonPath) jsonValue {
+	for _, st := range p {
+		switch c := v.(type) {
+		case map[string]any:
+			x, ok := c[st.key]
+			if st.index >= 0 || !ok {
+				return jsonValue{}
+			}
+			v = x
+		case []any:
+			if st.index < 0 || st.index >= len(c) {
+				return jsonValue{}
+			}
+			v = c[st.index]
+		default:
+			return jsonValue{}
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return jsonValue{kind: 'n'}
+	case bool:
+		return jsonValue{kind: 'b', text: strconv.FormatBool(x)}
+	case json.Number:
+		return jsonValue{kind: 'd', text: x.String()}
+	case string:
+		return jsonValue{kind: 's', text: x}
+	case map[string]any:
+		return jsonValue{kind: '{'}
+	}
+	return jsonValue{kind: '['}
 }
