@@ -39,6 +39,7 @@ const MaxQuerySymbols = 1000
 type Quote struct {
 	fanout.QuoteMessage
 	Stale    bool   `json:"stale"`
+	Unknown  bool   `json:"unknown,omitempty"` // the source does not know the symbol; asked again with a backoff
 	Error    string `json:"error,omitempty"`
 	Failures int    `json:"failures,omitempty"`
 }
@@ -47,7 +48,7 @@ type Quote struct {
 func FromSnapshot(s board.Snapshot) Quote {
 	out := FromQuote(s.Quote)
 	out.Symbol = s.Symbol
-	out.Stale, out.Error, out.Failures = s.Stale, s.Err, s.Failures
+	out.Stale, out.Unknown, out.Error, out.Failures = s.Stale, s.Unknown, s.Err, s.Failures
 	return out
 }
 

@@ -102,6 +102,10 @@ func (f *fakeDoer) Do(ctx context.Context, req *http.Request) (*http.Response, e
 // into.
 func newCollector(f *fakeDoer, syms []string, opts *collector.Options) (*collector.Collector, *board.Board) {
 	b := board.New(nil)
+	if opts == nil {
+		opts = &collector.Options{}
+	}
+	opts.StaleAfter = 1 // the tests count failures from the first one
 	return collector.New(quote.NewNasdaq("http://upstream.test", ""), f, b, syms, opts), b
 }
 

@@ -303,12 +303,12 @@ func TestAccessLogAndRecover(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
-	resp, body := do(t, http.MethodGet, srv.URL+"/api/quotes/AAPL", nil)
+	resp, _ := do(t, http.MethodGet, srv.URL+"/api/quotes/AAPL", nil)
 	id := resp.Header.Get("X-Request-Id")
 	if resp.StatusCode != 200 || id == "" {
 		t.Errorf("GET /api/quotes/AAPL = %d X-Request-Id %q, want 200 and an id", resp.StatusCode, id)
 	}
-	resp, body = do(t, http.MethodGet, srv.URL+"/panic", nil)
+	resp, body := do(t, http.MethodGet, srv.URL+"/panic", nil)
 	if resp.StatusCode != 500 || !strings.Contains(string(body), `"error":"internal error"`) {
 		t.Errorf("GET /panic = %d %s, want 500 {\"error\":\"internal error\"}", resp.StatusCode, body)
 	}

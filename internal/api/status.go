@@ -11,6 +11,7 @@ const (
 	StateFresh   = "fresh"   // the last attempt succeeded
 	StateStale   = "stale"   // the last attempt failed (or timed out)
 	StatePending = "pending" // no attempt has finished yet
+	StateUnknown = "unknown" // the source does not know the symbol
 )
 
 // Status is the upstream's health as GET /api/status reports it and the
@@ -45,7 +46,7 @@ type Status struct {
 // collection succeeded (see Options.LastSuccess); zero means the newest
 // quote's collection time on b.
 func ReadStatus(b *board.Board, now, lastSuccess time.Time) Status {
-	st := Status{States: map[string]int{StateFresh: 0, StateStale: 0, StatePending: 0}, Epoch: b.Epoch()}
+	st := Status{States: map[string]int{StateFresh: 0, StateStale: 0, StatePending: 0, StateUnknown: 0}, Epoch: b.Epoch()}
 	last := lastSuccess
 	for _, sym := range b.Symbols().All() {
 		snap, ok := b.Snapshot(sym)
@@ -59,6 +60,8 @@ func ReadStatus(b *board.Board, now, lastSuccess time.Time) Status {
 		switch {
 		case !snap.Attempted && !snap.HasQuote():
 			st.States[StatePending]++
+		case snap.Unknown:
+			st.States[StateUnknown]++
 		case snap.Stale || !snap.HasQuote():
 			st.States[StateStale]++
 		default:

@@ -29,14 +29,14 @@ func TestStatus(t *testing.T) {
 	}
 	st := read("before_pulse")
 	if st.Health != "starting" || st.Symbols != 4 || st.FreshRatio != 0 || st.SecondsSinceLastSuccess != nil || st.LastSuccess != nil ||
-		!reflect.DeepEqual(st.States, map[string]int{"fresh": 0, "stale": 0, "pending": 4}) || st.Epoch != b.Epoch() {
+		!reflect.DeepEqual(st.States, map[string]int{"fresh": 0, "stale": 0, "pending": 4, "unknown": 0}) || st.Epoch != b.Epoch() {
 		t.Errorf("before_pulse: status = %+v, want starting, 4 pending, no last success, epoch %s", st, b.Epoch())
 	}
 
 	collect(t, c) // NVDA fails
 	clock = clock.Add(3 * time.Second)
 	st = read("one_failing")
-	if st.Health != "degraded" || st.FreshRatio != 0.75 || !reflect.DeepEqual(st.States, map[string]int{"fresh": 3, "stale": 1, "pending": 0}) {
+	if st.Health != "degraded" || st.FreshRatio != 0.75 || !reflect.DeepEqual(st.States, map[string]int{"fresh": 3, "stale": 1, "pending": 0, "unknown": 0}) {
 		t.Errorf("one_failing: status = %+v, want degraded, 0.75, 3 fresh 1 stale", st)
 	}
 	if st.SecondsSinceLastSuccess == nil || *st.SecondsSinceLastSuccess != 3 || st.LastSuccess == nil || !st.LastSuccess.Equal(now) {

@@ -23,6 +23,11 @@ const (
 	KindSim    = "sim"    // simulated quotes; embedded simulator when URL is empty
 	KindNasdaq = "nasdaq" // Nasdaq quote API
 	KindStooq  = "stooq"  // stooq.com CSV quotes
+
+	KindCoinbase = "coinbase" // Coinbase Exchange product tickers (keyless; BTC-USD)
+	KindBinance  = "binance"  // Binance spot 24 h tickers (keyless; BTCUSDT)
+	KindFinnhub  = "finnhub"  // Finnhub quotes (api_key)
+	KindAlpaca   = "alpaca"   // Alpaca market data snapshots (api_key and api_secret)
 )
 
 // Log formats accepted in log.format.
@@ -35,6 +40,7 @@ const (
 // or descriptors rather than serve anyone, so Parse rejects them.
 const (
 	MaxInFlight    = 4096    // source.max_in_flight
+	MaxRPS         = 10000   // source.max_rps
 	MaxHistory     = 100000  // history
 	MaxClients     = 1000000 // websocket.max_clients
 	MaxSymbols     = 100000  // websocket.max_symbols_per_client, websocket.max_dynamic_symbols
@@ -96,7 +102,8 @@ type Log struct {
 // Source is the source section: where quotes come from. Like [Config], a
 // plain value.
 type Source struct {
-	// Kind is KindSim, KindNasdaq or KindStooq.
+	// Kind is KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance,
+	// KindFinnhub or KindAlpaca.
 	Kind string
 	// URL is the source's base URL, an absolute http or https URL, or
 	// empty for the kind's default; with KindSim and no URL an embedded
@@ -109,6 +116,21 @@ type Source struct {
 	MaxInFlight int
 	// UserAgent is sent upstream when not empty.
 	UserAgent string
+	// APIKey and APISecret are the source's credentials (finnhub: the
+	// token; alpaca: key id and secret); never logged. APIKeyFile and
+	// APISecretFile, preferred, name files holding them (read at load,
+	// surrounding white space dropped) so the config holds no secret.
+	APIKey, APISecret         string
+	APIKeyFile, APISecretFile string
+	// Headers are extra request headers sent upstream; values may use
+	// {apikey} and {apisecret}.
+	Headers map[string]string
+	// MaxRPS caps the requests per second on the one connection; a pulse
+	// larger than that is spread, not dropped. 0 means no cap.
+	MaxRPS float64
+	// StaleAfter is how many consecutive failures mark a symbol stale;
+	// 1 to 100.
+	StaleAfter int
 }
 
 // Websocket is the websocket section: limits and timings for clients. Like
@@ -144,6 +166,7 @@ func Default() *Config {
 			Kind:        KindSim,
 			Timeout:     5 * time.Second,
 			MaxInFlight: 64,
+			StaleAfter:  2,
 		},
 		Schedule: "@every 1s",
 		Symbols:  []string{"AAPL", "AMZN", "OUTR", "MSFT", "NVDA", "GOOG", "META", "TSLA"},

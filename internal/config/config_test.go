@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,6 +217,7 @@ func TestLoadRepoConfig(t *testing.T) {
 			Timeout:     5 * time.Second,
 			MaxInFlight: 64,
 			UserAgent:   "",
+			StaleAfter:  2,
 		},
 		Schedule: "@every 1s",
 		Symbols:  []string{"AAPL", "AMZN", "OUTR", "MSFT", "NVDA", "GOOG", "META", "TSLA"},
@@ -322,7 +324,7 @@ log:
 `, func(c *config.Config) {
 			*c = config.Config{
 				Listen:   "127.0.0.1:9000",
-				Source:   config.Source{Kind: "nasdaq", URL: "http://127.0.0.1:8081/api", Timeout: 1500 * time.Millisecond, MaxInFlight: 1, UserAgent: "tickerd/1.0"},
+				Source:   config.Source{Kind: "nasdaq", URL: "http://127.0.0.1:8081/api", Timeout: 1500 * time.Millisecond, MaxInFlight: 1, UserAgent: "tickerd/1.0", StaleAfter: 2},
 				Schedule: "@every 2s",
 				Symbols:  []string{"AAPL"},
 				History:  1,
@@ -486,5 +488,56 @@ func checkInvariants(t *testing.T, data []byte, cfg *config.Config) {
 		if o == "" {
 			t.Fatalf("Parse(%q) websocket.allowed_origins holds an empty origin", data)
 		}
+	}
+}
+
+// TestParseSourceKeys: the source's credentials, headers and polling
+// manners; a key file's content is read and never shown in an error.
+func TestParseSourceKeys(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("  s3cr3t-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	twoLines := filepath.Join(dir, "two")
+	if err := os.WriteFile(twoLines, []byte("s3cr3t\nmore\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := "source:\n  kind: finnhub\n  api_key_file: " + keyFile + "\n  headers: {X-Client: tickerd, Authorization: \"Bearer {apikey}\"}\n  max_rps: 2.5\n  stale_after: 3\nsymbols: [AAPL]\n"
+	cfg, err := config.Parse("t.yaml", []byte(ok))
+	if err != nil {
+		t.Fatalf("Parse(%q) = %v", ok, err)
+	}
+	s := cfg.Source
+	if s.Kind != config.KindFinnhub || s.APIKey != "s3cr3t-token" || s.APIKeyFile != keyFile || s.MaxRPS != 2.5 || s.StaleAfter != 3 ||
+		s.Headers["X-Client"] != "tickerd" || s.Headers["Authorization"] != "Bearer {apikey}" {
+		t.Errorf("Parse(%q).Source = %+v, want finnhub, the file's key, 2.5 rps, stale after 3, two headers", ok, s)
+	}
+	tests := []struct {
+		name string
+		data string
+		line int
+		key  string
+	}{
+		{"missing_key_file", "source:\n  api_key_file: " + filepath.Join(dir, "nope") + "\n", 2, "source.api_key_file"},
+		{"key_file_two_lines", "source:\n  api_secret_file: " + twoLines + "\n", 2, "source.api_secret_file"},
+		{"bad_header_name", "source:\n  headers:\n    \"X Bad\": v\n", 3, "source.headers.X Bad"},
+		{"header_control_char", "source:\n  headers:\n    X-A: \"a\\nb\"\n", 3, "source.headers.X-A"},
+		{"max_rps_negative", "source:\n  max_rps: -1\n", 2, "source.max_rps"},
+		{"max_rps_not_a_number", "source:\n  max_rps: fast\n", 2, "source.max_rps"},
+		{"stale_after_zero", "source:\n  stale_after: 0\n", 2, "source.stale_after"},
+		{"unknown_kind", "source:\n  kind: nyse\n", 2, "source.kind"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse("t.yaml", []byte(tc.data))
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.Line != tc.line || ce.Key != tc.key {
+				t.Fatalf("Parse(%q) = %v, want an error at line %d, key %s", tc.data, err, tc.line, tc.key)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("Parse(%q) = %v, shows the secret", tc.data, err)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,113 @@ func sourceFields(s *Source) []field {
 		{"timeout", duration(&s.Timeout, 100*time.Millisecond, 5*time.Minute)},
 		{"max_in_flight", integer(&s.MaxInFlight, 1, MaxInFlight)},
 		{"user_agent", str(&s.UserAgent, nil)},
+		{"api_key", str(&s.APIKey, nil)},
+		{"api_secret", str(&s.APISecret, nil)},
+		{"api_key_file", secretFile(&s.APIKeyFile, &s.APIKey)},
+		{"api_secret_file", secretFile(&s.APISecretFile, &s.APISecret)},
+		{"headers", headers(&s.Headers)},
+		{"max_rps", number(&s.MaxRPS, 0, MaxRPS)},
+		{"stale_after", integer(&s.StaleAfter, 1, 100)},
+	}
+}
+
+// secretFile decodes the name of a file holding a secret and reads the
+// secret into secret: the file must exist, be at most 4 KiB and hold a
+// non-empty line. The error never shows the file's content.
+func secretFile(name, secret *string) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "string")
+		if err != nil {
+			return err
+		}
+		if s.Value == "" {
+			*name = ""
+			return nil
+		}
+		b, err := os.ReadFile(s.Value)
+		switch {
+		case err != nil:
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: "cannot read " + quote(s.Value), cause: err})
+		case len(b) > 4096:
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: quote(s.Value) + " is larger than 4 KiB"})
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" || strings.ContainsAny(v, "\r\n") {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: quote(s.Value) + " must hold the secret on one line"})
+		}
+		*name, *secret = s.Value, v
+		return nil
+	}
+}
+
+// headers decodes a mapping of header names to values: at most 32, names
+// that are HTTP tokens, values without control characters.
+func headers(dst *map[string]string) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		m := resolve(n)
+		if m == nil || m.Kind != yaml.MappingNode {
+			return d.errAt(n, key, typeErr("mapping", m))
+		}
+		if len(m.Content)/2 > 32 {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: "at most 32 headers"})
+		}
+		out := make(map[string]string, len(m.Content)/2)
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			kn, vn := m.Content[i], m.Content[i+1]
+			name := kn.Value
+			hk := key + "." + name
+			if !validHeaderName(name) {
+				return d.errAt(kn, hk, &detail{sentinel: ErrInvalidValue, msg: "invalid header name " + quote(name)})
+			}
+			v, err := d.scalar(vn, hk, "string")
+			if err != nil {
+				return err
+			}
+			if strings.ContainsFunc(v.Value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				return d.errAt(vn, hk, &detail{sentinel: ErrInvalidValue, msg: "header value has control characters"})
+			}
+			if _, dup := out[name]; dup {
+				return d.errAt(kn, hk, &detail{sentinel: ErrDuplicateKey, msg: "header given twice"})
+			}
+			out[name] = v.Value
+		}
+		if len(out) == 0 {
+			out = nil // as in Default
+		}
+		*dst = out
+		return nil
+	}
+}
+
+// validHeaderName reports whether s is an HTTP token (RFC 9110 5.6.2).
+func validHeaderName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// number decodes an integer or float scalar that must be in [least, most].
+func number(dst *float64, least, most float64) decodeFunc {
+	return func(d *decoder, n *yaml.Node, key string) error {
+		s, err := d.scalar(n, key, "number")
+		if err != nil {
+			return err
+		}
+		var v float64
+		if (s.ShortTag() != "!!int" && s.ShortTag() != "!!float") || decodeScalar(s, &v) != nil {
+			return d.errAt(n, key, typeErr("number", s))
+		}
+		if !(v >= least && v <= most) {
+			return d.errAt(n, key, &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("must be from %v to %v, got %v", least, most, v)})
+		}
+		*dst = v
+		return nil
 	}
 }
 
@@ -428,10 +536,11 @@ func checkListen(s string) error {
 
 func checkKind(s string) error {
 	switch s {
-	case KindSim, KindNasdaq, KindStooq:
+	case KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance, KindFinnhub, KindAlpaca:
 		return nil
 	}
-	return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown source kind %s, want %s, %s or %s", quote(s), KindSim, KindNasdaq, KindStooq)}
+	return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown source kind %s, want one of %s, %s, %s, %s, %s, %s, %s",
+		quote(s), KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance, KindFinnhub, KindAlpaca)}
 }
 
 func checkURL(s string) error {

@@ -95,15 +95,25 @@ func shortQuote(s string) string {
 // Times are RFC 3339 in UTC with nine fractional digits; Volume and Time
 // are omitted when the source did not report them.
 type QuoteMessage struct {
-	Type        string  `json:"type,omitempty"`
-	Symbol      string  `json:"symbol"`
-	Price       float64 `json:"price,omitempty"` // > 0 in every quote; absent only before the first
-	Change      float64 `json:"change"`
-	ChangePct   float64 `json:"change_pct"`
-	Volume      *int64  `json:"volume,omitempty"`
-	Time        string  `json:"time,omitempty"`
-	CollectedAt string  `json:"collected_at,omitempty"` // empty only before a symbol's first quote
-	Seq         uint64  `json:"seq"`
+	Type      string  `json:"type,omitempty"`
+	Symbol    string  `json:"symbol"`
+	Price     float64 `json:"price,omitempty"` // > 0 in every quote; absent only before the first
+	Change    float64 `json:"change"`
+	ChangePct float64 `json:"change_pct"`
+	Volume    *int64  `json:"volume,omitempty"`
+	Time      string  `json:"time,omitempty"`
+	// What the source gives besides the price, each left out when it
+	// does not give it.
+	Open         float64 `json:"open,omitempty"`
+	High         float64 `json:"high,omitempty"`
+	Low          float64 `json:"low,omitempty"`
+	PrevClose    float64 `json:"prev_close,omitempty"`
+	Bid          float64 `json:"bid,omitempty"`
+	Ask          float64 `json:"ask,omitempty"`
+	MarketStatus string  `json:"market_status,omitempty"`
+	// collected_at and seq come last: load tools read them from the end.
+	CollectedAt string `json:"collected_at,omitempty"` // empty only before a symbol's first quote
+	Seq         uint64 `json:"seq"`
 }
 
 // NewQuoteMessage returns the JSON form of q, with Type "quote".
@@ -115,6 +125,9 @@ func NewQuoteMessage(q quote.Quote) QuoteMessage {
 		Change:    q.Change,
 		ChangePct: q.ChangePct,
 		Seq:       q.Seq,
+
+		Open: q.Open, High: q.High, Low: q.Low, PrevClose: q.PrevClose,
+		Bid: q.Bid, Ask: q.Ask, MarketStatus: q.MarketStatus,
 	}
 	if !q.CollectedAt.IsZero() {
 		m.CollectedAt = formatTime(q.CollectedAt)
@@ -131,11 +144,12 @@ func NewQuoteMessage(q quote.Quote) QuoteMessage {
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
-// statusMessage says whether a symbol is stale.
+// statusMessage says whether a symbol is stale, or unknown to the source.
 type statusMessage struct {
 	Type     string `json:"type"` // "status"
 	Symbol   string `json:"symbol"`
 	Stale    bool   `json:"stale"`
+	Unknown  bool   `json:"unknown,omitempty"`
 	Error    string `json:"error,omitempty"`
 	Failures int    `json:"failures"`
 }
@@ -151,7 +165,7 @@ type subscribedMessage struct {
 type update struct {
 	ver    uint64 // the Value's version
 	seq    uint64 // Quote.Seq; 0 without a quote
-	stale  bool
+	stale  bool   // stale or unknown: whether the client is told of a problem
 	quote  []byte // the "quote" message; nil without a quote
 	status []byte // the "status" message
 }
@@ -159,7 +173,7 @@ type update struct {
 // newUpdate renders version ver of sym's snapshot. A quote that cannot be
 // encoded (a non-finite number) is left out.
 func newUpdate(sym string, snap board.Snapshot, ver uint64) *update {
-	u := &update{ver: ver, stale: snap.Stale}
+	u := &update{ver: ver, stale: snap.Stale || snap.Unknown}
 	if snap.HasQuote() {
 		q := snap.Quote
 		q.Symbol = sym
@@ -167,8 +181,8 @@ func newUpdate(sym string, snap board.Snapshot, ver uint64) *update {
 			u.quote, u.seq = b, q.Seq
 		}
 	}
-	st := statusMessage{Type: "status", Symbol: sym, Stale: snap.Stale, Failures: snap.Failures}
-	if snap.Stale {
+	st := statusMessage{Type: "status", Symbol: sym, Stale: snap.Stale, Unknown: snap.Unknown, Failures: snap.Failures}
+	if snap.Stale || snap.Unknown {
 		st.Error = snap.Err
 	}
 	u.status = encode(st)

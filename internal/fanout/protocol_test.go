@@ -89,6 +89,8 @@ func TestNewQuoteMessage(t *testing.T) {
 		CollectedAt: time.Date(2026, 11, 21, 15, 4, 5, 123456789, time.UTC),
 		Seq:         17,
 	}
+	rich := full
+	rich.Open, rich.High, rich.Low, rich.PrevClose, rich.Bid, rich.Ask, rich.MarketStatus = 265, 268.5, 264.25, 267.1, 267.8, 267.9, "Open"
 	bare := full
 	bare.HasVolume, bare.Volume, bare.Time = false, 0, time.Time{}
 	bare.CollectedAt = time.Date(2026, 11, 21, 15, 4, 5, 0, time.UTC)
@@ -99,6 +101,9 @@ func TestNewQuoteMessage(t *testing.T) {
 	}{
 		{"full", full, `{"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,"volume":111677,` +
 			`"time":"2026-11-21T15:04:00.000000000Z","collected_at":"2026-11-21T15:04:05.123456789Z","seq":17}`},
+		{"with_day_fields", rich, `{"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,"volume":111677,` +
+			`"time":"2026-11-21T15:04:00.000000000Z","open":265,"high":268.5,"low":264.25,"prev_close":267.1,"bid":267.8,"ask":267.9,` +
+			`"market_status":"Open","collected_at":"2026-11-21T15:04:05.123456789Z","seq":17}`},
 		{"no_volume_no_time", bare, `{"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,` +
 			`"collected_at":"2026-11-21T15:04:05.000000000Z","seq":17}`},
 	}
@@ -124,11 +129,13 @@ func TestNewUpdate(t *testing.T) {
 			`{"type":"status","symbol":"AAPL","stale":true,"error":"boom","failures":2}`},
 		{"stale_without_quote", stale(board.Snapshot{Symbol: "AAPL"}, "boom", 1), false,
 			`{"type":"status","symbol":"AAPL","stale":true,"error":"boom","failures":1}`},
+		{"unknown", board.Snapshot{Symbol: "AAPL", Attempted: true, Unknown: true, Err: "unknown symbol", Failures: 4}, false,
+			`{"type":"status","symbol":"AAPL","stale":false,"unknown":true,"error":"unknown symbol","failures":4}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newUpdate("AAPL", tt.snap, 9)
-			if (u.quote != nil) != tt.wantQuote || string(u.status) != tt.wantStatus || u.ver != 9 || u.stale != tt.snap.Stale {
+			if (u.quote != nil) != tt.wantQuote || string(u.status) != tt.wantStatus || u.ver != 9 || u.stale != (tt.snap.Stale || tt.snap.Unknown) {
 				t.Fatalf("newUpdate(%+v) = quote %s, status %s, ver %d, want quote %v, status %s, ver 9",
 					tt.snap, u.quote, u.status, u.ver, tt.wantQuote, tt.wantStatus)
 			}

@@ -57,8 +57,9 @@ const (
 		});
 	}`
 	// jsRowsShown(syms, unpriced): the table holds exactly the rows syms, in
-	// that order; those in unpriced show no price and a "no data" badge,
-	// the others a price.
+	// that order; those in unpriced show no price and a "no data" (or, for
+	// a symbol the source does not know, "unknown") badge, the
+	// others a price.
 	jsRowsShown = `(syms, unpriced) => {
 		const trs = [...document.querySelectorAll('#rows tr[data-symbol]')];
 		if (trs.map((tr) => tr.dataset.symbol).join() !== syms.join()) return false;
@@ -66,7 +67,7 @@ const (
 			const v = Number(tr.querySelector('.price').textContent.replace(/,/g, ''));
 			const badge = tr.querySelector('.stale');
 			return unpriced.includes(tr.dataset.symbol)
-				? !badge.hidden && badge.textContent === 'no data' && badge.getClientRects().length > 0
+				? !badge.hidden && ['no data', 'unknown'].includes(badge.textContent) && badge.getClientRects().length > 0
 				: v > 0;
 		});
 	}`

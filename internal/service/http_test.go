@@ -54,10 +54,10 @@ func TestIdleKeepAliveClosed(t *testing.T) {
 	cfg.HTTP.IdleTimeout = 100 * time.Millisecond
 	r := start(t, cfg, nil)
 	c, br := rawConn(t, r)
+	idle := time.Now() // before the request: the server's idle time starts after its answer
 	if resp := roundTrip(t, c, br, "/healthz", ""); resp.StatusCode != 200 || resp.Close {
 		t.Fatalf("GET /healthz = %d close %v, want 200 and keep-alive", resp.StatusCode, resp.Close)
 	}
-	idle := time.Now()
 	n, err := br.Read(make([]byte, 1))
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("Read on an idle keep-alive connection = %d, %v; want EOF once the server closes it (the deadlock detector is %v)", n, err, testTimeout)

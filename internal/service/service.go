@@ -104,18 +104,24 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		s.simSrv = &httpx.Server{Handler: sim.New(s.simOpts), Logger: s.log}
 		base = "http://" + ln.Addr().String()
 	}
-	var src quote.Source
-	switch cfg.Source.Kind {
-	case config.KindStooq:
-		src = quote.NewStooq(base, cfg.Source.UserAgent)
-	default: // nasdaq, and sim which speaks the nasdaq shape
-		src = quote.NewNasdaq(base, cfg.Source.UserAgent)
+	kind := cfg.Source.Kind
+	if kind == config.KindSim {
+		kind = quote.KindNasdaq // the simulator speaks the nasdaq shape
 	}
-	if base == "" {
-		base = quote.NasdaqURL
-		if cfg.Source.Kind == config.KindStooq {
-			base = quote.StooqURL
-		}
+	qo := &quote.Options{
+		BaseURL:   base,
+		UserAgent: cfg.Source.UserAgent,
+		APIKey:    cfg.Source.APIKey,
+		APISecret: cfg.Source.APISecret,
+		Headers:   cfg.Source.Headers,
+	}
+	src, err := quote.New(kind, qo)
+	if err == nil {
+		base, err = quote.BaseURL(kind, qo)
+	}
+	if err != nil {
+		s.closeSim()
+		return nil, fmt.Errorf("quote source: %w", err)
 	}
 	client, err := httpx.NewClient(base, &httpx.Options{MaxInFlight: cfg.Source.MaxInFlight, ResponseTimeout: 2 * cfg.Source.Timeout})
 	if err != nil {
@@ -130,9 +136,11 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	s.source = &trackedSource{Source: src, now: time.Now}
 	registerHealthMetrics(s.reg, s.board, s.source, version)
 	s.collector = collector.New(s.source, client, s.board, cfg.Symbols, &collector.Options{
-		Timeout: cfg.Source.Timeout,
-		Logger:  s.log,
-		Metrics: collector.NewMetrics(s.reg),
+		Timeout:    cfg.Source.Timeout,
+		MaxRPS:     cfg.Source.MaxRPS,
+		StaleAfter: cfg.Source.StaleAfter,
+		Logger:     s.log,
+		Metrics:    collector.NewMetrics(s.reg),
 	})
 
 	ws := cfg.Websocket
@@ -176,7 +184,7 @@ func (s *Service) Reload(cfg *config.Config) error {
 	next.Symbols, next.Schedule = slices.Clone(cfg.Symbols), cfg.Schedule
 	for key, changed := range map[string]bool{
 		"listen":    cfg.Listen != old.Listen,
-		"source":    cfg.Source != old.Source,
+		"source":    !reflect.DeepEqual(cfg.Source, old.Source),
 		"history":   cfg.History != old.History,
 		"websocket": !reflect.DeepEqual(cfg.Websocket, old.Websocket),
 	} {

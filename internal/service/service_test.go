@@ -115,6 +115,7 @@ func testConfig(kind, url, schedule string, syms []string) *config.Config {
 	cfg.Source.Kind, cfg.Source.URL = kind, url
 	cfg.Schedule = schedule
 	cfg.Symbols = syms
+	cfg.Source.StaleAfter = 1 // the tests count failures from the first one
 	return cfg
 }
 

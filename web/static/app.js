@@ -281,7 +281,7 @@ function friendlyReason(r) {
   }
   const last = r.at ? ' Last good price ' + fmtPrice(r.q.price) + ' at ' + timeFmt.format(r.at) + ' (' + fmtAge(Date.now() - r.at) + ').'
     : ' No price received yet.';
-  return why + last + ' tickerd keeps trying on every update.';
+  return why + last + (r.unknown ? ' tickerd asks again less and less often.' : ' tickerd keeps trying on every update.');
 }
 
 // ---- table ------------------------------------------------------------
@@ -418,11 +418,14 @@ function applyQuote(r, q, live) {
 }
 
 function applyStatus(r, m) {
-  r.stale = !!m.stale;
+  // An unknown symbol (the source does not know it) shows like a stale
+  // one, with its own words.
+  r.unknown = !!m.unknown;
+  r.stale = !!m.stale || r.unknown;
   r.error = r.stale ? m.error || '' : '';
   r.failures = r.stale ? m.failures || 0 : 0;
   r.badge.hidden = !r.stale;
-  r.badge.textContent = r.q ? 'stale' : 'no data';
+  r.badge.textContent = r.unknown ? 'unknown' : r.q ? 'stale' : 'no data';
   r.badge.title = r.stale ? friendlyReason(r) : '';
   r.tr.classList.toggle('is-stale', r.stale);
   r.reason.hidden = !r.stale;
