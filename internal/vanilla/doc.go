@@ -68,8 +68,24 @@
 // returns ErrStopped; stages close their downstream with it, so goroutines
 // outside the Hub that wait on a stage's output see ErrStopped too. Stop
 // returns only when every goroutine the Hub spawned has exited, with their
-// errors and panics (as *PanicError): a panic is reported, never silent.
+// errors.
+//
+// ... there is a panic? Nothing here recovers it: a panic in a Hub
+// goroutine or a stage's function crashes the process, loudly, as in any
+// goroutine (net/http's stance outside its handlers), and Wait never
+// returns first. See "Choices" below.
 //
 // ... a context ends? The parked operation is withdrawn: nothing was sent or
 // received, and the call returns context.Cause(ctx).
+//
+// # Choices
+//
+// Where the notes leave room, these are the readings taken, and why.
+//
+// Hub, a panic: of re-panicking at Wait (errgroup's way) and crashing,
+// vanilla crashes. Until someone called Wait, a recovered panic
+// would leave whatever the goroutine held (a mutex locked without defer, a
+// half-done update) for the rest of the process to trip over: a deadlock
+// instead of a crash. Crashing at once is what a panic does in any other
+// goroutine, so none of it can matter. Nothing in the package recovers.
 package vanilla

@@ -1,9 +1,6 @@
 package vanilla
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 var (
 	// ErrClosed is returned by an operation on an end that has been closed,
@@ -31,20 +28,3 @@ var (
 	// ErrBadInterval is the error of a Pulse with a non-positive interval.
 	ErrBadInterval = errors.New("vanilla: pulse interval must be positive")
 )
-
-// PanicError reports a panic recovered in a goroutine spawned by a Hub.
-type PanicError struct {
-	Value any    // the value passed to panic
-	Stack []byte // the goroutine's stack at the panic
-}
-
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("vanilla: panic in spawned goroutine: %v\n%s", e.Value, e.Stack)
-}
-
-// Unwrap returns the panic value when it is an error, so errors.Is and
-// errors.As see through a PanicError.
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
-}

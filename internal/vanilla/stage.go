@@ -3,7 +3,6 @@ package vanilla
 import (
 	"context"
 	"errors"
-	"runtime/debug"
 	"time"
 )
 
@@ -13,7 +12,8 @@ import (
 // the reason: the upstream's close error, the error a function returned,
 // ErrAbandoned from further down, or ErrStopped when the Hub stops. A plain
 // end of input arrives downstream as ErrClosed. No stage goroutine outlives
-// its Hub.
+// its Hub. Panics are not recovered (see Hub): a panic in a stage's
+// function crashes the process.
 
 // Connect moves every item from src to dst until either ends, then closes
 // both as described above. Connect a clone of a Router's sender to fan in.
@@ -67,12 +67,17 @@ func Consume[T any](ctx context.Context, h *Hub, src *Recver[T], fn func(context
 func Produce[T any](ctx context.Context, h *Hub, fn func(ctx context.Context, s *Sender[T]) error) *Recver[T] {
 	s, r := NewPipe[T]()
 	goStage(ctx, h, func(ctx context.Context) (err error) {
+		returned := false
 		defer func() {
+			if !returned {
+				err = errAborted
+			}
 			s.CloseWithError(err)
 			err = endErr(err)
 		}()
-		defer recoverStage(&err)
-		return fn(ctx, s)
+		err = fn(ctx, s)
+		returned = true
+		return err
 	}, func() { s.CloseWithError(ErrStopped) })
 	return r
 }
@@ -138,6 +143,11 @@ func Gather[T any](ctx context.Context, h *Hub, srcs ...*Recver[T]) *Recver[[]T]
 	return r
 }
 
+// errAborted is what a stage's downstream gets when the stage's function
+// neither returned nor was stopped: it called runtime.Goexit (a panic
+// crashes the process before anyone could see it).
+var errAborted = errors.New("vanilla: stage function exited without returning")
+
 // goStage runs fn on h, as h.Go. Once h has stopped, fn never runs, so
 // ifStopped closes the stage's ends as fn would have (downstream with
 // ErrStopped), and nobody waits on them forever.
@@ -149,12 +159,21 @@ func goStage(ctx context.Context, h *Hub, fn func(context.Context) error, ifStop
 
 // pump runs one stage from src to dst; see the stage rule above.
 func pump[T, U any](ctx context.Context, src *Recver[T], dst *Sender[U], step func(context.Context, T) (U, bool, error)) (err error) {
+	returned := false
 	defer func() {
+		if !returned {
+			err = errAborted
+		}
 		src.Close()
 		dst.CloseWithError(err)
 		err = endErr(err)
 	}()
-	defer recoverStage(&err)
+	err = pumpLoop(ctx, src, dst, step)
+	returned = true
+	return err
+}
+
+func pumpLoop[T, U any](ctx context.Context, src *Recver[T], dst *Sender[U], step func(context.Context, T) (U, bool, error)) error {
 	for {
 		v, err := src.Recv(ctx)
 		if err != nil {
@@ -170,15 +189,6 @@ func pump[T, U any](ctx context.Context, src *Recver[T], dst *Sender[U], step fu
 		if err := dst.Send(ctx, u); err != nil {
 			return err
 		}
-	}
-}
-
-// recoverStage, deferred after a stage's closing defer, turns a panic in a
-// stage's function into the stage's error, so the stage still closes its
-// downstream with a reason (the Hub then reports the *PanicError).
-func recoverStage(err *error) {
-	if v := recover(); v != nil {
-		*err = &PanicError{Value: v, Stack: debug.Stack()}
 	}
 }
 

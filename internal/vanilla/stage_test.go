@@ -334,60 +334,6 @@ func TestPulseBadInterval(t *testing.T) {
 	}
 }
 
-// TestStagePanic panics inside the function of a stage: the Hub reports a
-// *PanicError, and the stage still closes its ends, downstream with that
-// error (not a plain end of input, and not never).
-func TestStagePanic(t *testing.T) {
-	tests := []struct {
-		name  string
-		stage func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int]
-	}{
-		{"map", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
-			return Map(ctx, h, src, func(_ context.Context, v int) (int, error) {
-				if v == 2 {
-					panic("bad item")
-				}
-				return v, nil
-			})
-		}},
-		{"filter", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
-			return Filter(ctx, h, src, func(v int) bool {
-				if v == 2 {
-					panic("bad item")
-				}
-				return true
-			})
-		}},
-		{"produce", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
-			src.Close()
-			return Produce(ctx, h, func(ctx context.Context, s *Sender[int]) error {
-				if err := s.Send(ctx, 1); err != nil {
-					return err
-				}
-				panic("bad item")
-			})
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				ctx := context.Background()
-				var h Hub
-				src, _ := produceN(ctx, &h, 1, -1)
-				out := tt.stage(ctx, &h, src)
-				got, err := recvAll(t, out)
-				var pe *PanicError
-				if !slices.Equal(got, []int{1}) || !errors.As(err, &pe) || pe.Value != "bad item" {
-					t.Fatalf("Recv() = %v then %v, want [1] then a *PanicError of \"bad item\"", got, err)
-				}
-				if err := h.Stop(); !errors.As(err, &pe) || pe.Value != "bad item" {
-					t.Fatalf("Stop() = %v, want a *PanicError of \"bad item\"", err)
-				}
-			})
-		})
-	}
-}
-
 // TestStageOnStoppedHub starts stages on a Hub that has already stopped:
 // their functions do not run, but their ends are closed as if the Hub had
 // stopped them, so nobody waits forever.
