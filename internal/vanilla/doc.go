@@ -26,9 +26,12 @@
 //   - Broadcast: one sender, many subscribers; each item goes to every
 //     subscriber that has room, and Send never waits for one that does not
 //     (Drop or Latest policy per subscription, drops counted).
-//   - Tee: one sender, n recvers in lock-step: a send waits until all have
-//     taken the previous item, then gives the new one to all.
-//   - Gather: one item from each of several sources, all at once.
+//   - Tee: one sender, n recvers in lock-step: a send completes only when a
+//     recver waits on every open output, and then gives the item to all of
+//     them at once.
+//   - Gather: n senders, one recver in lock-step, the mirror image: a recv
+//     takes nothing until a send waits on every input, then takes one
+//     item from each, all at once.
 //   - Value: the latest item of a series; always ready once set, versioned,
 //     clearable; watchers see changes without ever blocking the setter.
 //   - State: the single-recver Value: Send overwrites, Recv takes the latest.
@@ -82,10 +85,36 @@
 //
 // Where the notes leave room, these are the readings taken, and why.
 //
+// Tee, "when all are ready, give to all": ready means a recver is waiting
+// on the output (the notes' "are you ready now?"), so a Tee holds no item,
+// and a TrySend with nobody waiting fails. A Tee that buffered one item per
+// output would let a send complete while an output was not ready, and that
+// output would get the item later or never. A closed output is skipped
+// (nobody can be ready on it), and the last close abandons the sender.
+// Whichever operation arrives last, the send or the last recver, completes
+// the meeting for all; a Select case on either side is ready only when the
+// whole meeting is. One Select waiting on several outputs of one Tee fills
+// one of them.
+//
+// Gather, "once all are ready, recv all": Gather is a primitive with its
+// own inputs (NewGather), the mirror image of Tee, not a stage over
+// existing recvers. Taking nothing until every one of several independent
+// primitives is ready, then one item from each, would need every one of
+// them locked at once and their parked senders held while the others are
+// checked: a lock discipline across every primitive, for one consumer. As a
+// primitive, "ready" is exact (a send waits on every input), and when an
+// input ends first nothing has been taken: the Gather ends, since all could
+// never be ready again, and the sends still waiting get ErrAbandoned with
+// their items in hand.
+//
 // Hub, a panic: of re-panicking at Wait (errgroup's way) and crashing,
 // vanilla crashes. Until someone called Wait, a recovered panic
 // would leave whatever the goroutine held (a mutex locked without defer, a
 // half-done update) for the rest of the process to trip over: a deadlock
 // instead of a crash. Crashing at once is what a panic does in any other
 // goroutine, so none of it can matter. Nothing in the package recovers.
+//
+// Lock-step meetings are atomic: the last arrival reserves every party's
+// waiter, in a fixed order, before handing anything over, so a Select
+// waiting on two Tees is filled by one of them or not at all.
 package vanilla

@@ -66,7 +66,7 @@ type Recver[T any] struct {
 // waiter attached.
 func getNode[T any](spare *atomic.Pointer[node[T]]) *node[T] {
 	if n := spare.Swap(nil); n != nil {
-		n.w.state.Store(0)
+		n.w.state.Store(parked)
 		return n
 	}
 	return &node[T]{w: getWaiter()}

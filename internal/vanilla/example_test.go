@@ -154,20 +154,34 @@ func ExampleNewState() {
 }
 
 func ExampleNewTee() {
+	ctx := context.Background()
 	s, rs := vanilla.NewTee[string](2)
-	fmt.Println(s.TrySend("tick 1"))
-	fmt.Println(s.TrySend("tick 2")) // nobody took tick 1 yet
-	for _, r := range rs {
-		v, _ := r.TryRecv()
-		fmt.Println(v)
+	fmt.Println(s.TrySend("tick 1")) // no output is ready yet
+
+	var wg sync.WaitGroup
+	got := make([]string, len(rs))
+	for i, r := range rs {
+		wg.Go(func() { got[i], _ = r.Recv(ctx) }) // exits after one Recv
 	}
-	fmt.Println(s.TrySend("tick 2"))
+	fmt.Println(s.Send(ctx, "tick 1")) // returns once both outputs have it
+	wg.Wait()
+	fmt.Println(got)
+
+	rs[1].Close() // a closed output is skipped
+	wg.Go(func() { got[0], _ = rs[0].Recv(ctx) })
+	fmt.Println(s.Send(ctx, "tick 2"))
+	wg.Wait()
+	fmt.Println(got[0])
+
+	rs[0].Close() // the last close abandons the sender
+	fmt.Println(s.Send(ctx, "tick 3"))
 	// Output:
-	// <nil>
 	// vanilla: would block
-	// tick 1
-	// tick 1
 	// <nil>
+	// [tick 1 tick 1]
+	// <nil>
+	// tick 2
+	// vanilla: abandoned
 }
 
 func ExampleValue() {
@@ -273,29 +287,36 @@ func ExampleMap() {
 	// <nil>
 }
 
-func ExampleGather() {
+func ExampleNewGather() {
 	ctx := context.Background()
-	var h vanilla.Hub
-	bidS, bids := vanilla.NewQueue[float64](2)
-	askS, asks := vanilla.NewQueue[float64](2)
-	bidS.TrySend(99.5)
-	askS.TrySend(100.5)
-	bidS.TrySend(99.75)
-	askS.TrySend(100.25)
-	bidS.Close()
-	quotes := vanilla.Gather(ctx, &h, bids, asks)
+	ins, quotes := vanilla.NewGather[float64](2)
+	feeds := [][]float64{{99.5, 99.75}, {100.5, 100.25, 100.0}} // bids, asks
+	unsent := make([]string, len(feeds))
+	var wg sync.WaitGroup
+	for i, feed := range feeds {
+		wg.Go(func() { // exits after its feed or once the Gather has ended
+			defer ins[i].Close()
+			for _, p := range feed {
+				if err := ins[i].Send(ctx, p); err != nil {
+					unsent[i] = fmt.Sprint(p, ": ", err)
+					return
+				}
+			}
+		})
+	}
 	for {
-		q, err := quotes.Recv(ctx)
+		q, err := quotes.Recv(ctx) // one bid and one ask, or nothing
 		if err != nil {
 			fmt.Println(err)
 			break
 		}
 		fmt.Println(q)
 	}
-	fmt.Println(h.Stop())
+	wg.Wait()
+	fmt.Printf("%q\n", unsent) // the third ask was never taken: its sender still has it
 	// Output:
 	// [99.5 100.5]
 	// [99.75 100.25]
 	// vanilla: closed
-	// <nil>
+	// ["" "100: vanilla: abandoned"]
 }

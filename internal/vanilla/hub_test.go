@@ -26,8 +26,8 @@ func TestHubStopWakesParked(t *testing.T) {
 		_, dr := NewDealer[int]()
 		qs, _ := NewQueue[int](1)
 		fill(t, qs, 1)
-		ts, _ := NewTee[int](2)
-		fill(t, ts, 1)
+		ts, _ := NewTee[int](2) // no output ready: a send parks
+		gs, _ := NewGather[int](2)
 		v := NewValue[int]()
 		w := v.Watch()
 		ops := []struct {
@@ -40,6 +40,7 @@ func TestHubStopWakesParked(t *testing.T) {
 			{"dealer_recv_2", func(ctx context.Context) error { _, err := dr.Recv(ctx); return err }},
 			{"queue_send", func(ctx context.Context) error { return qs.Send(ctx, 2) }},
 			{"tee_send", func(ctx context.Context) error { return ts.Send(ctx, 2) }},
+			{"gather_send", func(ctx context.Context) error { return gs[0].Send(ctx, 2) }},
 			{"value_get", func(ctx context.Context) error { _, err := v.Get(ctx); return err }},
 			{"value_watch", func(ctx context.Context) error { _, err := w.Recv(ctx); return err }},
 			{"select", func(ctx context.Context) error {

@@ -17,7 +17,7 @@ var (
 	errCause = errors.New("test cause")
 )
 
-// kit describes a primitive built on core (or Tee with one output) so that
+// kit describes a primitive built on core (or a Tee of one output) so that
 // the semantics every end shares can be checked in one table.
 type kit[T any] struct {
 	name      string
@@ -37,7 +37,7 @@ func kits[T any]() []kit[T] {
 		{name: "channel", new: func() (*Sender[T], *Recver[T]) { return NewChannel[T](0) }, multiSend: true, multiRecv: true},
 		{name: "channel_buffered", new: func() (*Sender[T], *Recver[T]) { return NewChannel[T](2) }, buffered: 2, multiSend: true, multiRecv: true},
 		{name: "state", new: NewState[T], buffered: 1, coalesces: true},
-		{name: "tee", new: func() (*Sender[T], *Recver[T]) { s, rs := NewTee[T](1); return s, rs[0] }, buffered: 1},
+		{name: "tee", new: func() (*Sender[T], *Recver[T]) { s, rs := NewTee[T](1); return s, rs[0] }},
 	}
 }
 

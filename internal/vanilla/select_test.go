@@ -3,6 +3,7 @@ package vanilla
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 )
@@ -243,6 +244,7 @@ func TestSelectMixed(t *testing.T) {
 		value  *Value[int]
 		bcast  *Broadcast[int]
 		tee    *Sender[int]
+		tee1   *Recver[int] // the Tee's other output
 		state  *Sender[int]
 		cases  []Case
 		dst    []int
@@ -258,7 +260,7 @@ func TestSelectMixed(t *testing.T) {
 		sub := w.bcast.Subscribe(nil)
 		var trs []*Recver[int]
 		w.tee, trs = NewTee[int](2)
-		tr = trs[0]
+		tr, w.tee1 = trs[0], trs[1]
 		w.state, sr = NewState[int]()
 		w.cases = []Case{pr.Case(&w.dst[0]), qr.Case(&w.dst[1]), w.value.Case(&w.dst[2]), sub.Case(&w.dst[3]), tr.Case(&w.dst[4]), sr.Case(&w.dst[5])}
 		w.closer = func() { sub.Close(); trs[1].Close() }
@@ -277,7 +279,18 @@ func TestSelectMixed(t *testing.T) {
 			}
 			return nil
 		}},
-		{"tee", func(ctx context.Context, w *world) error { return w.tee.Send(ctx, 104) }},
+		{"tee", func(ctx context.Context, w *world) error {
+			// The Select waits on output 0; the send completes once output
+			// 1 is ready too.
+			r1 := goRecv(ctx, w.tee1)
+			if err := w.tee.Send(ctx, 104); err != nil {
+				return err
+			}
+			if res := <-r1; res.v != 104 || res.err != nil {
+				return fmt.Errorf("output 1: Recv() = %v, %v, want 104, nil", res.v, res.err)
+			}
+			return nil
+		}},
 		{"state", func(ctx context.Context, w *world) error { return w.state.Send(ctx, 105) }},
 	}
 	for want, rd := range ready {

@@ -110,39 +110,6 @@ func Pulse(ctx context.Context, h *Hub, every time.Duration) *Recver[time.Time] 
 	return r
 }
 
-// Gather returns a recver of slices holding one item from each source, in
-// source order, delivered once every source has produced one. It ends when
-// any source ends.
-func Gather[T any](ctx context.Context, h *Hub, srcs ...*Recver[T]) *Recver[[]T] {
-	s, r := NewPipe[[]T]()
-	goStage(ctx, h, func(ctx context.Context) (err error) {
-		defer func() {
-			for _, src := range srcs {
-				src.Close()
-			}
-			s.CloseWithError(err)
-			err = endErr(err)
-		}()
-		for {
-			items := make([]T, len(srcs))
-			for i, src := range srcs {
-				if items[i], err = src.Recv(ctx); err != nil {
-					return err
-				}
-			}
-			if err = s.Send(ctx, items); err != nil {
-				return err
-			}
-		}
-	}, func() {
-		for _, src := range srcs {
-			src.Close()
-		}
-		s.CloseWithError(ErrStopped)
-	})
-	return r
-}
-
 // errAborted is what a stage's downstream gets when the stage's function
 // neither returned nor was stopped: it called runtime.Goexit (a panic
 // crashes the process before anyone could see it).

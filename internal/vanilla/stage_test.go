@@ -238,55 +238,6 @@ func TestConnectRouterFanIn(t *testing.T) {
 	}
 }
 
-func TestGather(t *testing.T) {
-	t.Run("end_of_a_source", func(t *testing.T) {
-		ctx := context.Background()
-		var h Hub
-		as, ar := NewQueue[int](4)
-		bs, br := NewQueue[int](4)
-		cs, cr := NewQueue[int](4)
-		fill(t, as, 2)
-		for _, v := range []int{10, 20, 30} {
-			bs.TrySend(v)
-		}
-		for _, v := range []int{100, 200, 300} {
-			cs.TrySend(v)
-		}
-		as.Close()
-		g := Gather(ctx, &h, ar, br, cr)
-		got, err := recvAll(t, g)
-		want := [][]int{{1, 10, 100}, {2, 20, 200}}
-		if !slices.EqualFunc(got, want, slices.Equal[[]int]) || err != ErrClosed {
-			t.Fatalf("Recv() = %v then %v, want %v then ErrClosed", got, err, want)
-		}
-		// Gather closed every source when it ended.
-		if err := cs.Send(ctx, 400); err != ErrAbandoned {
-			t.Fatalf("Send() to a gathered source = %v, want ErrAbandoned", err)
-		}
-		if err := h.Stop(); err != nil {
-			t.Fatalf("Stop() = %v, want nil", err)
-		}
-	})
-	t.Run("source_error", func(t *testing.T) {
-		ctx := context.Background()
-		var h Hub
-		as, ar := NewQueue[string](1)
-		bs, br := NewQueue[string](1)
-		as.TrySend("a")
-		bs.CloseWithError(errBoom)
-		g := Gather(ctx, &h, ar, br)
-		if v, err := g.Recv(ctx); !errors.Is(err, errBoom) {
-			t.Fatalf("Recv() = %v, %v, want nil, errBoom", v, err)
-		}
-		if err := as.Send(ctx, "b"); err != ErrAbandoned {
-			t.Fatalf("Send() = %v, want ErrAbandoned", err)
-		}
-		if err := h.Stop(); !errors.Is(err, errBoom) {
-			t.Fatalf("Stop() = %v, want errBoom", err)
-		}
-	})
-}
-
 // TestPulse runs a Pulse on synctest's fake clock.
 func TestPulse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -352,10 +303,6 @@ func TestStageOnStoppedHub(t *testing.T) {
 			s, r := NewPipe[int]()
 			Connect(ctx, h, src, s)
 			return r
-		}},
-		{"gather", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
-			g := Gather(ctx, h, src)
-			return Map(ctx, h, g, func(_ context.Context, v []int) (int, error) { return v[0], nil })
 		}},
 		{"consume", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
 			Consume(ctx, h, src, func(context.Context, int) error { return nil })

@@ -2,15 +2,31 @@ package vanilla
 
 import "sync"
 
-// NewTee returns the ends of a Tee: one sender and n recvers in lock-step.
-// A send waits until every open recver has taken the previous item, then
-// gives the item to all of them at once. A closed recver is skipped; once
-// all have closed the sender gets ErrAbandoned. When the sender closes, each
-// recver takes what it was given and then gets the close error. No end can
-// be cloned. n < 1 is treated as 1.
+// NewTee returns the ends of a Tee: one sender and n recvers in lock-step
+// (the notes' "tee: when all are ready, give to all"). A Tee holds no
+// items: a send completes only when a recver is waiting on every open
+// output, and then every one of them gets the item, at once. Whichever
+// operation arrives last, the send or the last recver, completes the
+// meeting for all of them; until then each waits (or, for TrySend and
+// TryRecv, returns ErrWouldBlock). A Select case on either side is ready
+// only when the whole meeting is.
+//
+// A closed output is skipped: the others no longer wait for it, and once
+// every output has closed the sender gets ErrAbandoned. When the sender
+// closes, every recver gets the close error. Goroutines may share an end
+// (several goroutines waiting on one output count as one output being
+// ready), but no end can be cloned. n < 1 is treated as 1; a Tee of one
+// output behaves as a Pipe.
+//
+//	s, rs := vanilla.NewTee[Quote](2)
+//	go func() { q, err := rs[0].Recv(ctx); ... }()
+//	go func() { q, err := rs[1].Recv(ctx); ... }()
+//	err := s.Send(ctx, q) // returns once both recvers have q
 func NewTee[T any](n int) (*Sender[T], []*Recver[T]) {
 	n = max(n, 1)
 	t := &tee[T]{outs: make([]teeOut[T], n), open: n}
+	t.lists = make([]*list[T], n)
+	t.picks = make([]*node[T], n)
 	rs := make([]*Recver[T], n)
 	for i := range t.outs {
 		t.outs[i].t = t
@@ -23,57 +39,89 @@ type tee[T any] struct {
 	mu sync.Mutex
 	// Everything below, including the fields of outs, is guarded by mu.
 	outs     []teeOut[T]
-	open     int // outputs not closed
-	sendq    list[T]
+	open     int     // outputs not closed
+	sendq    list[T] // parked sends, their items in val
 	sendDone bool
 	sendErr  error
+
+	// Scratch space of one meeting, one entry per output.
+	lists []*list[T]
+	picks []*node[T]
+	ws    []*waiter
 }
 
 // teeOut is one output of a tee and implements its recv port.
 type teeOut[T any] struct {
 	t      *tee[T]
-	recvq  list[T]
-	full   bool // val holds an item this output has not taken
-	val    T
+	recvq  list[T] // parked recvs on this output
 	closed bool
 }
 
 func (t *tee[T]) mutex() *sync.Mutex { return &t.mu }
 
-// allTakenLocked reports whether every open output has taken its item.
-func (t *tee[T]) allTakenLocked() bool {
-	for i := range t.outs {
-		if o := &t.outs[i]; !o.closed && o.full {
-			return false
-		}
-	}
-	return true
-}
-
-// deliverLocked gives v to every open output; allTakenLocked must hold.
-func (t *tee[T]) deliverLocked(self *waiter, v T) {
+// pickOutsLocked picks one parked recv on every open output except skip
+// (nil: none), none of them of a waiter in excl, into t.picks.
+func (t *tee[T]) pickOutsLocked(skip *teeOut[T], excl ...*waiter) bool {
 	for i := range t.outs {
 		o := &t.outs[i]
-		if o.closed {
-			continue
+		t.lists[i] = nil
+		if !o.closed && o != skip {
+			t.lists[i] = &o.recvq
 		}
-		if n := o.recvq.take(self); n != nil {
-			n.val = v
-			n.w.fire(n.idx, nil)
-			continue
-		}
-		o.full, o.val = true, v
 	}
+	return pickLocked(t.lists, t.picks, excl...)
 }
 
-// admitLocked lets a parked sender through once every output has taken.
-func (t *tee[T]) admitLocked(self *waiter) {
-	if t.open == 0 || !t.allTakenLocked() {
-		return
-	}
-	if n := t.sendq.take(self); n != nil {
-		t.deliverLocked(self, n.val)
-		n.w.fire(n.idx, nil)
+// meetLocked completes a meeting if one is possible now. from is the
+// output whose recver is arriving (nil when the send is arriving, or when
+// nobody is and the parked operations are checked after a close); an
+// arriving send offers v, and send reports whether one arrives. It returns
+// the item handed over and whether the meeting happened. Nodes of self are
+// not used.
+func (t *tee[T]) meetLocked(send bool, v T, from *teeOut[T], self *waiter) (T, bool) {
+	for {
+		var solo *node[T]
+		if send {
+			if !t.pickOutsLocked(nil, self) {
+				return v, false
+			}
+		} else {
+			t.sendq.pruneClaimed()
+			for n := t.sendq.head; n != nil && solo == nil; n = n.next {
+				if n.w != self && t.pickOutsLocked(from, self, n.w) {
+					solo = n
+				}
+			}
+			if solo == nil {
+				return v, false
+			}
+			v = solo.val
+		}
+		t.ws = t.ws[:0]
+		if solo != nil {
+			t.ws = append(t.ws, solo.w)
+		}
+		for _, n := range t.picks {
+			if n != nil {
+				t.ws = append(t.ws, n.w)
+			}
+		}
+		if !reserveAll(t.ws) {
+			continue // one was claimed elsewhere meanwhile: pick again
+		}
+		if solo != nil {
+			t.sendq.remove(solo)
+			solo.w.fire(solo.idx, nil)
+		}
+		for i, n := range t.picks {
+			if n != nil {
+				t.outs[i].recvq.remove(n)
+				n.val = v
+				n.w.fire(n.idx, nil)
+			}
+		}
+		clear(t.ws)
+		return v, true
 	}
 }
 
@@ -83,15 +131,13 @@ func (t *tee[T]) sendLocked(e *end, self *waiter, v T) (error, bool) {
 		return ErrClosed, true
 	case t.open == 0:
 		return ErrAbandoned, true
-	case !t.allTakenLocked():
-		return nil, false
 	}
-	t.deliverLocked(self, v)
-	return nil, true
+	_, ok := t.meetLocked(true, v, nil, self)
+	return nil, ok
 }
 
-func (t *tee[T]) canSendLocked(e *end, _ *waiter) bool {
-	return e.closed || t.open == 0 || t.allTakenLocked()
+func (t *tee[T]) canSendLocked(e *end, self *waiter) bool {
+	return e.closed || t.open == 0 || t.pickOutsLocked(nil, self)
 }
 
 func (t *tee[T]) parkSendLocked(n *node[T])   { t.sendq.push(n) }
@@ -124,19 +170,27 @@ func (o *teeOut[T]) recvLocked(e *end, self *waiter) (T, error, bool) {
 	switch {
 	case e.closed:
 		return zero, ErrClosed, true
-	case o.full:
-		v := o.val
-		o.full, o.val = false, zero
-		o.t.admitLocked(self)
-		return v, nil, true
 	case o.t.sendDone:
 		return zero, o.t.sendErr, true
+	}
+	if v, ok := o.t.meetLocked(false, zero, o, self); ok {
+		return v, nil, true
 	}
 	return zero, nil, false
 }
 
-func (o *teeOut[T]) canRecvLocked(e *end, _ *waiter) bool {
-	return e.closed || o.full || o.t.sendDone
+func (o *teeOut[T]) canRecvLocked(e *end, self *waiter) bool {
+	t := o.t
+	if e.closed || t.sendDone {
+		return true
+	}
+	t.sendq.pruneClaimed()
+	for n := t.sendq.head; n != nil; n = n.next {
+		if n.w != self && t.pickOutsLocked(o, self, n.w) {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *teeOut[T]) parkRecvLocked(n *node[T])   { o.recvq.push(n) }
@@ -150,15 +204,16 @@ func (o *teeOut[T]) closeRecv(e *end) {
 		return
 	}
 	e.closed = true
-	var zero T
-	o.closed, o.full, o.val = true, false, zero
+	o.closed = true
 	o.recvq.failAll(nil, ErrClosed)
 	t.open--
 	if t.open == 0 {
 		t.sendq.failAll(nil, ErrAbandoned)
 		return
 	}
-	t.admitLocked(nil) // this output may have been the one holding the others back
+	// This output may have been the one the others waited for.
+	var zero T
+	t.meetLocked(false, zero, nil, nil)
 }
 
 func (o *teeOut[T]) cloneRecv(*end) error { return ErrNotShared }

@@ -2,7 +2,24 @@ package vanilla
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
+)
+
+// Waiter states. A waiter is parked until someone claims it; claimed is
+// final for the parking (the waiter is reset to parked only when its
+// goroutine parks again, once no list holds its nodes). Reserved is the
+// middle step of a lock-step meeting (Tee, Gather), which must claim several
+// waiters at once or none: it reserves them one by one in id order, then
+// claims them all or releases them all. A reservation is held only under
+// the meeting primitive's lock, and its holder waits on nothing but other
+// reservations of higher ids, so whoever finds a waiter reserved waits for
+// the outcome (it never gives up on it: that could lose a wake-up) and the
+// wait is short and cannot deadlock.
+const (
+	parked uint32 = iota
+	claimed
+	reserved
 )
 
 // A waiter is one parked goroutine: a blocking Send or Recv, or a Select
@@ -12,8 +29,9 @@ import (
 // Select was still enqueueing). Only a counterpart or Close signals wake,
 // exactly once, after writing fired and err.
 type waiter struct {
-	state atomic.Uint32 // 0 while parked; 1 once claimed
+	state atomic.Uint32 // parked, claimed or reserved
 	wake  chan struct{} // capacity 1; signalled once by the claim winner
+	id    uint64        // orders reservations; set once by getWaiter
 
 	// Written by the claim winner before it signals wake; read by the
 	// waiter's goroutine after wake.
@@ -21,14 +39,44 @@ type waiter struct {
 	err   error // that case's error
 }
 
+var waiterIDs atomic.Uint64
+
 // getWaiter returns a new waiter. Waiters are not pooled process-wide: wake
 // is a channel, and a channel made inside a testing/synctest bubble must not
 // be used outside it (a fatal error), nor does waiting on one made outside
 // count as durably blocked inside a bubble. Send and Recv recycle their
 // waiter with their end's spare node instead (see getNode).
-func getWaiter() *waiter { return &waiter{wake: make(chan struct{}, 1)} }
+func getWaiter() *waiter { return &waiter{wake: make(chan struct{}, 1), id: waiterIDs.Add(1)} }
 
-func (w *waiter) claim() bool { return w.state.CompareAndSwap(0, 1) }
+// claim takes the outcome of w for the caller. It reports false if someone
+// else has it. A reservation in progress is waited out.
+func (w *waiter) claim() bool { return w.acquire(claimed) }
+
+// reserve holds w for a lock-step meeting; see the states above. It reports
+// false if w was claimed. The caller then calls confirm or release.
+func (w *waiter) reserve() bool { return w.acquire(reserved) }
+
+func (w *waiter) acquire(to uint32) bool {
+	for {
+		if w.state.CompareAndSwap(parked, to) {
+			return true
+		}
+		if w.state.Load() == claimed {
+			return false
+		}
+		runtime.Gosched() // reserved: the meeting resolves without waiting on us
+	}
+}
+
+// confirm turns the caller's reservation into a claim.
+func (w *waiter) confirm() { w.state.Store(claimed) }
+
+// release gives up the caller's reservation: w is parked again.
+func (w *waiter) release() { w.state.Store(parked) }
+
+// isClaimed reports whether w has been claimed: a node of it that is still
+// linked somewhere is dead and only waits to be unlinked.
+func (w *waiter) isClaimed() bool { return w.state.Load() == claimed }
 
 // fire completes case idx with err and wakes w. The caller won claim.
 func (w *waiter) fire(idx int, err error) {
