@@ -32,6 +32,8 @@ type core[T any] struct {
 	sendDone  bool  // every sender closed: recvers drain buf, then get sendErr
 	sendErr   error
 	recvDone  bool // every recver closed: sends fail with ErrAbandoned
+	demand    demandq[T]
+	hooks     hooks // run when recvDone is set
 
 	drops atomic.Uint64 // items discarded or overwritten by the overflow policy
 }
@@ -57,10 +59,12 @@ func (c *core[T]) sendLocked(e *end, self *waiter, v T) (error, bool) {
 	if n := c.recvq.take(self); n != nil {
 		n.val = v
 		n.w.fire(n.idx, nil)
+		c.notifyLocked()
 		return nil, true
 	}
 	if c.buf.n < len(c.buf.items) {
 		c.buf.push(v)
+		c.notifyLocked()
 		return nil, true
 	}
 	switch c.policy {
@@ -85,6 +89,45 @@ func (c *core[T]) canSendLocked(e *end, self *waiter) bool {
 func (c *core[T]) parkSendLocked(n *node[T])   { c.sendq.push(n) }
 func (c *core[T]) unparkSendLocked(n *node[T]) { c.sendq.remove(n) }
 
+func (c *core[T]) demandLocked(e *end, self *waiter) (bool, error) {
+	switch {
+	case e.closed:
+		return true, ErrClosed
+	case c.recvDone:
+		return true, ErrAbandoned
+	}
+	return c.canSendLocked(e, self), nil
+}
+
+func (c *core[T]) watchDemandLocked(n *node[T], want bool)   { c.demand.watch(n, want) }
+func (c *core[T]) unwatchDemandLocked(n *node[T], want bool) { c.demand.unwatch(n, want) }
+
+// notifyLocked wakes the demand watchers whose wish came true. Everything
+// that can change demandLocked calls it: a recver parking or leaving, an
+// item taken from or put in the buffer, a close.
+func (c *core[T]) notifyLocked() {
+	if !c.demand.empty() {
+		c.demand.fire(c.demandLocked)
+	}
+}
+
+func (c *core[T]) onAbandon(h *hook) {
+	c.mu.Lock()
+	if !c.recvDone {
+		c.hooks.add(h)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	h.fn()
+}
+
+func (c *core[T]) offAbandon(h *hook) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hooks.remove(h)
+}
+
 func (c *core[T]) recvLocked(e *end, self *waiter) (T, error, bool) {
 	var zero T
 	if e.closed {
@@ -96,6 +139,7 @@ func (c *core[T]) recvLocked(e *end, self *waiter) (T, error, bool) {
 			c.buf.push(n.val)
 			n.w.fire(n.idx, nil)
 		}
+		c.notifyLocked()
 		return v, nil, true
 	}
 	if n := c.sendq.take(self); n != nil {
@@ -113,8 +157,15 @@ func (c *core[T]) canRecvLocked(e *end, self *waiter) bool {
 	return e.closed || c.buf.n > 0 || c.sendq.hasOther(self) || c.sendDone
 }
 
-func (c *core[T]) parkRecvLocked(n *node[T])   { c.recvq.push(n) }
-func (c *core[T]) unparkRecvLocked(n *node[T]) { c.recvq.remove(n) }
+func (c *core[T]) parkRecvLocked(n *node[T]) {
+	c.recvq.push(n)
+	c.notifyLocked()
+}
+
+func (c *core[T]) unparkRecvLocked(n *node[T]) {
+	c.recvq.remove(n)
+	c.notifyLocked()
+}
 
 func (c *core[T]) closeSend(e *end, err error) {
 	c.mu.Lock()
@@ -124,6 +175,7 @@ func (c *core[T]) closeSend(e *end, err error) {
 	}
 	e.closed = true
 	c.sendq.failAll(e, ErrClosed) // goroutines parked on this very handle
+	c.notifyLocked()              // demand watchers of this handle: it fails at once now
 	if err != nil && c.firstErr == nil {
 		c.firstErr = err
 	}
@@ -143,19 +195,29 @@ func (c *core[T]) closeSend(e *end, err error) {
 
 func (c *core[T]) closeRecv(e *end) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	hs := c.closeRecvLocked(e)
+	c.mu.Unlock()
+	runHooks(hs)
+}
+
+// closeRecvLocked closes e and returns the hooks to run once the lock is
+// released (those of an abandoned primitive).
+func (c *core[T]) closeRecvLocked(e *end) []*hook {
 	if e.closed {
-		return
+		return nil
 	}
 	e.closed = true
 	c.recvq.failAll(e, ErrClosed)
 	c.recvers--
 	if c.recvers > 0 {
-		return
+		c.notifyLocked()
+		return nil
 	}
 	c.recvDone = true
 	c.buf.clear()
 	c.sendq.failAll(nil, ErrAbandoned)
+	c.notifyLocked()
+	return c.hooks.take()
 }
 
 func (c *core[T]) cloneSend(e *end) error {

@@ -81,6 +81,18 @@
 // ... a context ends? The parked operation is withdrawn: nothing was sent or
 // received, and the call returns context.Cause(ctx).
 //
+// # Stages
+//
+// Connect, Map, Filter, Consume, Produce and Pulse each run one goroutine
+// on a Hub. They are demand-driven: a stage pulls an item from upstream
+// only while its downstream has demand, a recver waiting on it or room in
+// its buffer (the notes' "only activate a section of code if its outputs
+// are available"), and stops pulling when the demand goes away. When the
+// consumer closes a stage's output, its Close itself closes the stage's
+// upstream, so the producer's next Send returns ErrAbandoned, and the
+// stage goroutine exits at once. Along a chain of stages this reaches the
+// first producer within the consumer's Close.
+//
 // # Choices
 //
 // Where the notes leave room, these are the readings taken, and why.
@@ -105,7 +117,17 @@
 // primitive, "ready" is exact (a send waits on every input), and when an
 // input ends first nothing has been taken: the Gather ends, since all could
 // never be ready again, and the sends still waiting get ErrAbandoned with
-// their items in hand.
+// their items in hand. To gather existing recvers, Connect each one to an
+// input; each Connect then holds at most one item it pulled.
+//
+// Stages, demand: a Recv or Select that waits is demand; a TryRecv is not
+// (it does not wait, so a stage that pulled for it would hold the item for
+// nobody). For a Tee, demand is a recver on every open output; for a
+// Gather input it is the Gather's recver waiting, not the other inputs,
+// or Connects feeding a Gather would each wait for the others forever. An
+// item that arrives just as the demand goes away is held by the stage, at
+// most one, until the next recver takes it, or dropped if the consumer
+// closes: the same as an item in a Queue's buffer.
 //
 // Hub, a panic: of re-panicking at Wait (errgroup's way) and crashing,
 // vanilla crashes. Until someone called Wait, a recovered panic

@@ -2,6 +2,7 @@ package vanilla
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -19,6 +20,25 @@ type sendPort[T any] interface {
 	unparkSendLocked(n *node[T])
 	closeSend(e *end, err error)
 	cloneSend(e *end) error
+
+	// demandLocked reports whether an item sent on e now would be taken:
+	// a recver is waiting (for a Tee: on every open output; for a Gather
+	// input: the Gather's recver), or a buffer has room. If a send on e
+	// would fail at once, it returns that error (ErrClosed, ErrAbandoned)
+	// instead. Stages pull from upstream only while their downstream has
+	// demand. Nodes of self are ignored.
+	demandLocked(e *end, self *waiter) (bool, error)
+	// watchDemandLocked parks n, to be fired (with no item) once
+	// demandLocked(n.owner, n.w) returns want or an error;
+	// unwatchDemandLocked removes it.
+	watchDemandLocked(n *node[T], want bool)
+	unwatchDemandLocked(n *node[T], want bool)
+	// onAbandon arranges for h.fn to run once every recver has closed,
+	// outside the lock, by the goroutine whose close abandoned the
+	// primitive; if that has happened already, it runs h.fn before
+	// returning. offAbandon cancels it.
+	onAbandon(h *hook)
+	offAbandon(h *hook)
 }
 
 // recvPort is the recv side of a primitive; see sendPort.
@@ -216,3 +236,75 @@ func (r *Recver[T]) Clone() (*Recver[T], error) {
 // overwrote instead of delivering: Broadcast subscriptions and State count
 // them; other primitives never drop and return 0.
 func (r *Recver[T]) Dropped() uint64 { return r.p.dropped() }
+
+// demandq holds the nodes of the goroutines waiting for demand on a send
+// port (see demandLocked) to appear (present) or go away (gone). Guarded by
+// the lock of the primitive that holds it.
+type demandq[T any] struct{ present, gone list[T] }
+
+func (q *demandq[T]) empty() bool { return q.present.head == nil && q.gone.head == nil }
+
+func (q *demandq[T]) watch(n *node[T], want bool) {
+	if want {
+		q.present.push(n)
+	} else {
+		q.gone.push(n)
+	}
+}
+
+func (q *demandq[T]) unwatch(n *node[T], want bool) {
+	if want {
+		q.present.remove(n)
+	} else {
+		q.gone.remove(n)
+	}
+}
+
+// fire wakes the watchers whose wish came true, or whose end fails now;
+// demand is the port's demandLocked. Callers check empty first, which is
+// the common case.
+func (q *demandq[T]) fire(demand func(e *end, self *waiter) (bool, error)) {
+	for _, l := range []*list[T]{&q.present, &q.gone} {
+		want := l == &q.present
+		for n := l.head; n != nil; {
+			next := n.next
+			if d, err := demand(n.owner, n.w); err != nil || d == want {
+				l.remove(n)
+				if n.w.claim() {
+					n.w.fire(n.idx, nil)
+				}
+			}
+			n = next
+		}
+	}
+}
+
+// A hook is a function to run once every recver of a send port has closed:
+// how a stage closes its upstream the moment its downstream is abandoned,
+// so that the producer's next Send already sees ErrAbandoned.
+type hook struct{ fn func() }
+
+// hooks is a primitive's set of hooks, guarded by its lock.
+type hooks []*hook
+
+func (hs *hooks) add(h *hook) { *hs = append(*hs, h) }
+
+func (hs *hooks) remove(h *hook) {
+	if i := slices.Index(*hs, h); i >= 0 {
+		*hs = slices.Delete(*hs, i, i+1)
+	}
+}
+
+// take empties the set and returns what it held, to be run (runHooks)
+// after the lock is released.
+func (hs *hooks) take() []*hook {
+	t := *hs
+	*hs = nil
+	return t
+}
+
+func runHooks(hs []*hook) {
+	for _, h := range hs {
+		h.fn()
+	}
+}

@@ -24,6 +24,10 @@ import "sync"
 //	go func() { err := ins[0].Send(ctx, bid) }()
 //	go func() { err := ins[1].Send(ctx, ask) }()
 //	q, err := out.Recv(ctx) // []float64{bid, ask}, once both are sent
+//
+// To gather from existing recvers, Connect each to an input; a Connect
+// pulls an item only while the Gather's recver waits, but holds it (and
+// loses it, if another input ends first) until every input has one.
 func NewGather[T any](n int) ([]*Sender[T], *Recver[[]T]) {
 	n = max(n, 1)
 	g := &gather[T]{ins: make([]gatherIn[T], n)}
@@ -46,6 +50,8 @@ type gather[T any] struct {
 	recvq  list[[]T] // parked recvs
 	ended  bool      // an input's sender or the recver closed: no meeting ever again
 	endErr error     // what the recver gets once ended by an input
+	demand demandq[T]
+	hooks  hooks // run when the Gather ends
 
 	// Scratch space of one meeting, one entry per input.
 	lists []*list[T]
@@ -123,6 +129,7 @@ func (g *gather[T]) meetLocked(from *gatherIn[T], v T, self *waiter) ([]T, bool)
 			solo.w.fire(solo.idx, nil)
 		}
 		clear(g.ws)
+		g.notifyLocked()
 		return items, true
 	}
 }
@@ -145,33 +152,51 @@ func (g *gather[T]) canRecvLocked(e *end, self *waiter) bool {
 	return e.closed || g.ended || g.pickInsLocked(nil, self)
 }
 
-func (g *gather[T]) parkRecvLocked(n *node[[]T])   { g.recvq.push(n) }
-func (g *gather[T]) unparkRecvLocked(n *node[[]T]) { g.recvq.remove(n) }
+func (g *gather[T]) parkRecvLocked(n *node[[]T]) {
+	g.recvq.push(n)
+	g.notifyLocked()
+}
 
-// endLocked ends the gather.
-func (g *gather[T]) endLocked(recvErr error) {
+func (g *gather[T]) unparkRecvLocked(n *node[[]T]) {
+	g.recvq.remove(n)
+	g.notifyLocked()
+}
+
+// endLocked ends the gather and returns the hooks to run after the lock is
+// released.
+func (g *gather[T]) endLocked(recvErr error) []*hook {
 	if g.ended {
-		return
+		return nil
 	}
 	g.ended, g.endErr = true, recvErr
 	g.recvq.failAll(nil, recvErr)
 	for i := range g.ins {
 		g.ins[i].sendq.failAll(nil, ErrAbandoned)
 	}
+	g.notifyLocked()
+	return g.hooks.take()
 }
 
 func (g *gather[T]) closeRecv(e *end) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if e.closed {
+		g.mu.Unlock()
 		return
 	}
 	e.closed = true
-	g.endLocked(ErrClosed)
+	hs := g.endLocked(ErrClosed)
+	g.mu.Unlock()
+	runHooks(hs)
 }
 
 func (g *gather[T]) cloneRecv(*end) error { return ErrNotShared }
 func (g *gather[T]) dropped() uint64      { return 0 }
+
+func (g *gather[T]) notifyLocked() {
+	if !g.demand.empty() {
+		g.demand.fire(g.demandLocked)
+	}
+}
 
 func (in *gatherIn[T]) mutex() *sync.Mutex { return &in.g.mu }
 
@@ -203,11 +228,50 @@ func (in *gatherIn[T]) canSendLocked(e *end, self *waiter) bool {
 func (in *gatherIn[T]) parkSendLocked(n *node[T])   { in.sendq.push(n) }
 func (in *gatherIn[T]) unparkSendLocked(n *node[T]) { in.sendq.remove(n) }
 
+func (in *gatherIn[T]) demandLocked(e *end, self *waiter) (bool, error) {
+	return in.g.demandLocked(e, self)
+}
+
+// demandLocked, for any input: the Gather's recver is waiting. It does not
+// wait for the other inputs, or stages feeding several inputs would each
+// wait for the others forever.
+func (g *gather[T]) demandLocked(e *end, self *waiter) (bool, error) {
+	switch {
+	case e.closed:
+		return true, ErrClosed
+	case g.ended:
+		return true, ErrAbandoned
+	}
+	g.recvq.pruneClaimed()
+	return g.recvq.hasOther(self), nil
+}
+
+func (in *gatherIn[T]) watchDemandLocked(n *node[T], want bool)   { in.g.demand.watch(n, want) }
+func (in *gatherIn[T]) unwatchDemandLocked(n *node[T], want bool) { in.g.demand.unwatch(n, want) }
+
+func (in *gatherIn[T]) onAbandon(h *hook) {
+	g := in.g
+	g.mu.Lock()
+	if !g.ended {
+		g.hooks.add(h)
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	h.fn()
+}
+
+func (in *gatherIn[T]) offAbandon(h *hook) {
+	in.g.mu.Lock()
+	defer in.g.mu.Unlock()
+	in.g.hooks.remove(h)
+}
+
 func (in *gatherIn[T]) closeSend(e *end, err error) {
 	g := in.g
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if e.closed {
+		g.mu.Unlock()
 		return
 	}
 	e.closed = true
@@ -215,7 +279,10 @@ func (in *gatherIn[T]) closeSend(e *end, err error) {
 	if err == nil {
 		err = ErrClosed
 	}
-	g.endLocked(err)
+	hs := g.endLocked(err)
+	g.notifyLocked()
+	g.mu.Unlock()
+	runHooks(hs)
 }
 
 func (in *gatherIn[T]) cloneSend(*end) error { return ErrNotShared }

@@ -173,6 +173,41 @@ func TestGatherSelectReadyOnlyWhenAll(t *testing.T) {
 	})
 }
 
+// TestGatherConnected feeds a Gather from buffered queues through Connect:
+// the stages pull from the queues only while the Gather's recver waits.
+func TestGatherConnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		var h Hub
+		ins, out := NewGather[int](2)
+		qs := make([]*Sender[int], 2)
+		for i := range ins {
+			var qr *Recver[int]
+			qs[i], qr = NewQueue[int](1)
+			Connect(ctx, &h, qr, ins[i])
+		}
+		fill(t, qs[0], 1)
+		synctest.Wait()
+		if err := qs[0].TrySend(2); err != ErrWouldBlock {
+			t.Fatalf("TrySend(2) on a full queue nobody asked for = %v, want ErrWouldBlock (the item was pulled)", err)
+		}
+		recv := goRecv(ctx, out)
+		synctest.Wait()
+		assertParked(t, "Recv with the second queue empty", recv)
+		fill(t, qs[1], 1)
+		if res := <-recv; !slices.Equal(res.v, []int{1, 1}) || res.err != nil {
+			t.Fatalf("Recv() = %v, %v, want [1 1], nil", res.v, res.err)
+		}
+		out.Close()
+		if err := qs[0].TrySend(3); err != ErrAbandoned {
+			t.Fatalf("TrySend() on a source after the Gather's recver closed = %v, want ErrAbandoned", err)
+		}
+		if err := h.Wait(); err != nil {
+			t.Fatalf("Wait() = %v, want nil", err)
+		}
+	})
+}
+
 func TestGatherEnds(t *testing.T) {
 	ins, out := NewGather[int](0)
 	if len(ins) != 1 {

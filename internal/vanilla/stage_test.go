@@ -272,6 +272,27 @@ func TestPulse(t *testing.T) {
 	})
 }
 
+// TestPulseRecverCloses closes a Pulse's recver between ticks: its
+// goroutine exits at once, not at the next tick.
+func TestPulseRecverCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		var h Hub
+		start := time.Now()
+		r := Pulse(ctx, &h, time.Hour)
+		if _, err := r.Recv(ctx); err != nil {
+			t.Fatalf("Recv() = %v, want a tick", err)
+		}
+		r.Close()
+		if err := h.Wait(); err != nil {
+			t.Fatalf("Wait() = %v, want nil", err)
+		}
+		if d := time.Since(start); d != time.Hour {
+			t.Fatalf("the Pulse goroutine exited %v after the start, want at once after the first tick (1h)", d)
+		}
+	})
+}
+
 func TestPulseBadInterval(t *testing.T) {
 	for _, every := range []time.Duration{0, -time.Second} {
 		var h Hub
@@ -346,4 +367,215 @@ func TestStageOnStoppedHub(t *testing.T) {
 			}
 		})
 	})
+}
+
+// demandStages are the stages with a downstream, each built on src and
+// returning the recver at the end of it, with what it makes of item 1.
+func demandStages() []struct {
+	name  string
+	stage func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int]
+	want  int
+} {
+	double := func(_ context.Context, v int) (int, error) { return 2 * v, nil }
+	return []struct {
+		name  string
+		stage func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int]
+		want  int
+	}{
+		{"map", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
+			return Map(ctx, h, src, double)
+		}, 2},
+		{"filter", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
+			return Filter(ctx, h, src, func(v int) bool { return v > 0 })
+		}, 1},
+		{"connect", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
+			s, r := NewPipe[int]()
+			Connect(ctx, h, src, s)
+			return r
+		}, 1},
+		{"connect_tee", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
+			s, rs := NewTee[int](1)
+			Connect(ctx, h, src, s)
+			return rs[0]
+		}, 1},
+		{"connect_gather_input", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
+			ins, r := NewGather[int](1)
+			Connect(ctx, h, src, ins[0])
+			return Map(ctx, h, r, func(_ context.Context, v []int) (int, error) { return v[0], nil })
+		}, 1},
+		{"map_filter_chain", func(ctx context.Context, h *Hub, src *Recver[int]) *Recver[int] {
+			return Filter(ctx, h, Map(ctx, h, src, double), func(v int) bool { return v > 0 })
+		}, 2},
+	}
+}
+
+// TestStagesPullOnDemand checks the notes' "only want to activate a section
+// of code if its outputs are available": a stage takes nothing from its
+// upstream until a recver waits on its output, and stops pulling when that
+// recver gives up.
+func TestStagesPullOnDemand(t *testing.T) {
+	for _, tt := range demandStages() {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				var h Hub
+				ps, pr := NewPipe[int]()
+				out := tt.stage(ctx, &h, pr)
+				synctest.Wait()
+				if err := ps.TrySend(1); err != ErrWouldBlock {
+					t.Fatalf("TrySend() upstream before anyone asked = %v, want ErrWouldBlock (the stage pulled)", err)
+				}
+
+				rctx, cancel := context.WithCancel(ctx)
+				gave := goRecv(rctx, out)
+				synctest.Wait()
+				cancel()
+				if res := <-gave; res.err != context.Canceled {
+					t.Fatalf("Recv() = %v, %v, want context.Canceled", res.v, res.err)
+				}
+				synctest.Wait()
+				if err := ps.TrySend(1); err != ErrWouldBlock {
+					t.Fatalf("TrySend() upstream after the recver gave up = %v, want ErrWouldBlock (the stage pulled)", err)
+				}
+
+				c := goRecv(ctx, out)
+				synctest.Wait()
+				if err := ps.TrySend(1); err != nil {
+					t.Fatalf("TrySend() upstream with a recver waiting = %v, want nil", err)
+				}
+				if res := <-c; res.v != tt.want || res.err != nil {
+					t.Fatalf("Recv() = %v, %v, want %v, nil", res.v, res.err, tt.want)
+				}
+				synctest.Wait()
+				if err := ps.TrySend(2); err != ErrWouldBlock {
+					t.Fatalf("TrySend() upstream after the item was taken = %v, want ErrWouldBlock (the stage pulled)", err)
+				}
+				if err := h.Stop(); err != nil {
+					t.Fatalf("Stop() = %v, want nil", err)
+				}
+			})
+		})
+	}
+}
+
+// TestStageConsumerCloseReachesProducer closes the consumer's end of a
+// stage (the notes' "what happens when something else wants the pipe to
+// stop"): the producer's very next Send returns ErrAbandoned, and the stage
+// goroutine exits on its own, whatever it was doing at the close.
+func TestStageConsumerCloseReachesProducer(t *testing.T) {
+	// Each moment leaves the stage in one state, then closes out.
+	moments := []struct {
+		name string
+		set  func(t *testing.T, ctx context.Context, ps *Sender[int], out *Recver[int])
+	}{
+		{"idle", func(t *testing.T, ctx context.Context, ps *Sender[int], out *Recver[int]) {
+			c := goRecv(ctx, out)
+			if err := ps.Send(ctx, 1); err != nil {
+				t.Fatalf("Send(1) = %v, want nil", err)
+			}
+			if res := <-c; res.err != nil {
+				t.Fatalf("Recv() = %v, %v, want nil error", res.v, res.err)
+			}
+			synctest.Wait()
+			out.Close()
+		}},
+		{"pulling", func(t *testing.T, ctx context.Context, ps *Sender[int], out *Recver[int]) {
+			c := goRecv(ctx, out)
+			synctest.Wait() // every stage waits on its upstream for our recver
+			out.Close()
+			if res := <-c; res.err != ErrClosed {
+				t.Fatalf("Recv() parked during Close = %v, %v, want ErrClosed", res.v, res.err)
+			}
+		}},
+	}
+	for _, tt := range demandStages() {
+		for _, m := range moments {
+			t.Run(tt.name+"/"+m.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					ctx := context.Background()
+					var h Hub
+					ps, pr := NewPipe[int]()
+					out := tt.stage(ctx, &h, pr)
+					m.set(t, ctx, ps, out)
+					if err := ps.TrySend(2); err != ErrAbandoned {
+						t.Fatalf("first TrySend() after the consumer closed = %v, want ErrAbandoned", err)
+					}
+					if err := ps.Send(ctx, 3); err != ErrAbandoned {
+						t.Fatalf("Send() after the consumer closed = %v, want ErrAbandoned", err)
+					}
+					assertHubIdle(t, &h)
+				})
+			})
+		}
+	}
+	t.Run("map/holding_an_item", func(t *testing.T) {
+		// The recver leaves while fn runs: the stage holds the result,
+		// waiting for a recver, when the consumer closes.
+		synctest.Test(t, func(t *testing.T) {
+			ctx := context.Background()
+			var h Hub
+			ps, pr := NewPipe[int]()
+			release := make(chan struct{})
+			out := Map(ctx, &h, pr, func(_ context.Context, v int) (int, error) { <-release; return v, nil })
+			rctx, cancel := context.WithCancel(ctx)
+			c := goRecv(rctx, out)
+			synctest.Wait()
+			if err := ps.TrySend(1); err != nil {
+				t.Fatalf("TrySend(1) = %v, want nil", err)
+			}
+			cancel()
+			<-c
+			close(release)
+			synctest.Wait()
+			out.Close()
+			if err := ps.TrySend(2); err != ErrAbandoned {
+				t.Fatalf("first TrySend() after the consumer closed = %v, want ErrAbandoned", err)
+			}
+			assertHubIdle(t, &h)
+		})
+	})
+	t.Run("connect_router_clone", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx := context.Background()
+			var h Hub
+			rs, rr := NewRouter[int]()
+			var srcs []*Sender[int]
+			for range 2 {
+				c, err := rs.Clone()
+				if err != nil {
+					t.Fatalf("Clone() = %v, want nil", err)
+				}
+				ps, pr := NewPipe[int]()
+				Connect(ctx, &h, pr, c)
+				srcs = append(srcs, ps)
+			}
+			rs.Close()
+			synctest.Wait()
+			rr.Close()
+			for i, ps := range srcs {
+				if err := ps.TrySend(1); err != ErrAbandoned {
+					t.Fatalf("source %d: first TrySend() after the Router's recver closed = %v, want ErrAbandoned", i, err)
+				}
+			}
+			assertHubIdle(t, &h)
+		})
+	})
+}
+
+// assertHubIdle checks, inside a synctest bubble, that every goroutine of h
+// has exited on its own: Wait returns without a Stop.
+func assertHubIdle(t *testing.T, h *Hub) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- h.Wait() }()
+	synctest.Wait()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait() = %v, want nil", err)
+		}
+	default:
+		h.Stop()
+		t.Fatalf("a stage goroutine is still running after its consumer closed")
+	}
 }

@@ -43,6 +43,8 @@ type tee[T any] struct {
 	sendq    list[T] // parked sends, their items in val
 	sendDone bool
 	sendErr  error
+	demand   demandq[T]
+	hooks    hooks // run when the last output closes
 
 	// Scratch space of one meeting, one entry per output.
 	lists []*list[T]
@@ -121,6 +123,7 @@ func (t *tee[T]) meetLocked(send bool, v T, from *teeOut[T], self *waiter) (T, b
 			}
 		}
 		clear(t.ws)
+		t.notifyLocked()
 		return v, true
 	}
 }
@@ -143,6 +146,44 @@ func (t *tee[T]) canSendLocked(e *end, self *waiter) bool {
 func (t *tee[T]) parkSendLocked(n *node[T])   { t.sendq.push(n) }
 func (t *tee[T]) unparkSendLocked(n *node[T]) { t.sendq.remove(n) }
 
+// demandLocked: a send would complete now (a recver waits on every open
+// output).
+func (t *tee[T]) demandLocked(e *end, self *waiter) (bool, error) {
+	switch {
+	case e.closed:
+		return true, ErrClosed
+	case t.open == 0:
+		return true, ErrAbandoned
+	}
+	return t.pickOutsLocked(nil, self), nil
+}
+
+func (t *tee[T]) watchDemandLocked(n *node[T], want bool)   { t.demand.watch(n, want) }
+func (t *tee[T]) unwatchDemandLocked(n *node[T], want bool) { t.demand.unwatch(n, want) }
+
+func (t *tee[T]) notifyLocked() {
+	if !t.demand.empty() {
+		t.demand.fire(t.demandLocked)
+	}
+}
+
+func (t *tee[T]) onAbandon(h *hook) {
+	t.mu.Lock()
+	if t.open > 0 {
+		t.hooks.add(h)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	h.fn()
+}
+
+func (t *tee[T]) offAbandon(h *hook) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hooks.remove(h)
+}
+
 func (t *tee[T]) closeSend(e *end, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -159,6 +200,7 @@ func (t *tee[T]) closeSend(e *end, err error) {
 	for i := range t.outs {
 		t.outs[i].recvq.failAll(nil, t.sendErr)
 	}
+	t.notifyLocked()
 }
 
 func (t *tee[T]) cloneSend(*end) error { return ErrNotShared }
@@ -193,27 +235,39 @@ func (o *teeOut[T]) canRecvLocked(e *end, self *waiter) bool {
 	return false
 }
 
-func (o *teeOut[T]) parkRecvLocked(n *node[T])   { o.recvq.push(n) }
-func (o *teeOut[T]) unparkRecvLocked(n *node[T]) { o.recvq.remove(n) }
+func (o *teeOut[T]) parkRecvLocked(n *node[T]) {
+	o.recvq.push(n)
+	o.t.notifyLocked()
+}
+
+func (o *teeOut[T]) unparkRecvLocked(n *node[T]) {
+	o.recvq.remove(n)
+	o.t.notifyLocked()
+}
 
 func (o *teeOut[T]) closeRecv(e *end) {
 	t := o.t
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if e.closed {
+		t.mu.Unlock()
 		return
 	}
 	e.closed = true
 	o.closed = true
 	o.recvq.failAll(nil, ErrClosed)
 	t.open--
+	var hs []*hook
 	if t.open == 0 {
 		t.sendq.failAll(nil, ErrAbandoned)
-		return
+		hs = t.hooks.take()
+	} else {
+		// This output may have been the one the others waited for.
+		var zero T
+		t.meetLocked(false, zero, nil, nil)
 	}
-	// This output may have been the one the others waited for.
-	var zero T
-	t.meetLocked(false, zero, nil, nil)
+	t.notifyLocked()
+	t.mu.Unlock()
+	runHooks(hs)
 }
 
 func (o *teeOut[T]) cloneRecv(*end) error { return ErrNotShared }
