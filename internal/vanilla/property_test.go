@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,6 +31,25 @@ type propPrim struct {
 
 	ended      atomic.Bool // a recver got errSendersDone: the buffer is empty for good
 	mayDiscard atomic.Bool // the last recver closed before the end: buffered items may be dropped
+
+	coalesces bool // State: an item may be overwritten, and then counted by Dropped
+	// fanout (Tee): each item goes to every open recver handle at once.
+	// Each handle is held by one worker, and seqs[h] is what handle h
+	// received, in order.
+	fanout bool
+	seqs   [][]int
+}
+
+// newPropTee is a Tee of n outputs as a propPrim.
+func newPropTee(name string, n int) *propPrim {
+	s, rs := NewTee[int](n)
+	p := &propPrim{name: name, sends: []*Sender[int]{s}, recvs: rs, fanout: true}
+	p.sendRefs = make([]int, 1)
+	p.recvRefs = make([]int, n)
+	p.recvClosed = make([]bool, n)
+	p.openRecvs = n
+	p.seqs = make([][]int, n)
+	return p
 }
 
 func newPropPrim(name string, newFn func() (*Sender[int], *Recver[int]), multiSend, multiRecv bool) *propPrim {
@@ -96,6 +117,8 @@ type propRun struct {
 
 	errs      atomic.Int32
 	abandoned atomic.Bool // the test gave up on hung workers: report nothing more
+
+	deliveredOn map[string]int // per primitive; written once the workers are done
 }
 
 func (pr *propRun) fail(format string, args ...any) {
@@ -110,13 +133,19 @@ func (pr *propRun) newItem(p int) int {
 	return id
 }
 
-func (pr *propRun) received(p, id int) {
+// received records that handle h of primitive p received item id.
+func (pr *propRun) received(p, h, id int) {
 	if id <= 0 || id >= len(pr.recvd) {
 		pr.fail("%s: received %d, which was never sent", pr.prims[p].name, id)
 		return
 	}
 	if got := int(pr.primOf[id].Load()); got != p {
 		pr.fail("%s: received item %d sent on %s", pr.prims[p].name, id, pr.prims[got].name)
+	}
+	if prim := pr.prims[p]; prim.fanout {
+		prim.seqs[h] = append(prim.seqs[h], id) // only this handle's worker appends
+		pr.recvd[id].Add(1)
+		return
 	}
 	if n := pr.recvd[id].Add(1); n > 1 {
 		pr.fail("%s: item %d received %d times", pr.prims[p].name, id, n)
@@ -210,7 +239,7 @@ func (w *worker) recvOne(p int, op int) {
 		cancel()
 	}
 	if err == nil {
-		pr.received(p, v)
+		pr.received(p, w.recv[p], v)
 	}
 	if pr.checkErr(p, false, err) {
 		w.rLive[p] = false
@@ -257,7 +286,7 @@ func (w *worker) selectSome(ctx context.Context, sends, recvs []int) {
 	case k.send && err == nil:
 		pr.sent[k.id].Store(1)
 	case !k.send && err == nil:
-		pr.received(k.p, *k.dst)
+		pr.received(k.p, w.recv[k.p], *k.dst)
 	}
 	if pr.checkErr(k.p, k.send, err) {
 		if k.send {
@@ -346,14 +375,28 @@ func (w *worker) run(ops int) {
 
 func TestPropertyRandomOps(t *testing.T) {
 	seeds := []uint64{1, 2, 3, 4, 5, uint64(time.Now().UnixNano())}
+	total := make(map[string]int)
 	for _, seed := range seeds {
-		if !runProperty(t, seed) {
+		delivered, ok := runProperty(t, seed)
+		if !ok {
 			return
+		}
+		for name, n := range delivered {
+			total[name] += n
+		}
+	}
+	// One seed may deliver nothing on a primitive (its only send handle
+	// closed early, say); all of them together must.
+	for name, n := range total {
+		if n == 0 {
+			t.Errorf("%s: nothing delivered over %d seeds: the test exercised nothing", name, len(seeds))
 		}
 	}
 }
 
-func runProperty(t *testing.T, seed uint64) bool {
+// runProperty runs one seed and returns how many items each primitive
+// delivered.
+func runProperty(t *testing.T, seed uint64) (map[string]int, bool) {
 	t.Logf("seed %d", seed)
 	const (
 		senders, recvers, mixed = 4, 3, 2
@@ -364,11 +407,12 @@ func runProperty(t *testing.T, seed uint64) bool {
 	gctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	pr := &propRun{
-		t:      t,
-		gctx:   gctx,
-		sent:   make([]atomic.Int32, maxItems),
-		recvd:  make([]atomic.Int32, maxItems),
-		primOf: make([]atomic.Int32, maxItems),
+		t:           t,
+		gctx:        gctx,
+		deliveredOn: make(map[string]int),
+		sent:        make([]atomic.Int32, maxItems),
+		recvd:       make([]atomic.Int32, maxItems),
+		primOf:      make([]atomic.Int32, maxItems),
 		prims: []*propPrim{
 			newPropPrim("pipe", NewPipe[int], false, false),
 			newPropPrim("queue", func() (*Sender[int], *Recver[int]) { return NewQueue[int](3) }, false, false),
@@ -376,9 +420,13 @@ func runProperty(t *testing.T, seed uint64) bool {
 			newPropPrim("router", NewRouter[int], true, false),
 			newPropPrim("channel", func() (*Sender[int], *Recver[int]) { return NewChannel[int](0) }, true, true),
 			newPropPrim("channel_buffered", func() (*Sender[int], *Recver[int]) { return NewChannel[int](4) }, true, true),
+			newPropPrim("state", NewState[int], false, false),
+			newPropTee("tee", 3),
 		},
 	}
+	pr.prims[len(pr.prims)-2].coalesces = true
 	var ws []*worker
+	teeHolders := 0 // fanout handles are held by one worker each
 	for i := range senders + recvers + mixed {
 		w := &worker{
 			pr:    pr,
@@ -395,7 +443,14 @@ func runProperty(t *testing.T, seed uint64) bool {
 				prim.sendRefs[w.send[p]]++
 				w.sLive[p] = true
 			}
-			if i >= senders {
+			switch {
+			case i < senders:
+			case prim.fanout && teeHolders < len(prim.recvs):
+				w.recv[p] = teeHolders
+				teeHolders++
+				prim.recvRefs[w.recv[p]]++
+				w.rLive[p] = true
+			case !prim.fanout:
 				w.recv[p] = rng.IntN(len(prim.recvs))
 				prim.recvRefs[w.recv[p]]++
 				w.rLive[p] = true
@@ -434,23 +489,337 @@ func runProperty(t *testing.T, seed uint64) bool {
 		t.Fatalf("seed %d: %d items, more than the %d tracked", seed, n, maxItems)
 	}
 	var delivered, lost int
+	lostOn := make(map[*propPrim]int)
 	for id := 1; id <= n; id++ {
 		p := pr.prims[pr.primOf[id].Load()]
 		sent, recvd := pr.sent[id].Load() == 1, pr.recvd[id].Load()
 		switch {
 		case !sent && recvd != 0:
 			pr.fail("seed %d: %s: item %d received but its send did not happen", seed, p.name, id)
+		case p.fanout:
+			if sent {
+				delivered++ // checked below, against the handles' sequences
+			}
+		case sent && recvd == 0 && p.coalesces:
+			lostOn[p]++
 		case sent && recvd == 0 && !p.mayDiscard.Load():
 			pr.fail("seed %d: %s: item %d sent but never received", seed, p.name, id)
 		case sent && recvd == 0:
 			lost++
 		case sent:
 			delivered++
+			pr.deliveredOn[p.name]++
 		}
 	}
-	t.Logf("seed %d: %d items offered, %d delivered, %d discarded by a recver close", seed, n, delivered, lost)
+	for _, p := range pr.prims {
+		switch {
+		case p.coalesces:
+			// Every item lost was overwritten and counted, but for one
+			// that a recver close may have discarded.
+			drops, l := int(p.recvs[0].Dropped()), lostOn[p]
+			if l != drops && !(p.mayDiscard.Load() && l == drops+1) {
+				pr.fail("seed %d: %s: %d items sent and never received, Dropped() = %d", seed, p.name, l, drops)
+			}
+			delivered -= l
+			lost += l
+			t.Logf("seed %d: %s: %d items overwritten", seed, p.name, l)
+		case p.fanout:
+			checkFanout(pr, seed, p)
+		}
+	}
+	t.Logf("seed %d: %d items offered, %d delivered, %d discarded by a recver close or overwritten", seed, n, delivered, lost)
 	if delivered == 0 {
 		t.Errorf("seed %d: nothing was delivered: the test exercised nothing", seed)
 	}
-	return !t.Failed()
+	return pr.deliveredOn, !t.Failed()
+}
+
+// checkFanout checks a Tee's lock-step delivery: every meeting gives the
+// item to every open output at once, so each output's sequence is the
+// sequence of meetings up to its close: a prefix of that of the output that
+// closed last, which holds every item whose send succeeded, once.
+func checkFanout(pr *propRun, seed uint64, p *propPrim) {
+	longest := slices.MaxFunc(p.seqs, func(a, b []int) int { return len(a) - len(b) })
+	for h, seq := range p.seqs {
+		if !slices.Equal(seq, longest[:len(seq)]) {
+			pr.fail("seed %d: %s: output %d received %v, not a prefix of output's %v", seed, p.name, h, seq, longest)
+			return
+		}
+	}
+	in := make(map[int]bool, len(longest))
+	for _, id := range longest {
+		if in[id] {
+			pr.fail("seed %d: %s: item %d received twice by one output", seed, p.name, id)
+		}
+		in[id] = true
+	}
+	for id := 1; id <= int(pr.nextID.Load()); id++ {
+		if pr.prims[pr.primOf[id].Load()] == p && pr.sent[id].Load() == 1 && !in[id] {
+			pr.fail("seed %d: %s: item %d sent but received by no output", seed, p.name, id)
+		}
+	}
+	pr.deliveredOn[p.name] += len(longest)
+	lens := make([]int, len(p.seqs))
+	for h, seq := range p.seqs {
+		lens[h] = len(seq)
+	}
+	pr.t.Logf("seed %d: %s: outputs received %v items", seed, p.name, lens)
+}
+
+// TestPropertyValue runs a setter against watchers and getters doing random
+// operations, and checks what the notes' "value: when set always ready,
+// can broadcast updates" promises: every watcher sees strictly newer
+// versions only, never one that was not set, and ends with the last one; a
+// getter never sees an older item than it saw before; and the setter never
+// waits.
+func TestPropertyValue(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, uint64(time.Now().UnixNano())} {
+		t.Logf("seed %d", seed)
+		gctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		v := NewValue[int]()
+		const sets, watchers, getters = 3000, 4, 2
+		var set atomic.Int64 // the newest item set, or being set; item i is version i
+		var wg sync.WaitGroup
+		var seen atomic.Int64 // items received by watchers, to check the test did something
+		for i := range watchers + getters {
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			watcher := i < watchers
+			wg.Go(func() { // exits once the Value is closed and drained
+				propValueWorker(t, gctx, rng, v, &set, &seen, watcher)
+			})
+		}
+		rng := rand.New(rand.NewPCG(seed, 1<<32))
+		cleared := false
+		for i := 1; i <= sets; i++ {
+			set.Store(int64(i)) // before the Set: nobody can see i before set does
+			if ver := v.Set(i); ver != uint64(i) {
+				t.Fatalf("seed %d: Set(%d) = version %d, want %d", seed, i, ver, i)
+			}
+			cleared = false
+			switch rng.IntN(50) {
+			case 0:
+				v.Clear()
+				cleared = true
+			case 1:
+				runtime.Gosched()
+			}
+			if x, ver, ok := v.Load(); ok == cleared || (ok && (x != i || ver != uint64(i))) {
+				t.Fatalf("seed %d: Load() = %d, %d, %v after Set(%d), cleared %v", seed, x, ver, ok, i, cleared)
+			}
+		}
+		if cleared { // end set, so that every watcher must end with the last item
+			set.Store(sets + 1)
+			v.Set(sets + 1)
+		}
+		v.Close(errSendersDone)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-gctx.Done():
+			t.Fatalf("seed %d: watchers still running after 10s: deadlock", seed)
+		}
+		cancel()
+		if seen.Load() == 0 {
+			t.Fatalf("seed %d: no watcher received anything: the test exercised nothing", seed)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// propValueWorker is one watcher (or getter) of TestPropertyValue.
+func propValueWorker(t *testing.T, gctx context.Context, rng *rand.Rand, v *Value[int], set, seen *atomic.Int64, watcher bool) {
+	w := v.Watch()
+	defer w.Close()
+	_, idle := NewPipe[int]() // a Select case that never fires
+	last := 0                 // the newest item this worker has received
+	for {
+		ctx, cancel := context.WithTimeout(gctx, time.Duration(rng.IntN(100))*time.Microsecond)
+		var x, d int
+		var err error
+		var what string
+		switch op := rng.IntN(4); {
+		case watcher && op == 0:
+			x, err = w.TryRecv()
+			what = "watcher TryRecv()"
+		case watcher && op == 1:
+			x, err = w.Recv(ctx)
+			what = "watcher Recv()"
+		case watcher:
+			_, err = Select(ctx, idle.Case(&d), w.Case(&x))
+			what = "watcher Select()"
+		case op == 0:
+			var ok bool
+			if x, _, ok = v.Load(); !ok {
+				err = ErrWouldBlock
+			}
+			what = "Load()"
+		case op == 1:
+			x, err = v.Get(ctx)
+			what = "Get()"
+		default:
+			_, err = Select(ctx, idle.Case(&d), v.Case(&x))
+			what = "Select(Value.Case)"
+		}
+		cancel()
+		newest := int(set.Load())
+		switch {
+		case err == errSendersDone:
+			if watcher && last != newest {
+				t.Errorf("%s: ended having received %d, want the last item %d first", what, last, newest)
+			}
+			return
+		case err == ErrWouldBlock, errors.Is(err, context.DeadlineExceeded):
+			if gctx.Err() != nil {
+				t.Errorf("%s still blocked at the deadlock deadline", what)
+				return
+			}
+			continue
+		case err != nil:
+			t.Errorf("%s = %d, %v, want an item, a timeout or errSendersDone", what, x, err)
+			return
+		case x > newest:
+			t.Errorf("%s = %d, which was not set yet (newest %d)", what, x, newest)
+			return
+		case watcher && x <= last:
+			t.Errorf("%s = %d after %d: a watcher gets strictly newer versions only", what, x, last)
+			return
+		case x < last:
+			t.Errorf("%s = %d after %d: older than what this getter saw before", what, x, last)
+			return
+		}
+		if watcher {
+			seen.Add(1)
+		}
+		last = x
+	}
+}
+
+// TestPropertyBroadcast subscribes consumers with random policies and
+// buffers at random points of a stream and lets them receive at random
+// paces, and checks the notes' "broadcast: give to all that are ready":
+// each subscriber gets a subsequence of what was sent after it subscribed,
+// in order; everything else sent meanwhile is counted by its Dropped; a
+// Latest subscriber always ends with the last item; and the Broadcast's
+// Dropped is the sum of its subscribers'.
+func TestPropertyBroadcast(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, uint64(time.Now().UnixNano())} {
+		t.Logf("seed %d", seed)
+		runPropertyBroadcast(t, seed)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// propSub is one subscriber of TestPropertyBroadcast and what it got.
+type propSub struct {
+	r      *Recver[int]
+	policy Policy
+	from   int // the first item sent after Subscribe returned
+	got    []int
+	quit   bool // closed its Recver before the end
+}
+
+func runPropertyBroadcast(t *testing.T, seed uint64) {
+	const items, maxSubs = 4000, 12
+	gctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	b := NewBroadcast[int]()
+	var subs []*propSub
+	var wg sync.WaitGroup
+	for i := 1; i <= items; i++ {
+		if len(subs) < maxSubs && rng.IntN(items/maxSubs) == 0 {
+			opts := &SubscribeOptions{Policy: Policy(rng.IntN(2)), Buffer: rng.IntN(4)}
+			sub := &propSub{r: b.Subscribe(opts), policy: opts.Policy, from: i}
+			subs = append(subs, sub)
+			crng := rand.New(rand.NewPCG(seed, uint64(len(subs))))
+			wg.Go(func() { propBroadcastConsumer(t, gctx, crng, sub) }) // exits at the close error
+		}
+		b.Send(i) // never blocks, whatever the consumers do
+		if rng.IntN(20) == 0 {
+			runtime.Gosched()
+		}
+	}
+	b.Close(errSendersDone)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-gctx.Done():
+		t.Fatalf("seed %d: consumers still running after 10s: deadlock", seed)
+	}
+
+	var drops uint64
+	received := 0
+	for i, sub := range subs {
+		drops += sub.r.Dropped()
+		received += len(sub.got)
+		for j, x := range sub.got {
+			if x < sub.from || x > items || (j > 0 && x <= sub.got[j-1]) {
+				t.Fatalf("seed %d: subscriber %d (from %d): received %v, want increasing items from %d", seed, i, sub.from, sub.got, sub.from)
+			}
+		}
+		if sub.quit {
+			continue
+		}
+		if sent := items - sub.from + 1; len(sub.got)+int(sub.r.Dropped()) != sent {
+			t.Errorf("seed %d: subscriber %d: received %d, Dropped() = %d, want them to add up to the %d sent after it subscribed", seed, i, len(sub.got), sub.r.Dropped(), sent)
+		}
+		if sub.policy == Latest && (len(sub.got) == 0 || sub.got[len(sub.got)-1] != items) {
+			t.Errorf("seed %d: Latest subscriber %d ended with %v, want the last item %d last", seed, i, sub.got, items)
+		}
+	}
+	if got := b.Dropped(); got != drops {
+		t.Errorf("seed %d: Broadcast.Dropped() = %d, want %d, the sum over its subscribers", seed, got, drops)
+	}
+	if received == 0 {
+		t.Errorf("seed %d: no subscriber received anything: the test exercised nothing", seed)
+	}
+	t.Logf("seed %d: %d subscribers, %d items received, %d dropped", seed, len(subs), received, drops)
+}
+
+// propBroadcastConsumer receives for sub at a random pace until the close
+// error, or closes its Recver early.
+func propBroadcastConsumer(t *testing.T, gctx context.Context, rng *rand.Rand, sub *propSub) {
+	defer sub.r.Close()
+	_, idle := NewPipe[int]() // a Select case that never fires
+	for {
+		if rng.IntN(2000) == 0 {
+			sub.quit = true
+			return
+		}
+		ctx, cancel := context.WithTimeout(gctx, time.Duration(rng.IntN(100))*time.Microsecond)
+		var x, d int
+		var err error
+		switch rng.IntN(4) {
+		case 0:
+			x, err = sub.r.TryRecv()
+		case 1:
+			x, err = sub.r.Recv(ctx)
+		case 2:
+			_, err = Select(ctx, idle.Case(&d), sub.r.Case(&x))
+		default:
+			runtime.Gosched() // busy elsewhere: the Broadcast drops or conflates meanwhile
+			err = ErrWouldBlock
+		}
+		cancel()
+		switch {
+		case err == nil:
+			sub.got = append(sub.got, x)
+		case err == errSendersDone:
+			return
+		case err == ErrWouldBlock, errors.Is(err, context.DeadlineExceeded):
+			if gctx.Err() != nil {
+				t.Errorf("subscriber still blocked at the deadlock deadline")
+				return
+			}
+		default:
+			t.Errorf("subscriber: unexpected error %v", err)
+			return
+		}
+	}
 }
