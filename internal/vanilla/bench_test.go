@@ -489,3 +489,133 @@ func (v *benchChanValue) watch(ready func(), count *int) error {
 		}
 	}
 }
+
+// BenchmarkTee: one item given to each of N recver goroutines in lock-step
+// (vanilla.NewTee: the send completes once every output has it). Native: the
+// loop sends the item on N unbuffered channels in turn, one recver goroutine
+// each (not lock-step: each output takes it as soon as it is ready).
+func BenchmarkTee(b *testing.B) {
+	for _, n := range []int{2, 8} {
+		b.Run(fmt.Sprintf("outputs=%d", n), func(b *testing.B) {
+			b.Run("impl=chan", func(b *testing.B) {
+				b.ReportAllocs()
+				chs := make([]chan int, n)
+				var wg sync.WaitGroup
+				for i := range chs {
+					chs[i] = make(chan int)
+					wg.Go(func() { // exits when its channel is closed
+						for range chs[i] {
+						}
+					})
+				}
+				i := 0
+				for b.Loop() {
+					for _, ch := range chs {
+						ch <- i
+					}
+					i++
+				}
+				for _, ch := range chs {
+					close(ch)
+				}
+				wg.Wait()
+			})
+			b.Run("impl=vanilla", func(b *testing.B) {
+				b.ReportAllocs()
+				ctx := context.Background()
+				s, rs := vanilla.NewTee[int](n)
+				var wg sync.WaitGroup
+				var errs benchErr
+				for _, r := range rs {
+					// Exits when Recv fails: ErrClosed once s is closed.
+					wg.Go(func() {
+						defer r.Close()
+						for {
+							if _, err := r.Recv(ctx); err != nil {
+								if err != vanilla.ErrClosed {
+									errs.set(fmt.Errorf("Recv() = %v, want ErrClosed", err))
+								}
+								return
+							}
+						}
+					})
+				}
+				i := 0
+				for b.Loop() {
+					if err := s.Send(ctx, i); err != nil {
+						b.Fatalf("Send(%d) = %v, want nil", i, err)
+					}
+					i++
+				}
+				s.Close()
+				wg.Wait()
+				errs.check(b)
+			})
+		})
+	}
+}
+
+// BenchmarkGather: one item taken from each of N sender goroutines in
+// lock-step (vanilla.NewGather: the recv takes nothing until every input
+// has a send waiting). Native: the loop receives from N unbuffered channels
+// in turn, one sender goroutine each.
+func BenchmarkGather(b *testing.B) {
+	for _, n := range []int{2, 8} {
+		b.Run(fmt.Sprintf("inputs=%d", n), func(b *testing.B) {
+			b.Run("impl=chan", func(b *testing.B) {
+				b.ReportAllocs()
+				chs := make([]chan int, n)
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range chs {
+					chs[i] = make(chan int)
+					wg.Go(func() { // exits when stop is closed
+						for {
+							select {
+							case chs[i] <- i:
+							case <-stop:
+								return
+							}
+						}
+					})
+				}
+				items := make([]int, n)
+				for b.Loop() {
+					for i, ch := range chs {
+						items[i] = <-ch
+					}
+				}
+				close(stop)
+				wg.Wait()
+			})
+			b.Run("impl=vanilla", func(b *testing.B) {
+				b.ReportAllocs()
+				ctx := context.Background()
+				ins, r := vanilla.NewGather[int](n)
+				var wg sync.WaitGroup
+				var errs benchErr
+				for i, s := range ins {
+					// Exits when Send fails: ErrAbandoned once r is closed.
+					wg.Go(func() {
+						for {
+							if err := s.Send(ctx, i); err != nil {
+								if err != vanilla.ErrAbandoned {
+									errs.set(fmt.Errorf("Send() = %v, want ErrAbandoned", err))
+								}
+								return
+							}
+						}
+					})
+				}
+				for b.Loop() {
+					if v, err := r.Recv(ctx); err != nil || len(v) != n {
+						b.Fatalf("Recv() = %v, %v, want %d items", v, err, n)
+					}
+				}
+				r.Close()
+				wg.Wait()
+				errs.check(b)
+			})
+		})
+	}
+}
