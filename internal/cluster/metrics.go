@@ -1,0 +1,33 @@
+package cluster
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are a Node's; registered on Options.Registerer when not nil.
+type metrics struct {
+	leader        prometheus.Gauge
+	term          prometheus.Gauge
+	renewals      *prometheus.CounterVec
+	fenced        prometheus.Counter
+	watchRestarts prometheus.Counter
+	watchLag      prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickerd_cluster_leader", Help: "1 while this instance holds the lease and collects."}),
+		term:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickerd_cluster_term", Help: "This instance's last term as leader (the lease's bucket revision)."}),
+		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickerd_cluster_lease_renewals_total", Help: "Lease renewals by result: ok, lost (another instance holds it), error."},
+			[]string{"result"}),
+		fenced:        prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_fenced_writes_total", Help: "Writes rejected because another writer changed the key."}),
+		watchRestarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_watch_restarts_total", Help: "Times the bucket watch was started anew (reconnects)."}),
+		watchLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_watch_lag_seconds", Help: "From a quote's collected_at to its snapshot applied to this instance's board.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
+	}
+	for _, r := range []string{"ok", "lost", "error"} {
+		m.renewals.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.leader, m.term, m.renewals, m.fenced, m.watchRestarts, m.watchLag)
+	}
+	return m
+}
