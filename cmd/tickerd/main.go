@@ -25,6 +25,10 @@ import (
 )
 
 func main() {
+	// A SIGHUP that arrives before the config watcher runs would kill the
+	// process (its default action): ignore it until then. The watcher's
+	// signal.Notify undoes this.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
