@@ -27,6 +27,7 @@ type tally struct {
 	disconnects atomic.Int64 // connections that ended before tickload closed them
 	connectErrs atomic.Int64 // dials or subscriptions that failed
 	badMessages atomic.Int64 // messages parseMessage rejected, and "error" messages
+	pongs       atomic.Int64 // pongs sent to Centrifugo's pings
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -59,16 +60,17 @@ func (t *tally) disconnect(err error) {
 // loadClient is one websocket client. Its fields are owned by the
 // goroutine running run.
 type loadClient struct {
-	url     string
-	http    *http.Client
-	symbols []string
-	seqs    []uint64       // the newest seq seen, by index in symbols
-	index   map[string]int // symbol -> index in symbols
-	buf     []byte         // the message being read, reused
+	url        string
+	http       *http.Client
+	centrifugo bool // speak Centrifugo's protocol instead of tickerd's
+	symbols    []string
+	seqs       []uint64       // the newest seq seen, by index in symbols
+	index      map[string]int // symbol -> index in symbols
+	buf        []byte         // the message being read, reused
 }
 
-func newLoadClient(url string, hc *http.Client, symbols []string) *loadClient {
-	c := &loadClient{url: url, http: hc, symbols: symbols, seqs: make([]uint64, len(symbols)),
+func newLoadClient(url string, hc *http.Client, centrifugo bool, symbols []string) *loadClient {
+	c := &loadClient{url: url, http: hc, centrifugo: centrifugo, symbols: symbols, seqs: make([]uint64, len(symbols)),
 		index: make(map[string]int, len(symbols)), buf: make([]byte, 0, 512)}
 	for i, s := range symbols {
 		c.index[s] = i
@@ -82,7 +84,13 @@ func newLoadClient(url string, hc *http.Client, symbols []string) *loadClient {
 // ends it closes the connection normally; kill cuts it at once, in case a
 // close handshake hangs. It returns once the connection is closed.
 func (c *loadClient) run(connect, stop, kill context.Context, t *tally, settled func(ok bool)) {
-	conn, err := c.connect(connect)
+	var conn *websocket.Conn
+	var err error
+	if c.centrifugo {
+		conn, err = c.connectCentrifugo(connect, t)
+	} else {
+		conn, err = c.connect(connect, t)
+	}
 	if err != nil {
 		if stop.Err() == nil {
 			t.connectError(err)
@@ -114,39 +122,46 @@ func (c *loadClient) run(connect, stop, kill context.Context, t *tally, settled 
 }
 
 // connect dials, subscribes and waits for the "subscribed" answer, within
-// ctx. The server sends the snapshots after that answer.
-func (c *loadClient) connect(ctx context.Context) (*websocket.Conn, error) {
+// ctx. The server sends the snapshots after that answer; those in the
+// same frame are handled as readLoop does.
+func (c *loadClient) connect(ctx context.Context, t *tally) (*websocket.Conn, error) {
 	conn, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: c.http})
 	if err != nil {
 		return nil, err
 	}
+	conn.SetReadLimit(1 << 20) // a batch of every subscribed symbol's snapshot
 	req := `{"op":"subscribe","symbols":["` + strings.Join(c.symbols, `","`) + `"]}`
 	if err := conn.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
 		conn.CloseNow()
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	for {
+	for subscribed := false; !subscribed; {
 		if err := c.read(ctx, conn); err != nil {
 			conn.CloseNow()
 			return nil, fmt.Errorf("subscribe: %w", err)
 		}
-		m, err := parseMessage(c.buf)
-		switch {
-		case err != nil:
-			conn.CloseNow()
-			return nil, fmt.Errorf("subscribe: %w", err)
-		case m.typ == "error":
-			conn.CloseNow()
-			return nil, fmt.Errorf("subscribe: server answered %s", c.buf)
-		case m.typ == "subscribed":
-			return conn, nil
+		now := time.Now()
+		for m, err := range frameMessages(c.buf) {
+			switch {
+			case err != nil:
+				conn.CloseNow()
+				return nil, fmt.Errorf("subscribe: %w", err)
+			case m.typ == "error":
+				conn.CloseNow()
+				return nil, fmt.Errorf("subscribe: server answered %s", c.buf)
+			case m.typ == "subscribed":
+				subscribed = true
+			case m.typ == "quote":
+				c.quote(m, now, t, true)
+			}
 		}
 	}
+	return conn, nil
 }
 
-// readLoop reads messages until a read fails, counting quotes into t while
-// t.measuring is set, except each symbol's first (its snapshot). It
-// returns the read's error.
+// readLoop reads frames until a read fails, counting quotes into t while
+// t.measuring is set (for tickerd, except each symbol's first: its
+// snapshot). It returns the read's error.
 func (c *loadClient) readLoop(conn *websocket.Conn, t *tally) error {
 	// No context: one that can end costs every read a registration, and
 	// run ends the reads by closing the connection instead.
@@ -155,32 +170,42 @@ func (c *loadClient) readLoop(conn *websocket.Conn, t *tally) error {
 		if err := c.read(ctx, conn); err != nil {
 			return err
 		}
+		if c.centrifugo {
+			if _, err := c.centrifugoFrame(ctx, conn, t); err != nil {
+				return err
+			}
+			continue
+		}
 		now := time.Now()
-		m, err := parseMessage(c.buf)
-		if err != nil || m.typ == "error" {
-			t.badMessages.Add(1)
-			continue
-		}
-		if m.typ != "quote" {
-			continue
-		}
-		i, ok := c.index[string(m.symbol)]
-		if !ok {
-			t.badMessages.Add(1)
-			continue
-		}
-		last := c.seqs[i]
-		// The first quote of a symbol is the snapshot sent on
-		// subscribing, as old as the last pulse: it is not counted.
-		if last != 0 && t.measuring.Load() {
-			t.delivered.Add(1)
-			t.lat.record(now.Sub(m.collectedAt))
-			if m.seq > last+1 {
-				t.coalesced.Add(int64(m.seq - last - 1))
+		for m, err := range frameMessages(c.buf) {
+			switch {
+			case err != nil || m.typ == "error":
+				t.badMessages.Add(1)
+			case m.typ == "quote":
+				c.quote(m, now, t, true)
 			}
 		}
-		c.seqs[i] = max(last, m.seq)
 	}
+}
+
+// quote counts quote m, received at now, into t while t.measuring is set.
+// With snapshots, the first quote of each symbol is the snapshot sent on
+// subscribing, as old as the last pulse, and is not counted.
+func (c *loadClient) quote(m message, now time.Time, t *tally, snapshots bool) {
+	i, ok := c.index[string(m.symbol)]
+	if !ok {
+		t.badMessages.Add(1)
+		return
+	}
+	last := c.seqs[i]
+	if (last != 0 || !snapshots) && t.measuring.Load() {
+		t.delivered.Add(1)
+		t.lat.record(now.Sub(m.collectedAt))
+		if last != 0 && m.seq > last+1 {
+			t.coalesced.Add(int64(m.seq - last - 1))
+		}
+	}
+	c.seqs[i] = max(last, m.seq)
 }
 
 // read reads one message into c.buf.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"iter"
 	"strconv"
 	"time"
 )
@@ -114,18 +115,27 @@ func parseQuoteFast(b []byte) (message, bool) {
 	if i <= 0 {
 		return message{}, false
 	}
-	sym := rest[:i]
-	// ...,"collected_at":"<timeLen bytes>","seq":<digits>}
+	at, seq, ok := quoteTail(b, len(quotePrefix)+i)
+	if !ok {
+		return message{}, false
+	}
+	return message{typ: "quote", symbol: rest[:i], collectedAt: at, seq: seq}, true
+}
+
+// quoteTail reads the end of a quote object b as the server lays it out,
+// ...,"collected_at":"<timeLen bytes>","seq":<digits>}, none of it before
+// offset from. It reports false for any other layout.
+func quoteTail(b []byte, from int) (time.Time, uint64, bool) {
 	end := len(b) - 1
 	if end < 0 || b[end] != '}' {
-		return message{}, false
+		return time.Time{}, 0, false
 	}
 	d := end
 	for d > 0 && b[d-1] >= '0' && b[d-1] <= '9' {
 		d--
 	}
 	if d == end || end-d > 19 {
-		return message{}, false
+		return time.Time{}, 0, false
 	}
 	var seq uint64
 	for _, c := range b[d:end] {
@@ -133,14 +143,109 @@ func parseQuoteFast(b []byte) (message, bool) {
 	}
 	t := d - len(seqKey) - timeLen
 	k := t - len(collectedKey)
-	if k < len(quotePrefix)+i || string(b[d-len(seqKey):d]) != seqKey || string(b[k:t]) != collectedKey {
-		return message{}, false
+	if k < from || string(b[d-len(seqKey):d]) != seqKey || string(b[k:t]) != collectedKey {
+		return time.Time{}, 0, false
 	}
 	at, ok := parseTime(b[t : t+timeLen])
-	if !ok {
-		return message{}, false
+	return at, seq, ok
+}
+
+// frameMessages returns the messages of one server frame: in batch mode a
+// JSON array of messages, otherwise a single message (a single object is
+// read either way). Each element goes through parseMessage, so a quote
+// laid out as the server writes it costs no more inside an array than
+// alone, and nothing is allocated per element. A malformed element yields
+// errMessage and, when its end cannot be found, ends the frame.
+func frameMessages(b []byte) iter.Seq2[message, error] {
+	return func(yield func(message, error) bool) {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if len(b) == 0 || b[0] != '[' {
+			yield(parseMessage(b))
+			return
+		}
+		rest := bytes.TrimLeft(b[1:], " \t\r\n")
+		if len(rest) > 0 && rest[0] == ']' {
+			return // an empty batch
+		}
+		for {
+			n := elementEnd(rest)
+			if n < 0 {
+				yield(message{}, errMessage)
+				return
+			}
+			if !yield(parseMessage(rest[:n])) {
+				return
+			}
+			rest = bytes.TrimLeft(rest[n:], " \t\r\n")
+			switch {
+			case len(rest) > 0 && rest[0] == ',':
+				rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+			case len(rest) > 0 && rest[0] == ']':
+				if len(bytes.TrimRight(rest[1:], " \t\r\n")) != 0 {
+					yield(message{}, errMessage) // something after the array
+				}
+				return
+			default:
+				yield(message{}, errMessage) // a truncated array
+				return
+			}
+		}
 	}
-	return message{typ: "quote", symbol: sym, collectedAt: at, seq: seq}, true
+}
+
+// elementEnd returns the length of the JSON object at the start of b, or
+// -1 if b does not start with a whole object. A quote laid out as the
+// server writes it is found by its last key; anything else is scanned.
+func elementEnd(b []byte) int {
+	if bytes.HasPrefix(b, []byte(quotePrefix)) {
+		// The seq key is the quote's last: its digits end at the object's
+		// closing brace. Strings before it hold no quote marks, so the
+		// first match is the key.
+		if i := bytes.Index(b[len(quotePrefix):], []byte(seqKey)); i >= 0 {
+			j := len(quotePrefix) + i + len(seqKey)
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+				j++
+			}
+			if j < len(b) && b[j] == '}' {
+				return j + 1
+			}
+		}
+	}
+	return objectEnd(b)
+}
+
+// objectEnd returns the length of the JSON object (or array) at the start
+// of b, by matching brackets outside strings, or -1 if it does not end in
+// b. It does not validate what lies between.
+func objectEnd(b []byte) int {
+	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
+		return -1
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }
 
 // parseTime parses the server's time layout, RFC 3339 in UTC with nine

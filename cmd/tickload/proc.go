@@ -98,3 +98,18 @@ func raiseNofile(want uint64) (uint64, error) {
 	}
 	return lim.Max, fmt.Errorf("raise open file limit to %d: hard limit is %d", want, lim.Max)
 }
+
+// loadAvg returns the machine's 1-minute load average from /proc/loadavg,
+// or 0 where there is none.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(string(f[0]), 64)
+	return v
+}

@@ -11,6 +11,8 @@ import (
 // result is one run's figures; -json prints it as is. Durations are in
 // milliseconds, memory in bytes unless named KiB.
 type result struct {
+	Target          string         `json:"target"`             // tickerd or centrifugo
+	Batch           bool           `json:"batch,omitempty"`    // tickerd batch frames (-batch)
 	Clients         int            `json:"clients"`            // -n
 	PerClient       int            `json:"symbols_per_client"` // -k
 	Symbols         int            `json:"symbols"`            // distinct symbols the clients spread over
@@ -19,6 +21,7 @@ type result struct {
 	ConnectErrors   int64          `json:"connect_errors"`     // dials or subscriptions that failed
 	FirstError      string         `json:"first_connect_error,omitempty"`
 	ConnectSeconds  float64        `json:"connect_seconds"` // time to connect and subscribe every client
+	SettleSeconds   float64        `json:"settle_seconds"`  // -settle
 	WindowSeconds   float64        `json:"window_seconds"`
 	Delivered       int64          `json:"delivered"` // quotes received in the window
 	QuotesPerSecond float64        `json:"quotes_per_second"`
@@ -35,9 +38,16 @@ type result struct {
 	RSSBefore       int64          `json:"server_rss_before,omitempty"`
 	RSSAfter        int64          `json:"server_rss_after,omitempty"`
 	RSSPerClientKiB float64        `json:"server_rss_per_client_kib,omitempty"`
-	ServerCPU       float64        `json:"server_cpu_cores,omitempty"` // CPU seconds per second in the window
+	ServerCPU       float64        `json:"server_cpu_cores,omitempty"`        // CPU seconds per second in the window
+	ServerCPUPerMsg float64        `json:"server_cpu_ns_per_quote,omitempty"` // server CPU time in the window per delivered quote
 	LoadCPU         float64        `json:"tickload_cpu_cores"`
-	Slow            int            `json:"slow_clients,omitempty"` // -slow clients connected, never reading; not in the figures above
+	LoadCPUPerMsg   float64        `json:"tickload_cpu_ns_per_quote"` // tickload's CPU time in the window per delivered quote
+	LoadAvgStart    float64        `json:"load_avg_start"`            // the machine's 1-minute load average as the window opened
+	LoadAvgEnd      float64        `json:"load_avg_end"`              // and as it closed
+	Pongs           int64          `json:"pongs,omitempty"`           // centrifugo: pings answered
+	Pulses          int64          `json:"pulses,omitempty"`          // centrifugo: publish batches accepted in the window
+	PublishErrors   int64          `json:"publish_errors,omitempty"`  // centrifugo: failed batches and refused publishes, whole run
+	Slow            int            `json:"slow_clients,omitempty"`    // -slow clients connected, never reading; not in the figures above
 }
 
 // fill copies t's figures, over a window of elapsed, into r. The clients
@@ -53,6 +63,14 @@ func (r *result) fill(t *tally, elapsed time.Duration) {
 	r.Disconnects = t.disconnects.Load()
 	r.ConnectErrors = t.connectErrs.Load()
 	r.BadMessages = t.badMessages.Load()
+	r.Pongs = t.pongs.Load()
+	if r.Delivered > 0 {
+		perMsg := func(cores float64) float64 { return cores * elapsed.Seconds() * 1e9 / float64(r.Delivered) }
+		r.LoadCPUPerMsg = perMsg(r.LoadCPU)
+		if r.ServerPID != 0 {
+			r.ServerCPUPerMsg = perMsg(r.ServerCPU)
+		}
+	}
 	t.mu.Lock()
 	r.FirstError = t.firstErr
 	if len(t.closeCodes) > 0 {
@@ -62,8 +80,8 @@ func (r *result) fill(t *tally, elapsed time.Duration) {
 }
 
 // tableHeader heads the rows of row, as a Markdown table.
-const tableHeader = "| N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+const tableHeader = "| target | N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU | tickload ns/quote | load avg |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 // row returns r as a Markdown table row.
 func (r *result) row() string {
@@ -79,7 +97,11 @@ func (r *result) row() string {
 		}
 		disc += " (" + strings.Join(parts, " ") + ")"
 	}
-	return fmt.Sprintf("| %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %s | %d | %s | %s | %.2f |",
-		r.Clients, r.PerClient, r.Connected, r.QuotesPerSecond, r.P50ms, r.P99ms, r.P999ms, r.MaxMs,
-		r.Coalesced, disc, r.ConnectErrors, rss, cpu, r.LoadCPU)
+	target := r.Target
+	if r.Batch {
+		target += " batch"
+	}
+	return fmt.Sprintf("| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %s | %d | %s | %s | %.2f | %.0f | %.1f–%.1f |",
+		target, r.Clients, r.PerClient, r.Connected, r.QuotesPerSecond, r.P50ms, r.P99ms, r.P999ms, r.MaxMs,
+		r.Coalesced, disc, r.ConnectErrors, rss, cpu, r.LoadCPU, r.LoadCPUPerMsg, r.LoadAvgStart, r.LoadAvgEnd)
 }

@@ -20,15 +20,19 @@ func TestResultRow(t *testing.T) {
 		r    result
 		want string
 	}{
-		{"with_server", result{Clients: 100, PerClient: 20, Connected: 99, ServerPID: 1, RSSPerClientKiB: 12.34, ServerCPU: 0.5, LoadCPU: 0.25},
-			"| 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | 12.3 | 0.50 | 0.25 |"},
-		{"without_server", result{Clients: 100, PerClient: 20, Connected: 99},
-			"| 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | - | - | 0.00 |"},
+		// 0.25 cores over 2 s for 4000 quotes: 125 µs a quote.
+		{"with_server", result{Target: "tickerd", Batch: true, Clients: 100, PerClient: 20, Connected: 99, ServerPID: 1, RSSPerClientKiB: 12.34, ServerCPU: 0.5, LoadCPU: 0.25, LoadAvgStart: 1.5, LoadAvgEnd: 2.25},
+			"| tickerd batch | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | 12.3 | 0.50 | 0.25 | 125000 | 1.5–2.2 |"},
+		{"without_server", result{Target: "centrifugo", Clients: 100, PerClient: 20, Connected: 99},
+			"| centrifugo | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | - | - | 0.00 | 0 | 0.0–0.0 |"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
 			r.fill(tl, 2*time.Second)
+			if tt.r.ServerPID != 0 && r.ServerCPUPerMsg != 250000 {
+				t.Errorf("fill() server CPU per quote = %v ns, want 250000 (0.5 cores, 2 s, 4000 quotes)", r.ServerCPUPerMsg)
+			}
 			// p50 of 10..40 ms is 20 ms, within the histogram's 0.8%.
 			if got := r.row(); !sameRow(got, tt.want) {
 				t.Errorf("row() = %s, want %s", got, tt.want)
@@ -50,7 +54,7 @@ func sameRow(got, want string) bool {
 	}
 	for i := range g {
 		a, b := strings.TrimSpace(g[i]), strings.TrimSpace(w[i])
-		if i >= 5 && i <= 8 { // p50 .. max
+		if i >= 6 && i <= 9 { // p50 .. max
 			if len(a) < 2 || len(b) < 2 || a[:2] != b[:2] {
 				return false
 			}

@@ -44,21 +44,31 @@ type options struct {
 	localAddrs     []net.IP // source addresses, round robin; empty: the kernel's choice
 	json           bool
 	header         bool
-	cpuProfile     string // write tickload's own CPU profile of the window here
-	slow           int    // extra clients that subscribe to every symbol and never read
+	cpuProfile     string        // write tickload's own CPU profile of the window here
+	slow           int           // extra clients that subscribe to every symbol and never read
+	settle         time.Duration // wait between the last subscription and the window
+	batch          bool          // tickerd: ask for batch frames (?batch=1)
+	centrifugo     bool          // -target centrifugo
+	api, apiKey    string        // centrifugo: the HTTP API endpoint and key the publisher uses
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("tickload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "tickerd's websocket endpoint")
+	fs.StringVar(&o.url, "url", "", "the websocket endpoint (default ws://127.0.0.1:8080/ws for tickerd, ws://127.0.0.1:18000/connection/websocket for centrifugo)")
+	target := fs.String("target", "tickerd", "the server's protocol: tickerd or centrifugo")
+	fs.BoolVar(&o.batch, "batch", false, "tickerd: ask for batch frames (?batch=1), each a JSON array of messages")
+	fs.StringVar(&o.api, "api", "http://127.0.0.1:18000/api", "centrifugo: the HTTP API the built-in publisher posts a batch of one publication per channel to every second")
+	fs.StringVar(&o.apiKey, "api-key", "", "centrifugo: the HTTP API key (X-API-Key)")
+	channels := fs.Int("channels", 500, "centrifugo without -symbols: publish to and subscribe among channels S0000 .. S<channels-1>")
+	fs.DurationVar(&o.settle, "settle", 0, "wait this long after the last client subscribed before the window opens")
 	fs.IntVar(&o.clients, "n", 100, "websocket clients")
 	fs.IntVar(&o.perClient, "k", 20, "symbols per client")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window, from when every client is subscribed")
 	fs.DurationVar(&o.connectTimeout, "connect-timeout", 2*time.Minute, "time allowed for connecting and subscribing every client")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "connections being set up at once")
-	syms := fs.String("symbols", "", "comma-separated symbols to subscribe to (default: every symbol of GET /api/quotes)")
+	syms := fs.String("symbols", "", "comma-separated symbols to subscribe to (default: tickerd's GET /api/quotes; for centrifugo see -channels)")
 	fs.IntVar(&o.serverPID, "server-pid", 0, "tickerd's process id, for its memory and CPU use (0: not reported)")
 	addrs := fs.String("local-addrs", "", "comma-separated loopback source addresses to spread clients over, e.g. 127.0.0.1,127.0.0.2")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
@@ -84,11 +94,49 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: -concurrency %d: want at least 1", errUsage, o.concurrency)
 	case o.slow < 0:
 		return nil, fmt.Errorf("%w: -slow %d: want 0 or more", errUsage, o.slow)
+	case o.settle < 0:
+		return nil, fmt.Errorf("%w: -settle %v: want 0 or more", errUsage, o.settle)
 	}
-	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "ws" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%w: -url %q: want ws://HOST:PORT/ws", errUsage, o.url)
+	switch *target {
+	case "tickerd":
+		if o.url == "" {
+			o.url = "ws://127.0.0.1:8080/ws"
+		}
+	case "centrifugo":
+		o.centrifugo = true
+		if o.url == "" {
+			o.url = "ws://127.0.0.1:18000/connection/websocket"
+		}
+		switch {
+		case o.batch:
+			return nil, fmt.Errorf("%w: -batch: tickerd only (centrifugo packs its frames itself)", errUsage)
+		case o.slow > 0:
+			return nil, fmt.Errorf("%w: -slow: tickerd only", errUsage)
+		case o.apiKey == "":
+			return nil, fmt.Errorf("%w: -target centrifugo needs -api-key", errUsage)
+		case *channels < 1 || *channels > 10000:
+			return nil, fmt.Errorf("%w: -channels %d: want 1 to 10000", errUsage, *channels)
+		}
+		if u, err := url.Parse(o.api); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("%w: -api %q: want http://HOST:PORT/api", errUsage, o.api)
+		}
+	default:
+		return nil, fmt.Errorf("%w: -target %q: want tickerd or centrifugo", errUsage, *target)
+	}
+	u, err := url.Parse(o.url)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "http") {
+		return nil, fmt.Errorf("%w: -url %q: want ws://HOST:PORT/PATH", errUsage, o.url)
+	}
+	if o.batch {
+		q := u.Query()
+		q.Set("batch", "1")
+		u.RawQuery = q.Encode()
+		o.url = u.String()
 	}
 	o.symbols = splitList(*syms)
+	if o.centrifugo && len(o.symbols) == 0 {
+		o.symbols = channelNames(*channels)
+	}
 	for _, s := range splitList(*addrs) {
 		ip := net.ParseIP(s)
 		if ip == nil || !ip.IsLoopback() {
@@ -189,6 +237,16 @@ func fetchSymbols(ctx context.Context, wsURL string) ([]string, error) {
 	return out, nil
 }
 
+// channelNames returns S0000 .. S<n-1>, the channels of a Centrifugo run,
+// named like the symbols of a tickerd run with 500 simulated symbols.
+func channelNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("S%04d", i)
+	}
+	return out
+}
+
 // clientSymbols returns client i's k symbols of syms: consecutive ones,
 // starting at i*k, wrapping around.
 func clientSymbols(i, k int, syms []string) []string {
@@ -202,7 +260,11 @@ func clientSymbols(i, k int, syms []string) []string {
 // loadTest connects the clients, measures for o.duration, closes them and
 // returns the result. Every client goroutine has exited when it returns.
 func loadTest(ctx context.Context, o *options, syms []string) (*result, error) {
-	res := &result{Clients: o.clients, PerClient: o.perClient, Symbols: len(syms), ServerPID: o.serverPID}
+	res := &result{Clients: o.clients, PerClient: o.perClient, Symbols: len(syms), ServerPID: o.serverPID,
+		Target: "tickerd", Batch: o.batch, SettleSeconds: o.settle.Seconds()}
+	if o.centrifugo {
+		res.Target = "centrifugo"
+	}
 	if o.serverPID != 0 {
 		rss, err := readRSS(o.serverPID)
 		if err != nil {
@@ -238,6 +300,22 @@ func loadTest(ctx context.Context, o *options, syms []string) (*result, error) {
 	})
 	defer closeAll()
 
+	// Centrifugo: the built-in publisher pulses from before the first
+	// connection to the end of the window.
+	var pub *publisher
+	stopPublisher := func() {}
+	if o.centrifugo {
+		pub = newPublisher(o.api, o.apiKey, syms)
+		// Bounded even if the run hangs: past every phase's own bound.
+		pubCtx, stopPub := context.WithTimeout(ctx, o.connectTimeout+o.settle+o.duration+time.Minute)
+		pubDone := make(chan struct{})
+		// Exits when pubCtx ends: at the end of the window (below) at the
+		// latest.
+		go func() { defer close(pubDone); pub.run(pubCtx) }()
+		stopPublisher = sync.OnceFunc(func() { stopPub(); <-pubDone })
+		defer stopPublisher()
+	}
+
 	// Connect phase: at most o.concurrency set-ups at once, all within
 	// o.connectTimeout.
 	connectStart := time.Now()
@@ -253,7 +331,7 @@ launch:
 		case <-connCtx.Done():
 			break launch
 		}
-		c := newLoadClient(o.url, hcs[i%len(hcs)], clientSymbols(i, o.perClient, syms))
+		c := newLoadClient(o.url, hcs[i%len(hcs)], o.centrifugo, clientSymbols(i, o.perClient, syms))
 		launched++
 		// Exits when its connection is closed: after stop, or when the
 		// server ends it, or when it cannot connect.
@@ -290,7 +368,17 @@ launch:
 		res.Slow++
 	}
 
+	if o.settle > 0 {
+		timer := time.NewTimer(o.settle)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+		}
+	}
+
 	// Measurement window.
+	res.LoadAvgStart = loadAvg()
 	var srvCPU0 time.Duration
 	if o.serverPID != 0 {
 		srvCPU0, _ = readCPU(o.serverPID) // read again below; a failure shows as 0
@@ -306,6 +394,10 @@ launch:
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var pulses0 int64
+	if pub != nil {
+		pulses0 = pub.pulses.Load()
+	}
 	selfCPU0 := selfCPU()
 	start := time.Now()
 	t.measuring.Store(true)
@@ -317,6 +409,11 @@ launch:
 	}
 	t.measuring.Store(false)
 	elapsed := time.Since(start)
+	res.LoadAvgEnd = loadAvg()
+	if pub != nil {
+		stopPublisher()
+		res.Pulses, res.PublishErrors = pub.pulses.Load()-pulses0, pub.errors.Load()
+	}
 	res.LoadCPU = (selfCPU() - selfCPU0).Seconds() / elapsed.Seconds()
 	if o.serverPID != 0 {
 		if c, err := readCPU(o.serverPID); err == nil {
