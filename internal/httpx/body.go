@@ -1,10 +1,12 @@
 package httpx
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"sync"
 
 	"github.com/tickerd/tickerd/internal/vanilla"
@@ -13,9 +15,11 @@ import (
 // body is a response body that streams from the shared connection. The
 // reader loop hands it to a caller and then waits, on done, until the
 // caller has read it to the end or closed it (or the caller's context
-// ended); after a Close it drains the rest itself, so the responses behind
-// it stay in step.
+// ended, or the body's deadline passed); after a Close it drains the rest
+// itself, so the responses behind it stay in step.
 type body struct {
+	cn *conn // the connection it streams from
+
 	mu sync.Mutex
 	// Guarded by mu; r is only read while mu is held.
 	r        io.Reader // the response body on the connection
@@ -23,8 +27,8 @@ type body struct {
 	err      error     // returned by Read once finished
 
 	kickMu sync.Mutex
-	// Guarded by kickMu: watch's callback kicks only while the body still
-	// owns the connection, so a late kick never spoils the next response.
+	// Guarded by kickMu: an abort kicks only while the body still owns the
+	// connection, so a late kick never spoils the next response.
 	released bool  // set by finishLocked before done is sent
 	kickErr  error // why a Read in progress was kicked; that Read returns it
 
@@ -35,39 +39,51 @@ type body struct {
 
 // bodyEnd tells the reader loop how the caller finished with a body.
 type bodyEnd struct {
-	eof bool // read to the end: nothing left to drain
+	how endHow
+	err error // for endFailed: what the Read returned
 }
+
+type endHow int
+
+const (
+	endEOF    endHow = iota // read to the end: nothing left to drain
+	endClosed               // closed early: the reader loop drains the rest
+	endGone                 // the caller's context ended first: the rest is not waited for
+	endFailed               // a Read failed or the body's deadline passed: the connection is spoiled
+)
 
 var errBodyClosed = errors.New("httpx: read on closed response body")
 
-func newBody(r io.Reader, done *vanilla.Sender[bodyEnd], kick func()) *body {
-	return &body{r: r, done: done, kick: kick}
+func newBody(cn *conn, r io.Reader, done *vanilla.Sender[bodyEnd], kick func()) *body {
+	return &body{cn: cn, r: r, done: done, kick: kick}
 }
 
 // watch ties the body to the caller's ctx: when it ends before the body is
-// finished, a Read in progress is interrupted with kick (which spoils the
-// connection: the reader loop then resets it) and later Reads return the
-// context's cause.
+// finished, a Read in progress is interrupted and it and later Reads
+// return the context's cause; the reader loop then resets the connection
+// rather than wait for the rest of a body nobody wants.
 func (b *body) watch(ctx context.Context) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.finished {
 		return
 	}
-	b.stop = context.AfterFunc(ctx, func() {
-		cause := context.Cause(ctx)
-		if !b.mu.TryLock() {
-			b.kickMu.Lock()
-			if !b.released {
-				b.kickErr = cause
-				b.kick()
-			}
-			b.kickMu.Unlock()
-			b.mu.Lock()
+	b.stop = context.AfterFunc(ctx, func() { b.abort(context.Cause(ctx), endGone) })
+}
+
+// abort finishes the body with err, interrupting a Read in progress.
+func (b *body) abort(err error, how endHow) {
+	if !b.mu.TryLock() {
+		b.kickMu.Lock()
+		if !b.released {
+			b.kickErr = err
+			b.kick()
 		}
-		defer b.mu.Unlock()
-		b.finishLocked(cause, false)
-	})
+		b.kickMu.Unlock()
+		b.mu.Lock()
+	}
+	defer b.mu.Unlock()
+	b.finishLocked(err, how)
 }
 
 // Read reads from the connection until the end of this response's body.
@@ -79,31 +95,30 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	if errors.Is(err, io.EOF) {
-		b.finishLocked(io.EOF, true)
+		b.finishLocked(io.EOF, endEOF)
 	} else if err != nil {
 		b.kickMu.Lock()
-		if b.kickErr != nil {
-			err = b.kickErr // the deadline error of the kick
-		}
+		kicked := b.kickErr
 		b.kickMu.Unlock()
-		b.finishLocked(err, false)
+		if kicked != nil {
+			err = kicked // not the deadline error of the kick
+		} else if cause := b.cn.cause(); cause != nil {
+			err = cause // the connection was reset under the body
+		}
+		b.finishLocked(err, endFailed)
 	}
 	return n, err
 }
 
 // Close hands the rest of the body to the reader loop, which discards it.
 func (b *body) Close() error {
-	b.finish(errBodyClosed)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.finishLocked(errBodyClosed, endClosed)
 	return nil
 }
 
-func (b *body) finish(err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.finishLocked(err, false)
-}
-
-func (b *body) finishLocked(err error, eof bool) {
+func (b *body) finishLocked(err error, how endHow) {
 	if b.finished {
 		return
 	}
@@ -114,7 +129,7 @@ func (b *body) finishLocked(err error, eof bool) {
 	if b.stop != nil {
 		b.stop()
 	}
-	b.done.Send(context.Background(), bodyEnd{eof: eof}) // a State: never blocks
+	b.done.Send(context.Background(), bodyEnd{how: how, err: err}) // a State: never blocks
 	b.done.Close()
 }
 
@@ -137,3 +152,16 @@ func (b *readBody) Close() error {
 	b.closed = true
 	return nil
 }
+
+// upgraded is the Body of a 101 Switching Protocols response: the
+// connection itself, handed to the caller, who now owns it and must Close
+// it. Reads return first what the server sent after the 101 head and the
+// client had already buffered.
+type upgraded struct {
+	br *bufio.Reader
+	nc net.Conn
+}
+
+func (u *upgraded) Read(p []byte) (int, error)  { return u.br.Read(p) }
+func (u *upgraded) Write(p []byte) (int, error) { return u.nc.Write(p) }
+func (u *upgraded) Close() error                { return u.nc.Close() }

@@ -664,48 +664,105 @@ func TestClientCancelQueued(t *testing.T) {
 }
 
 // A caller that gives up after its request was written gets its ctx error at
-// once; its response is consumed when it arrives, and the next one is right.
+// once. If its response is at the head of the line and has not arrived, the
+// connection is reset at once (ResponseTimeout is an hour here): nobody
+// waits behind an answer nobody wants; the request is not sent again, the
+// one behind it is. If the response is all there by the time it reaches the
+// head, it is discarded and the connection stays.
 func TestClientCancelAfterWritten(t *testing.T) {
-	for _, tc := range []struct{ name, resp string }{
-		{"content_length", cliResp(200, strings.Repeat("a", 4000))},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n"},
-		{"no_body", "HTTP/1.1 204 No Content\r\n\r\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := make(chan string, 2)
-			srv := newCliRawServer(t, func(c *cliRawConn) {
-				if !c.warm() {
-					return
-				}
-				if _, _, err := c.next(); err != nil || !c.notify(got, "/a") {
-					return
-				}
-				// /b is only sent once /a's caller has given up.
-				if _, _, err := c.next(); err != nil || c.send(tc.resp+cliResp(200, "/b")) != nil {
-					return
-				}
-				c.echo()
-			})
-			c := cliNewClient(t, srv.URL, nil)
-			ctx := cliCtx(t)
-			cliWarm(t, ctx, c)
+	opts := func() *Options { return &Options{ResponseTimeout: time.Hour} }
+	t.Run("not_arrived", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			pn := &cliPipeNet{}
+			defer pn.closeAll()
+			c := newCliPipeClient(t, pn, opts())
+			defer c.Close()
+			ctx := t.Context()
+			pc0 := cliWarmPipe(t, ctx, c, pn)
 
 			actx, cancelA := context.WithCancel(ctx)
 			a := cliGo(actx, c, http.MethodGet, "/a", nil)
-			<-got
+			synctest.Wait()
+			b := cliGo(ctx, c, http.MethodGet, "/b", nil)
+			synctest.Wait()
+			if got := pc0.paths(); !slices.Equal(got, []string{"/w", "/a", "/b"}) {
+				t.Fatalf("first connection got %q, want /w /a /b", got)
+			}
 			cancelA()
-			if r := cliWait(t, ctx, a); !errors.Is(r.err, context.Canceled) {
+			synctest.Wait()
+			if r, ok := cliReady(a); !ok || !errors.Is(r.err, context.Canceled) {
+				t.Fatalf("Do(/a) = %v (returned %v), want context.Canceled", r.err, ok)
+			}
+			pc1 := pn.conn(1)
+			if pc1 == nil {
+				t.Fatal("no second connection after the head's caller gave up")
+			}
+			pc1.answer(t, 1)
+			if r := <-b; r.err != nil || r.body != "/b" {
+				t.Errorf("Do(/b) = %q, %v, want /b, nil", r.body, r.err)
+			}
+			if got := pc1.paths(); !slices.Equal(got, []string{"/b"}) {
+				t.Errorf("second connection got %q, want only /b", got)
+			}
+			s := c.Stats()
+			if s.Dials != 2 || s.Resets != 1 || s.Retries != 1 || s.Failures != 0 {
+				t.Errorf("Stats() = %+v, want Dials 2, Resets 1, Retries 1, Failures 0", s)
+			}
+		})
+	})
+	t.Run("already_buffered", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			pn := &cliPipeNet{}
+			defer pn.closeAll()
+			c := newCliPipeClient(t, pn, opts())
+			defer c.Close()
+			ctx := t.Context()
+			pc0 := cliWarmPipe(t, ctx, c, pn)
+
+			first := make(chan *http.Response, 1)
+			// Exits when Do returns.
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, "/first", nil)
+				resp, err := c.Do(ctx, req)
+				if err != nil {
+					t.Errorf("Do(/first) = %v", err)
+				}
+				first <- resp
+			}()
+			synctest.Wait()
+			actx, cancelA := context.WithCancel(ctx)
+			a := cliGo(actx, c, http.MethodGet, "/a", nil)
+			synctest.Wait()
+			pc0.send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", true)
+			resp := <-first
+			if resp == nil {
+				t.FailNow()
+			}
+			buf := make([]byte, 5)
+			if _, err := io.ReadFull(resp.Body, buf); err != nil {
+				t.Fatalf("ReadFull(/first body) = %v", err)
+			}
+			cancelA() // /a's answer is not at the head yet: nothing to stop
+			synctest.Wait()
+			pc0.send("world"+cliResp(200, "/a"), true) // one read brings both
+			if rest, err := io.ReadAll(resp.Body); err != nil || string(rest) != "world" {
+				t.Fatalf("ReadAll(/first body) = %q, %v, want world", rest, err)
+			}
+			resp.Body.Close()
+			if r := <-a; !errors.Is(r.err, context.Canceled) {
 				t.Fatalf("Do(/a) = %v, want context.Canceled", r.err)
 			}
-			if got, err := cliGet(ctx, c, "/b"); err != nil || got != "/b" {
-				t.Fatalf("Do(/b) = %q, %v, want /b, nil", got, err)
+			b := cliGo(ctx, c, http.MethodGet, "/b", nil)
+			synctest.Wait()
+			pc0.answer(t, 1)
+			if r := <-b; r.err != nil || r.body != "/b" {
+				t.Errorf("Do(/b) = %q, %v, want /b, nil", r.body, r.err)
 			}
-			if got, err := cliGet(ctx, c, "/c"); err != nil || got != "/c" {
-				t.Fatalf("Do(/c) = %q, %v, want /c, nil", got, err)
+			if s := c.Stats(); s.Dials != 1 || s.Resets != 0 {
+				t.Errorf("Stats() = %+v, want Dials 1, Resets 0", s)
 			}
-			cliCheckStats(t, c, Stats{Requests: 4, Dials: 1, Connected: true})
 		})
-	}
+	})
 }
 
 // A caller whose ctx ends while a Read of the body waits on the connection
@@ -949,7 +1006,8 @@ func TestClientDialRefused(t *testing.T) {
 }
 
 // A response head that does not arrive within ResponseTimeout resets the
-// connection; the GET is sent once more, then fails.
+// connection; the GET fails as written but unanswered, and is not sent
+// again: it would hold up the next connection just the same.
 func TestClientResponseTimeout(t *testing.T) {
 	srv := newCliRawServer(t, func(c *cliRawConn) {
 		for { // reads requests, never answers
@@ -962,11 +1020,14 @@ func TestClientResponseTimeout(t *testing.T) {
 	ctx := cliCtx(t)
 	_, err := cliGet(ctx, c, "/slow")
 	var ce *ConnError
-	if !errors.As(err, &ce) || !ce.Retried || !errors.Is(err, ErrResponseTimeout) {
-		t.Fatalf("Do(/slow) = %v, want *ConnError{Retried: true} wrapping ErrResponseTimeout", err)
+	if !errors.As(err, &ce) || ce.Op != "read" || !ce.Processed || ce.Retried || !errors.Is(err, ErrResponseTimeout) {
+		t.Fatalf("Do(/slow) = %v, want *ConnError{Op: read, Processed: true, Retried: false} wrapping ErrResponseTimeout", err)
 	}
-	if a, b := srv.seenOn(0), srv.seenOn(1); len(a) != 1 || len(b) != 1 {
-		t.Errorf("server saw %q then %q, want /slow once on each connection", a, b)
+	if a, b := srv.seenOn(0), srv.seenOn(1); len(a) != 1 || len(b) != 0 {
+		t.Errorf("server saw %q then %q, want /slow once", a, b)
+	}
+	if s := c.Stats(); s.Resets != 1 || s.Retries != 0 || s.Failures != 1 {
+		t.Errorf("Stats() = %+v, want Resets 1, Retries 0, Failures 1", s)
 	}
 }
 
@@ -1528,12 +1589,14 @@ func TestClientBackoff(t *testing.T) {
 	})
 }
 
-// ResponseTimeout bounds the wait for a head, not the body's pace.
+// ResponseTimeout bounds the wait for a head, not the body's pace (that is
+// BodyTimeout's). A head that does not come in time fails its request and
+// resets the connection; the next request goes on a new one.
 func TestClientSlowServer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pn := &cliPipeNet{}
 		defer pn.closeAll()
-		c := newCliPipeClient(t, pn, &Options{ResponseTimeout: time.Second})
+		c := newCliPipeClient(t, pn, &Options{ResponseTimeout: time.Second, BodyTimeout: time.Minute})
 		defer c.Close()
 		ctx := t.Context()
 
@@ -1548,17 +1611,25 @@ func TestClientSlowServer(t *testing.T) {
 		}
 		b := cliGo(ctx, c, http.MethodGet, "/b", nil)
 		synctest.Wait()
-		time.Sleep(1500 * time.Millisecond) // no head within ResponseTimeout: reset, sent again
+		start := time.Now()
+		r := <-b // no head within ResponseTimeout: reset, /b fails
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("Do(/b) failed after %v, want exactly ResponseTimeout (1s)", d)
+		}
+		if !errors.Is(r.err, ErrResponseTimeout) {
+			t.Fatalf("Do(/b) = %v, want ErrResponseTimeout", r.err)
+		}
+		cc := cliGo(ctx, c, http.MethodGet, "/c", nil)
 		synctest.Wait()
-		if pc := pn.conn(1); pc == nil || !slices.Equal(pc.paths(), []string{"/b"}) {
-			t.Fatalf("after a response timeout: second connection %v, want /b sent again", pc)
+		if pc := pn.conn(1); pc == nil || !slices.Equal(pc.paths(), []string{"/c"}) {
+			t.Fatalf("after a response timeout: second connection %v, want /c alone", pc)
 		}
 		pn.conn(1).answer(t, 1)
-		if r := <-b; r.err != nil || r.body != "/b" {
-			t.Fatalf("Do(/b) = %q, %v, want /b, nil", r.body, r.err)
+		if r := <-cc; r.err != nil || r.body != "/c" {
+			t.Fatalf("Do(/c) = %q, %v, want /c, nil", r.body, r.err)
 		}
-		if s := c.Stats(); s.Retries != 1 || s.ConnErrors != 1 {
-			t.Errorf("Stats() = %+v, want Retries 1, ConnErrors 1", s)
+		if s := c.Stats(); s.Retries != 0 || s.ConnErrors != 1 || s.Resets != 1 {
+			t.Errorf("Stats() = %+v, want Retries 0, ConnErrors 1, Resets 1", s)
 		}
 	})
 }
