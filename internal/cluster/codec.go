@@ -24,7 +24,7 @@ const (
 
 var errBadValue = errors.New("cluster: malformed value")
 
-var b64 = base64.RawURLEncoding
+var b64 = base64.RawURLEncoding.Strict() // non-zero padding bits refused: see decodeName
 
 func snapKey(sym string) string { return snapPrefix + b64.EncodeToString([]byte(sym)) }
 
@@ -38,11 +38,19 @@ func parseSnapKey(key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	sym, err := b64.DecodeString(rest)
-	if err != nil || len(sym) == 0 {
+	sym, ok := decodeName(rest)
+	return sym, ok
+}
+
+// decodeName decodes a name from a key, accepting only its one canonical
+// spelling (the decoder alone skips CR and LF), so that two keys never
+// name the same thing.
+func decodeName(s string) (string, bool) {
+	b, err := b64.DecodeString(s)
+	if err != nil || len(b) == 0 || b64.EncodeToString(b) != s {
 		return "", false
 	}
-	return string(sym), true
+	return string(b), true
 }
 
 // parseInterestKey returns the instance and symbol of an interest key.
@@ -55,25 +63,26 @@ func parseInterestKey(key string) (inst, sym string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	i, err1 := b64.DecodeString(a)
-	s, err2 := b64.DecodeString(b)
-	if err1 != nil || err2 != nil || len(i) == 0 || len(s) == 0 {
+	i, ok1 := decodeName(a)
+	sy, ok2 := decodeName(b)
+	if !ok1 || !ok2 {
 		return "", "", false
 	}
-	return string(i), string(s), true
+	return i, sy, true
 }
 
 type wireSnapshot struct {
 	Symbol    string      `json:"sym"`
 	Quote     quote.Quote `json:"q"` // by its Go field names
 	Stale     bool        `json:"stale,omitempty"`
+	Unknown   bool        `json:"unknown,omitempty"`
 	Err       string      `json:"err,omitempty"`
 	Failures  int         `json:"fail,omitempty"`
 	Attempted bool        `json:"att,omitempty"`
 }
 
 func encodeSnapshot(s board.Snapshot) ([]byte, error) {
-	return json.Marshal(wireSnapshot{Symbol: s.Symbol, Quote: s.Quote, Stale: s.Stale, Err: s.Err, Failures: s.Failures, Attempted: s.Attempted})
+	return json.Marshal(wireSnapshot{Symbol: s.Symbol, Quote: s.Quote, Stale: s.Stale, Unknown: s.Unknown, Err: s.Err, Failures: s.Failures, Attempted: s.Attempted})
 }
 
 // decodeSnapshot decodes the value of sym's snapshot key. A value for
@@ -94,7 +103,7 @@ func decodeSnapshot(sym string, data []byte) (board.Snapshot, error) {
 	if w.Failures < 0 {
 		return board.Snapshot{}, fmt.Errorf("%w: snapshot of %s: negative failures", errBadValue, sym)
 	}
-	return board.Snapshot{Symbol: w.Symbol, Quote: q, Stale: w.Stale, Err: w.Err, Failures: w.Failures, Attempted: w.Attempted}, nil
+	return board.Snapshot{Symbol: w.Symbol, Quote: q, Stale: w.Stale, Unknown: w.Unknown, Err: w.Err, Failures: w.Failures, Attempted: w.Attempted}, nil
 }
 
 type wireSymbols struct {
