@@ -335,13 +335,13 @@ func (cn *conn) writeLoop(ctx, connCtx context.Context, retry []*call, in *vanil
 			res.unwritten = retry
 			return res
 		default: // the request failed on its own: its body, or its head
-			if bodyErr == nil {
-				bodyErr = err
+			reqErr := fmt.Errorf("httpx: write request: %w", err)
+			if bodyErr != nil {
+				reqErr = fmt.Errorf("%w: %w", ErrRequestBody, bodyErr)
 			}
 			cl.aborted = true
 			cn.c.stats.failures.Add(1)
-			cl.fail(&ConnError{Op: "write", Processed: cl.processed, Retried: cl.retried,
-				Err: fmt.Errorf("%w: %w", ErrRequestBody, bodyErr)})
+			cl.fail(&ConnError{Op: "write", Processed: cl.processed, Retried: cl.retried, Err: reqErr})
 			written--
 			if lw.n <= cl.start { // none of it went out
 				lw.pending = lw.pending[:len(lw.pending)-1]
@@ -395,6 +395,9 @@ func (cn *conn) writeRequest(connCtx context.Context, bw *bufio.Writer, cl *call
 	w := *req // the same request, reading its body through b
 	w.Body = b
 	err = w.Write(bw)
+	if err != nil && b.bodyErr == nil && errors.Is(b.err, io.EOF) {
+		return err, err // the body ended before its ContentLength
+	}
 	return err, b.bodyErr
 }
 
