@@ -63,7 +63,7 @@ func TestClientRequestBodyFailsMidRequest(t *testing.T) {
 		}},
 		{name: "caller_gone", start: func(t *testing.T, cancel context.CancelFunc) (io.Reader, int64, func()) {
 			pr, pw := io.Pipe()
-			t.Cleanup(func() { pw.Close() }) // lets the body's reader goroutine go
+			t.Cleanup(func() { pw.Close() })    // lets the body's reader goroutine go
 			go io.WriteString(pw, "part of it") // exits when the client reads it, or the pipe closes
 			return pr, -1, cancel
 		}, want: func(err error) bool { return errors.Is(err, context.Canceled) }},
