@@ -905,9 +905,14 @@ func TestClientEarlyBodyClose(t *testing.T) {
 	}
 }
 
-// An upgrade request is the last written on its connection.
+// An upgrade request is the last written on its connection, and a 101
+// hands that connection to its caller: the Body is an io.ReadWriteCloser
+// over the socket, starting with the bytes the server sent right behind
+// the 101 head. The request queued behind it goes on a new connection. A
+// 101 to a request that did not ask for it is a protocol error.
 func TestClientUpgrade(t *testing.T) {
 	got := make(chan string, 1)
+	upEnd := make(chan string, 1) // what the server read on the upgraded connection after ping
 	srv := newCliRawServer(t, func(c *cliRawConn) {
 		if c.N > 0 {
 			c.echo()
@@ -919,14 +924,15 @@ func TestClientUpgrade(t *testing.T) {
 		if _, _, err := c.next(); err != nil || !c.notify(got, "/up") {
 			return
 		}
-		if c.send("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n") != nil {
+		if c.send("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\nhello") != nil {
 			return
 		}
-		for { // record anything else the client writes here
-			if _, _, err := c.next(); err != nil {
-				return
-			}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c.br, buf); err != nil || string(buf) != "ping" || c.send("pong") != nil {
+			return
 		}
+		rest, _ := io.ReadAll(c.br) // until the caller closes it
+		upEnd <- string(rest)
 	})
 	c := cliNewClient(t, srv.URL, nil)
 	ctx := cliCtx(t)
@@ -943,13 +949,38 @@ func TestClientUpgrade(t *testing.T) {
 	}()
 	<-got
 	x := cliGo(ctx, c, http.MethodGet, "/x", nil)
-	if r := cliWait(t, ctx, up); r.err != nil || r.resp.StatusCode != http.StatusSwitchingProtocols {
+	r := cliWait(t, ctx, up)
+	if r.err != nil || r.resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("Do(/up) = %v, %v, want 101", r.resp, r.err)
-	} else {
-		r.resp.Body.Close()
+	}
+	rwc, ok := r.resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		t.Fatalf("101 Body is %T, want an io.ReadWriteCloser", r.resp.Body)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(rwc, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("ReadFull(upgraded) = %q, %v, want the bytes sent behind the 101 head", buf, err)
+	}
+	if _, err := io.WriteString(rwc, "ping"); err != nil {
+		t.Fatalf("Write(upgraded) = %v", err)
+	}
+	buf = buf[:4]
+	if _, err := io.ReadFull(rwc, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("ReadFull(upgraded) = %q, %v, want pong", buf, err)
 	}
 	if r := cliWait(t, ctx, x); r.err != nil || r.body != "/x" {
 		t.Fatalf("Do(/x) = %q, %v, want /x, nil", r.body, r.err)
+	}
+	if err := rwc.Close(); err != nil {
+		t.Errorf("Close(upgraded) = %v", err)
+	}
+	select {
+	case rest := <-upEnd:
+		if rest != "" {
+			t.Errorf("the client wrote %q on the upgraded connection, want nothing but ping", rest)
+		}
+	case <-ctx.Done():
+		t.Fatal("the upgraded connection was not closed by its caller's Close")
 	}
 	if got := srv.seenOn(0); fmt.Sprint(got) != "[GET /warm GET /up]" {
 		t.Errorf("first connection saw %q, want [GET /warm GET /up]", got)
@@ -957,6 +988,37 @@ func TestClientUpgrade(t *testing.T) {
 	if got := srv.seenOn(1); fmt.Sprint(got) != "[GET /x]" {
 		t.Errorf("second connection saw %q, want [GET /x]", got)
 	}
+	cliCheckStats(t, c, Stats{Requests: 3, Dials: 2, Connected: true})
+
+	t.Run("unsolicited", func(t *testing.T) {
+		srv := newCliRawServer(t, func(c *cliRawConn) {
+			if c.N > 0 {
+				c.echo()
+				return
+			}
+			if !c.warm() {
+				return
+			}
+			if _, _, err := c.next(); err != nil {
+				return
+			}
+			c.send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n\r\n")
+			io.Copy(io.Discard, c.br)
+		})
+		c := cliNewClient(t, srv.URL, nil)
+		cliWarm(t, ctx, c)
+		_, err := cliGet(ctx, c, "/plain")
+		var ce *ConnError
+		if !errors.As(err, &ce) || !ce.Processed || !errors.Is(err, ErrProtocol) {
+			t.Fatalf("Do(/plain) answered by 101 = %v, want *ConnError wrapping ErrProtocol", err)
+		}
+		if got, err := cliGet(ctx, c, "/next"); err != nil || got != "/next" {
+			t.Errorf("Do(/next) = %q, %v, want /next on a new connection", got, err)
+		}
+		if s := c.Stats(); s.Resets != 1 || s.Dials != 2 {
+			t.Errorf("Stats() = %+v, want Resets 1, Dials 2", s)
+		}
+	})
 }
 
 // With the origin down, requests fail fast; once it is up they succeed.
