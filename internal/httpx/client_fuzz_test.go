@@ -14,9 +14,11 @@ import (
 
 // FuzzClientResponse has a raw server answer two pipelined GETs with the
 // fuzzed bytes (on every connection, so retries see them too) and then end
-// its side of the stream. Whatever the bytes, the client must not panic or
-// hang: each Do returns a response or an error, never both or neither, well
-// within its 2s context, and Close reports no panic from the client's
+// its side of the stream; with upgrade, the second GET asks to upgrade.
+// Whatever the bytes, the client must not panic or hang: each Do returns a
+// response or an error, never both or neither, well within its 2s context,
+// a 101 reaches only the request that asked for it and hands over an
+// io.ReadWriteCloser, and Close reports no panic from the client's
 // goroutines.
 func FuzzClientResponse(f *testing.F) {
 	for _, seed := range []string{
@@ -35,10 +37,14 @@ func FuzzClientResponse(f *testing.F) {
 		"HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: b\r\n", 2000) + "\r\n",
 		"garbage\r\n\r\n",
 		"",
+		strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 8) + cliResp(200, "a"),
+		cliResp(200, "a") + cliResp(200, "b") + cliResp(200, "stray"),
+		cliResp(200, "a") + "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nafter the switch",
 	} {
-		f.Add([]byte(seed))
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(func(t *testing.T, data []byte, upgrade bool) {
 		srv := newCliRawServer(t, func(c *cliRawConn) {
 			c.send(string(data))
 			c.Conn.(*net.TCPConn).CloseWrite()
@@ -63,6 +69,11 @@ func FuzzClientResponse(f *testing.F) {
 			go func() {
 				defer wg.Done()
 				req, _ := http.NewRequest(http.MethodGet, path, nil)
+				asks := upgrade && path == "/2"
+				if asks {
+					req.Header.Set("Connection", "Upgrade")
+					req.Header.Set("Upgrade", "x")
+				}
 				resp, err := c.Do(ctx, req)
 				if (resp == nil) == (err == nil) {
 					t.Errorf("Do(%s) = %v, %v, want exactly one of a response and an error", path, resp, err)
@@ -70,6 +81,11 @@ func FuzzClientResponse(f *testing.F) {
 				}
 				if errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("Do(%s) = %v: the client hung", path, err)
+				}
+				if resp != nil && resp.StatusCode == http.StatusSwitchingProtocols {
+					if _, ok := resp.Body.(io.ReadWriteCloser); !asks || !ok {
+						t.Errorf("Do(%s) = 101 with Body %T (asked to upgrade: %v), want 101 only for an upgrade, with an io.ReadWriteCloser", path, resp.Body, asks)
+					}
 				}
 				if resp != nil {
 					_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

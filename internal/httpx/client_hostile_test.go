@@ -386,3 +386,32 @@ func TestClientHungHeadPulses(t *testing.T) {
 		})
 	}
 }
+
+// Shutdown while the upstream accepts requests and never answers: when its
+// ctx ends it closes everything and returns at once, with an error that
+// wraps ctx's (the service logs it and still exits 0); the request in
+// flight gets ErrClientClosed.
+func TestClientShutdownHungUpstream(t *testing.T) {
+	got := make(chan string, 1)
+	srv := newCliRawServer(t, func(c *cliRawConn) {
+		if c.warm() && c.notifyNext(got, 1) {
+			io.Copy(io.Discard, c.br) // never answers
+		}
+	})
+	c := cliNewClient(t, srv.URL, &Options{ResponseTimeout: time.Hour})
+	ctx := cliCtx(t)
+	cliWarm(t, ctx, c)
+	hung := cliGo(ctx, c, http.MethodGet, "/hung", nil)
+	<-got
+	sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	shut := make(chan error, 1)
+	// Exits when Shutdown returns.
+	go func() { shut <- c.Shutdown(sctx) }()
+	if err := cliWaitErr(t, ctx, shut); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if r := cliWait(t, ctx, hung); !errors.Is(r.err, ErrClientClosed) {
+		t.Errorf("Do(/hung) = %v, want ErrClientClosed", r.err)
+	}
+}
