@@ -24,7 +24,7 @@ func dialSlow(ctx context.Context, wsURL string, syms []string) (*websocket.Conn
 	d := &net.Dialer{Timeout: 30 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, slowRecvBuf)
+			serr = setRecvBuf(fd, slowRecvBuf)
 		})
 		if err != nil {
 			return err
