@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -139,10 +138,6 @@ type Client struct {
 	calls *vanilla.Recver[*call] // read by the manager and the connection's writer loop
 
 	current atomic.Pointer[conn] // the connection in use, set by runConn; for Reset
-	// bodies counts the goroutines reading request bodies (see reqBody).
-	// Close does not wait for them: one stays blocked for as long as a
-	// body's Read that ignores Close does.
-	bodies sync.WaitGroup
 
 	stats counters
 }

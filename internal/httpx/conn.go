@@ -391,7 +391,7 @@ func (cn *conn) writeRequest(connCtx context.Context, bw *bufio.Writer, cl *call
 	if req.Body == nil || req.Body == http.NoBody {
 		return req.Write(bw), nil
 	}
-	b := newReqBody(req, connCtx.Done(), &cn.c.bodies)
+	b := newReqBody(req, connCtx.Done())
 	w := *req // the same request, reading its body through b
 	w.Body = b
 	err = w.Write(bw)

@@ -30,7 +30,6 @@ type reqBody struct {
 	left   int64           // bytes still to read when the length is known; -1 if not
 	ending <-chan struct{} // closed when the connection ends
 	req    *http.Request   // the request; its context is its caller's
-	wg     *sync.WaitGroup // the client's count of body goroutines
 
 	asks    chan int       // read up to n bytes; closed by Close. Buffered.
 	answers chan bodyChunk // one per ask. Buffered: the goroutine never waits on the writer.
@@ -46,12 +45,12 @@ type bodyChunk struct {
 	err error
 }
 
-func newReqBody(req *http.Request, ending <-chan struct{}, wg *sync.WaitGroup) *reqBody {
+func newReqBody(req *http.Request, ending <-chan struct{}) *reqBody {
 	left := int64(-1)
 	if req.ContentLength > 0 {
 		left = req.ContentLength
 	}
-	return &reqBody{rc: req.Body, left: left, ending: ending, req: req, wg: wg,
+	return &reqBody{rc: req.Body, left: left, ending: ending, req: req,
 		asks: make(chan int, 1), answers: make(chan bodyChunk, 1)}
 }
 
@@ -67,8 +66,9 @@ func (b *reqBody) Read(p []byte) (int, error) {
 	}
 	if !b.started {
 		b.started = true
-		b.wg.Add(1)
 		// Exits when Close closes asks, once the Read it is in returns.
+		// Nobody waits for it: Close closes the body, and a Read that
+		// ignores that cannot be ended, only left behind.
 		go b.pump()
 	}
 	b.asks <- len(p) // never blocks: one ask at a time, buffered
@@ -98,7 +98,6 @@ func (b *reqBody) Read(p []byte) (int, error) {
 // pump does the Reads the writer loop asks for, into a buffer of its own:
 // the writer's buffer may be reused once the writer has given up.
 func (b *reqBody) pump() {
-	defer b.wg.Done()
 	var buf []byte
 	for n := range b.asks {
 		if cap(buf) < n {
