@@ -193,7 +193,7 @@ type instance struct {
 type clusterOpts struct {
 	ttl         time.Duration
 	symbols     []string
-	beforeRenew func(ctx context.Context)
+	paused func(ctx context.Context)
 	maxDynamic  int
 	url         string
 }
@@ -219,7 +219,7 @@ func startInstance(t testing.TB, ns *natsServer, up *upstream, id string, o clus
 	node, err := New(in.board, &Options{
 		URL: url, Instance: id, LeaseTTL: o.ttl, MaxDynamic: o.maxDynamic,
 		NATS:        []nats.Option{nats.SetCustomDialer(in.dialer)},
-		beforeRenew: o.beforeRenew,
+		paused: o.paused,
 		Logger:      testLogger(id),
 		Lead: func(ctx context.Context, term *Term) error {
 			in.mu.Lock()

@@ -42,6 +42,7 @@ func (n *Node) campaignLoop(ctx context.Context) {
 				}
 			}
 		}
+		n.pause(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -146,6 +147,13 @@ func (n *Node) resign(kv jetstream.KeyValue, rev uint64) {
 	n.log.Info("cluster: resigned", "instance", n.opts.Instance)
 }
 
+// pause runs the test hook that freezes this instance, if any.
+func (n *Node) pause(ctx context.Context) {
+	if h := n.opts.paused; h != nil {
+		h(ctx)
+	}
+}
+
 // renewLoop renews the lease every quarter of its TTL until ctx ends.
 func (t *Term) renewLoop(ctx context.Context) {
 	tick := time.NewTicker(t.n.opts.LeaseTTL / 4)
@@ -164,9 +172,7 @@ func (t *Term) renewLoop(ctx context.Context) {
 // renew renews the lease once and reports whether the term goes on.
 func (t *Term) renew(ctx context.Context) bool {
 	n := t.n
-	if h := n.opts.beforeRenew; h != nil {
-		h(ctx)
-	}
+	n.pause(ctx)
 	send := time.Now()
 	deadline, rev := t.deadlineRev()
 	if !send.Before(deadline) || ctx.Err() != nil {

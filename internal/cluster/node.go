@@ -51,9 +51,10 @@ type Options struct {
 	Registerer prometheus.Registerer // nil registers nothing
 
 	// For tests: interest keys' TTL (0 means 3 x LeaseTTL), and a hook
-	// run before each lease renewal (a renewal blocked in it is late).
+	// run before each lease renewal and each campaign: a test freezes an
+	// instance (as SIGSTOP would) by blocking in it.
 	interestTTL time.Duration
-	beforeRenew func(ctx context.Context)
+	paused      func(ctx context.Context)
 }
 
 // Node is one instance's membership of the cluster: its NATS connection,
