@@ -70,7 +70,48 @@ type Config struct {
 	HTTP HTTP
 	// Log says how and what the service logs.
 	Log Log
+	// Cluster makes this instance one of several sharing one collector
+	// through NATS JetStream; its zero value (no NATSURL) means one
+	// process on its own.
+	Cluster Cluster
 }
+
+// Cluster is the cluster section. Like [Config], a plain value.
+type Cluster struct {
+	// NATSURL lists the NATS servers, comma-separated nats:// or tls://
+	// URLs; empty means one process, no NATS. [ApplyEnv] takes
+	// TICKERD_NATS_URL over it.
+	NATSURL string
+	// Bucket is the JetStream key-value bucket, created when missing: a
+	// NATS subject token of letters, digits, '-' and '_'.
+	Bucket string
+	// Replicas is the bucket's replication when tickerd creates it; 1 to 5.
+	Replicas int
+	// InstanceID names this instance, unique in the cluster; empty means
+	// the host name. [ApplyEnv] takes TICKERD_INSTANCE_ID over it.
+	InstanceID string
+	// LeaseTTL is the leader lease's time to live: a crashed leader is
+	// replaced within about this long; 1s to 1m.
+	LeaseTTL time.Duration
+	// ResumeWait is how long a resuming client waits for this instance's
+	// watch to catch up with the seqs it already has; 0 to 30s.
+	ResumeWait time.Duration
+	// CredsFile is a NATS credentials file, read by nats.go at connect.
+	CredsFile string
+	// TLS configures TLS to NATS; empty fields mean the system's roots
+	// and no client certificate.
+	TLS ClusterTLS
+}
+
+// ClusterTLS is cluster.tls. Like [Config], a plain value.
+type ClusterTLS struct {
+	CAFile   string // PEM roots to verify the servers with
+	CertFile string // PEM client certificate; with KeyFile
+	KeyFile  string
+}
+
+// Enabled reports whether c asks for cluster mode.
+func (c Cluster) Enabled() bool { return c.NATSURL != "" }
 
 // HTTP is the http section: limits of the main listener. Like [Config], a
 // plain value.
@@ -185,6 +226,12 @@ func Default() *Config {
 			ReadHeaderTimeout: 10 * time.Second,
 		},
 		Log: Log{Format: LogText, Level: slog.LevelInfo},
+		Cluster: Cluster{
+			Bucket:     "tickerd",
+			Replicas:   1,
+			LeaseTTL:   3 * time.Second,
+			ResumeWait: 2 * time.Second,
+		},
 	}
 }
 
@@ -222,6 +269,10 @@ func Load(path string) (*Config, error) {
 //     field and the Max constants); empty allowed origins; a log format or
 //     level not listed on [Log] ([ErrInvalidValue]);
 //   - a schedule that [ParseSchedule] rejects ([ErrInvalidSchedule]);
+//   - cluster.nats_url not a comma-separated list of nats, tls, ws or wss
+//     URLs; a bucket or instance id that is not a NATS subject token; a
+//     cluster.tls certificate without its key or a key without its
+//     certificate; cluster files that do not exist ([ErrInvalidValue]);
 //   - symbols that [NormalizeSymbol] rejects ([ErrInvalidSymbol]), a symbol
 //     listed twice after upper-casing, reported at the second one
 //     ([ErrDuplicateSymbol]), an empty list ([ErrNoSymbols]).

@@ -231,8 +231,9 @@ func TestLoadRepoConfig(t *testing.T) {
 			WriteTimeout:        5 * time.Second,
 			PingInterval:        25 * time.Second,
 		},
-		HTTP: config.HTTP{MaxConnections: 0, IdleTimeout: time.Minute, ReadHeaderTimeout: 10 * time.Second},
-		Log:  config.Log{Format: config.LogText, Level: slog.LevelInfo, Access: false},
+		HTTP:    config.HTTP{MaxConnections: 0, IdleTimeout: time.Minute, ReadHeaderTimeout: 10 * time.Second},
+		Log:     config.Log{Format: config.LogText, Level: slog.LevelInfo, Access: false},
+		Cluster: config.Cluster{Bucket: "tickerd", Replicas: 1, LeaseTTL: 3 * time.Second, ResumeWait: 2 * time.Second},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load(%q) = %+v, want %+v", repoConfig, cfg, want)
@@ -321,6 +322,13 @@ log:
   format: json
   level: debug
   access: true
+cluster:
+  nats_url: nats://127.0.0.1:4222
+  bucket: b
+  replicas: 3
+  instance_id: i
+  lease_ttl: 5s
+  resume_wait: 1s
 `, func(c *config.Config) {
 			*c = config.Config{
 				Listen:   "127.0.0.1:9000",
@@ -339,6 +347,8 @@ log:
 				},
 				HTTP: config.HTTP{MaxConnections: 100, IdleTimeout: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second},
 				Log:  config.Log{Format: config.LogJSON, Level: slog.LevelDebug, Access: true},
+				Cluster: config.Cluster{NATSURL: "nats://127.0.0.1:4222", Bucket: "b", Replicas: 3, InstanceID: "i",
+					LeaseTTL: 5 * time.Second, ResumeWait: time.Second},
 			}
 		}},
 		{"range_bounds", "source:\n  timeout: 100ms\n  max_in_flight: 4096\nhistory: 100000\nwebsocket:\n  ping_interval: 1s\n  write_timeout: 5m\nhttp:\n  max_connections: 0\n  idle_timeout: 1h\n", func(c *config.Config) {
@@ -386,6 +396,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("symbols: [aapl, brk.b]\nsource: {kind: stooq, url: 'https://x.example'}\n"))
 	f.Add([]byte("a: &a [*a, *a]\nb: &b [*a, *a]\n"))
 	f.Add([]byte("http: {max_connections: 10, idle_timeout: 2s}\nlog: {format: json, level: debug, access: true}\n"))
+	f.Add([]byte("cluster: {nats_url: \"nats://127.0.0.1:4222,tls://h:1\", bucket: b, lease_ttl: 2s, tls: {cert_file: x}}\n"))
 	f.Add([]byte("\xef\xbb\xbfhistory: 3\n# \xe2\x80\x94\n"))
 	f.Add([]byte("history: 1\n\xed\xa0\x80\n")) // a UTF-16 surrogate in UTF-8: invalid
 	f.Fuzz(func(t *testing.T, data []byte) {

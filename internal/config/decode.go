@@ -43,6 +43,7 @@ func configFields(c *Config) []field {
 		{"websocket", section(websocketFields(&c.Websocket))},
 		{"http", section(httpFields(&c.HTTP))},
 		{"log", section(logFields(&c.Log))},
+		{"cluster", clusterSection(&c.Cluster)},
 	}
 }
 
