@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -177,20 +176,4 @@ func (l smallBufListener) Accept() (net.Conn, error) {
 		_ = tc.SetWriteBuffer(smallBuffers)
 	}
 	return c, err
-}
-
-// smallRecvDialer dials with a small receive buffer, set before connect so
-// that the advertised window is small too.
-func smallRecvDialer() *websocket.DialOptions {
-	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, smallBuffers)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}}
 }
