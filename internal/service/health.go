@@ -57,7 +57,9 @@ func registerHealthMetrics(reg prometheus.Registerer, b *board.Board, src *track
 			func() float64 { return status().FreshRatio }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickerd_last_success_timestamp_seconds", Help: "Unix time of the last successful collection; 0 before the first."},
 			func() float64 {
-				if t := src.lastSuccess(); !t.IsZero() {
+				// On a cluster follower, which collects nothing itself,
+				// the newest quote on the board.
+				if t := status().LastSuccess; t != nil {
 					return float64(t.UnixNano()) / 1e9
 				}
 				return 0

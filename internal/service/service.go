@@ -24,6 +24,7 @@ import (
 
 	"github.com/tickerd/tickerd/internal/api"
 	"github.com/tickerd/tickerd/internal/board"
+	"github.com/tickerd/tickerd/internal/cluster"
 	"github.com/tickerd/tickerd/internal/collector"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/fanout"
@@ -56,28 +57,34 @@ const MaxHeaderBytes = 64 << 10
 // when it returns, and Close releases them for a Service that is never run.
 type Service struct {
 	cfgMu sync.Mutex
-	cfg   *config.Config // guarded by cfgMu; replaced by Reload
+	// Guarded by cfgMu.
+	cfg      *config.Config       // replaced by Reload
+	schedule cron.Schedule        // cfg's, parsed
+	coll     *collector.Collector // collects: for good in single-process mode, the current term's in cluster mode (nil when not leading)
 
-	log       *slog.Logger
-	simOpts   *sim.Options
-	schedule  cron.Schedule
-	reg       *prometheus.Registry
-	board     *board.Board // the per-symbol state: written by collector, read by fanout and the API
-	collector *collector.Collector
-	client    *httpx.Client
-	simLn     net.Listener  // the embedded simulator's, or nil
-	simSrv    *httpx.Server // serves simLn
-	simOnce   sync.Once     // stops simSrv and closes simLn, once
-	fanout    *fanout.Hub
-	handler   http.Handler
-	source    *trackedSource // notes the last successful collection
-	serving   atomic.Bool    // set while Run's parts run: readiness
+	log         *slog.Logger
+	simOpts     *sim.Options
+	reg         *prometheus.Registry
+	board       *board.Board       // the per-symbol state: written by the collector (or the cluster's watch), read by fanout and the API
+	node        *cluster.Node      // nil in single-process mode
+	instance    string             // the cluster instance id (the host name in single-process mode)
+	collMetrics *collector.Metrics // shared by every term's collector
+	client      *httpx.Client
+	simLn       net.Listener  // the embedded simulator's, or nil
+	simSrv      *httpx.Server // serves simLn
+	simOnce     sync.Once     // stops simSrv and closes simLn, once
+	fanout      *fanout.Hub
+	handler     http.Handler
+	source      *trackedSource // notes the last successful collection
+	serving     atomic.Bool    // set while Run's parts run: readiness
 }
 
 // New builds the service from cfg: it starts nothing but the embedded
 // simulator's listener (so the client has an address to dial).
 func New(cfg *config.Config, opts *Options) (*Service, error) {
 	s := &Service{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	// In cluster mode the collector runs only while this instance leads,
+	// one per term (see lead); the rest is the same in both modes.
 	version := "dev"
 	if opts != nil {
 		if opts.Logger != nil {
@@ -135,16 +142,23 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	s.board = board.New(&board.Options{History: cfg.History})
 	s.source = &trackedSource{Source: src, now: time.Now}
 	registerHealthMetrics(s.reg, s.board, s.source, version)
-	s.collector = collector.New(s.source, client, s.board, cfg.Symbols, &collector.Options{
-		Timeout:    cfg.Source.Timeout,
-		MaxRPS:     cfg.Source.MaxRPS,
-		StaleAfter: cfg.Source.StaleAfter,
-		Logger:     s.log,
-		Metrics:    collector.NewMetrics(s.reg),
-	})
+	s.collMetrics = collector.NewMetrics(s.reg)
+	s.instance = instanceID(cfg.Cluster)
+	var demand fanout.Demand
+	if cfg.Cluster.Enabled() {
+		if s.node, err = s.newNode(cfg); err != nil {
+			s.closeSim()
+			client.Close()
+			return nil, err
+		}
+		demand = s.node.Interest()
+	} else {
+		s.coll = collector.New(s.source, client, s.board, cfg.Symbols, s.collectorOptions(nil))
+		demand = s.coll
+	}
 
 	ws := cfg.Websocket
-	s.fanout = fanout.New(s.board, s.collector, &fanout.Options{
+	s.fanout = fanout.New(s.board, demand, &fanout.Options{
 		MaxClients:          ws.MaxClients,
 		MaxSymbolsPerClient: ws.MaxSymbolsPerClient,
 		DynamicSymbols:      ws.DynamicSymbols,
@@ -159,6 +173,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	r := api.Handler(s.board, &api.Options{Ready: s.ready, LastSuccess: s.source.lastSuccess, Logger: s.log, AccessLog: cfg.Log.Access})
 	// GET only (and HEAD, which the router answers as GET): other methods
 	// get 405 with Allow.
+	r.Get("/api/cluster", s.serveCluster)
 	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}).ServeHTTP)
 	r.Get("/ws", s.fanout.ServeHTTP)
 	r.Get("/*", web.Handler().ServeHTTP)
@@ -192,13 +207,18 @@ func (s *Service) Reload(cfg *config.Config) error {
 			s.log.Warn("config reload: key needs a restart to take effect", "key", key)
 		}
 	}
-	if !slices.Equal(cfg.Symbols, old.Symbols) {
-		s.collector.SetSymbols(next.Symbols) // the board's set follows; so does the fan-out
+	// In cluster mode only the leader collects and its config decides;
+	// a follower keeps the new config for when it leads.
+	if s.coll != nil && !slices.Equal(cfg.Symbols, old.Symbols) {
+		s.coll.SetSymbols(next.Symbols) // the board's set follows; so does the fan-out
 	}
-	if cfg.Schedule != old.Schedule {
-		s.collector.SetSchedule(sched)
+	if s.coll != nil && cfg.Schedule != old.Schedule {
+		s.coll.SetSchedule(sched)
 	}
-	s.cfg = &next
+	if s.node != nil && !reflect.DeepEqual(cfg.Cluster, old.Cluster) {
+		s.log.Warn("config reload: key needs a restart to take effect", "key", "cluster")
+	}
+	s.cfg, s.schedule = &next, sched
 	added, removed := symbolChanges(old.Symbols, next.Symbols)
 	attrs := []any{"symbols", len(next.Symbols), "added", added, "removed", removed}
 	if next.Schedule != old.Schedule {
@@ -243,16 +263,41 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Board returns the service's per-symbol state.
 func (s *Service) Board() *board.Board { return s.board }
 
-// Collector returns the service's collector.
-func (s *Service) Collector() *collector.Collector { return s.collector }
+// Collector returns the service's collector: in cluster mode the current
+// term's, nil while this instance does not lead.
+func (s *Service) Collector() *collector.Collector {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	return s.coll
+}
+
+// collectorOptions returns the options of a collector; seed is the
+// cluster term's (nil in single-process mode). s.cfgMu must be held, or s
+// not yet shared.
+func (s *Service) collectorOptions(seed func(string) (board.Snapshot, bool)) *collector.Options {
+	src := s.cfg.Source
+	return &collector.Options{
+		Timeout:    src.Timeout,
+		MaxRPS:     src.MaxRPS,
+		StaleAfter: src.StaleAfter,
+		Logger:     s.log,
+		Metrics:    s.collMetrics,
+		Seed:       seed,
+	}
+}
 
 // ready reports why the service cannot serve: it can while Run's parts
 // (HTTP server, websocket hub, collection) run, whatever the upstream
-// does; stale quotes are still served, marked stale. Upstream health is
-// in /api/status and the tickerd_symbols* metrics.
+// does; stale quotes are still served, marked stale. In cluster mode it
+// also needs NATS connected and the watch's initial values; leadership
+// plays no part. Upstream health is in /api/status and the
+// tickerd_symbols* metrics.
 func (s *Service) ready() error {
 	if !s.serving.Load() {
 		return errNotServing
+	}
+	if s.node != nil {
+		return s.node.Ready()
 	}
 	return nil
 }
@@ -300,14 +345,27 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	defer stopWS()
 	hub.Go(wsCtx, s.fanout.Run)
 	s.cfgMu.Lock()
-	cfg := s.cfg
+	cfg, sched := s.cfg, s.schedule
 	s.cfgMu.Unlock()
-	s.log.Info("tickerd running", "listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule)
+	attrs := []any{"listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule}
+	if s.node != nil {
+		attrs = append(attrs, "cluster", cfg.Cluster.NATSURL, "instance", s.instance)
+	}
+	s.log.Info("tickerd running", attrs...)
 	var errs []error
 	s.serving.Store(true)
-	// Returns ctx's cause once ctx ends and the collections are cancelled
-	// and gone: that is the way it stops, not an error.
-	_ = s.collector.Run(ctx, s.schedule)
+	if s.node != nil {
+		// Returns ctx's cause once ctx ends, this instance has stopped
+		// leading and resigned, and its goroutines are gone; any other
+		// error is the cluster's options refused.
+		if err := s.node.Run(ctx); ctx.Err() == nil {
+			errs = append(errs, err)
+		}
+	} else {
+		// Returns ctx's cause once ctx ends and the collections are
+		// cancelled and gone: that is the way it stops, not an error.
+		_ = s.coll.Run(ctx, sched)
+	}
 
 	s.serving.Store(false)
 	s.log.Info("stopping")
