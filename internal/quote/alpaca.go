@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -43,7 +42,7 @@ func newAlpaca(o *Options) (*Alpaca, error) {
 // NewRequest builds the GET request for a stock symbol such as BRK.B,
 // upper-cased. A symbol outside CheckSymbol's syntax is ErrUnknownSymbol.
 func (a *Alpaca) NewRequest(ctx context.Context, symbol string) (*http.Request, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkAlpacaSymbol(sym); err != nil {
 		return nil, a.invalidSymbol(sym, err)
 	}
@@ -78,7 +77,7 @@ type alpacaSnapshot struct {
 
 // Parse reads a snapshot for symbol from resp. It does not close resp.Body.
 func (a *Alpaca) Parse(symbol string, resp *http.Response) (Quote, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkAlpacaSymbol(sym); err != nil {
 		return Quote{}, a.invalidSymbol(sym, err)
 	}

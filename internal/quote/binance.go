@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -43,7 +42,7 @@ func newBinance(o *Options) (*Binance, error) {
 // NewRequest builds the GET request for a symbol such as BTCUSDT,
 // upper-cased. A symbol outside CheckSymbol's syntax is ErrUnknownSymbol.
 func (b *Binance) NewRequest(ctx context.Context, symbol string) (*http.Request, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkBinanceSymbol(sym); err != nil {
 		return nil, b.invalidSymbol(sym, err)
 	}
@@ -71,7 +70,7 @@ type binanceTicker struct {
 // Parse reads a 24 h ticker for symbol from resp. It does not close
 // resp.Body. An unreadable closeTime leaves Quote.Time zero.
 func (b *Binance) Parse(symbol string, resp *http.Response) (Quote, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkBinanceSymbol(sym); err != nil {
 		return Quote{}, b.invalidSymbol(sym, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -34,7 +33,7 @@ func newCoinbase(o *Options) (*Coinbase, error) {
 // NewRequest builds the GET request for a product id such as BTC-USD,
 // upper-cased. A symbol outside CheckSymbol's syntax is ErrUnknownSymbol.
 func (c *Coinbase) NewRequest(ctx context.Context, symbol string) (*http.Request, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkCoinbaseSymbol(sym); err != nil {
 		return nil, c.invalidSymbol(sym, err)
 	}
@@ -54,7 +53,7 @@ type coinbaseTicker struct {
 // Parse reads a product ticker for symbol from resp. It does not close
 // resp.Body. An unreadable time leaves Quote.Time zero.
 func (c *Coinbase) Parse(symbol string, resp *http.Response) (Quote, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkCoinbaseSymbol(sym); err != nil {
 		return Quote{}, c.invalidSymbol(sym, err)
 	}

@@ -59,6 +59,31 @@ func marketDataOptions() *Options {
 	}
 }
 
+// kuCoinOptions configures the json kind for KuCoin's keyless 24 h
+// statistics, GET /api/v1/market/stats?symbol=BTC-USDT, as
+// docs/examples/kucoin.yaml does.
+func kuCoinOptions() *Options {
+	return &Options{
+		JSON: &JSONOptions{
+			URL:               "https://api.kucoin.com/api/v1/market/stats?symbol={symbol}",
+			Symbol:            "data.symbol",
+			Price:             "data.last",
+			Change:            "data.changePrice",
+			ChangePct:         "data.changeRate",
+			PercentIsFraction: true,
+			Volume:            "data.vol",
+			High:              "data.high",
+			Low:               "data.low",
+			Bid:               "data.buy",
+			Ask:               "data.sell",
+			Time:              "data.time",
+			TimeFormat:        "unixms",
+			ErrorIf:           []string{"code=400100", "code=429000", "code=500000"},
+			UnknownIf:         []string{"code=900001"},
+		},
+	}
+}
+
 // serveFile starts a loopback server answering path with testdata/name.
 func serveFile(path, name string) *httptest.Server {
 	data, err := os.ReadFile(filepath.Join("testdata", name))
@@ -127,4 +152,20 @@ func ExampleJSONOptions_marketData() {
 	fetchOnce(src, srv, "AAPL")
 	// Output:
 	// AAPL 227.52 +1.42 +0.6300% volume 41230111 open 0.00 high 0.00 low 0.00 prev 0.00 bid 227.50 ask 227.55 at 2026-10-02T19:59:59Z
+}
+
+// The json kind configured for KuCoin's keyless 24 h statistics.
+func ExampleJSONOptions_kuCoin() {
+	srv := serveFile("/api/v1/market/stats", "json_kucoin_btc_usdt.json")
+	defer srv.Close()
+	o := kuCoinOptions()
+	o.BaseURL = srv.URL // a stand-in for https://api.kucoin.com
+	src, err := New(KindJSON, o)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fetchOnce(src, srv, "btc-usdt")
+	// Output:
+	// BTC-USDT 67215.41 -836.90 -1.2300% volume 2283 open 0.00 high 68310.00 low 66902.10 prev 0.00 bid 67215.40 ask 67215.50 at 2026-10-02T19:59:59Z
 }

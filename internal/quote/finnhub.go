@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -13,10 +12,13 @@ import (
 const FinnhubURL = "https://finnhub.io"
 
 // Finnhub is the Source for Finnhub's quote endpoint,
-// GET {base}/api/v1/quote?symbol={SYMBOL}&token={APIKey}. It needs
-// Options.APIKey; the token is in the URL as Finnhub documents, so the
-// source builds no error from the URL (and redacts the key from anything the
-// upstream says). It is immutable and safe for concurrent use.
+// GET {base}/api/v1/quote?symbol={SYMBOL}. It needs Options.APIKey, which
+// it sends in the X-Finnhub-Token header, the alternative to the token
+// query parameter that Finnhub documents (https://finnhub.io/docs/api/authentication):
+// so the URL holds no secret, and no error or log line that shows a URL
+// (an HTTP client's, a proxy's) can show the key. It also redacts the key
+// from anything the upstream says. It is immutable and safe for concurrent
+// use.
 //
 // Parse uses c (price), d and dp (change against pc, the previous close),
 // o, h, l, pc and t (seconds). Finnhub's answer for a symbol it does not
@@ -26,7 +28,6 @@ const FinnhubURL = "https://finnhub.io"
 // told. There is no volume, bid or ask.
 type Finnhub struct {
 	common
-	token string // query-escaped APIKey
 }
 
 func newFinnhub(o *Options) (*Finnhub, error) {
@@ -35,17 +36,18 @@ func newFinnhub(o *Options) (*Finnhub, error) {
 	}
 	h := http.Header{}
 	h.Set("Accept", "application/json")
-	return &Finnhub{common: newCommon(KindFinnhub, FinnhubURL, apiUserAgent, h, o), token: url.QueryEscape(o.APIKey)}, nil
+	h.Set("X-Finnhub-Token", o.APIKey)
+	return &Finnhub{common: newCommon(KindFinnhub, FinnhubURL, apiUserAgent, h, o)}, nil
 }
 
 // NewRequest builds the GET request for symbol, upper-cased. A symbol
 // outside CheckSymbol's syntax is ErrUnknownSymbol.
 func (f *Finnhub) NewRequest(ctx context.Context, symbol string) (*http.Request, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkFinnhubSymbol(sym); err != nil {
 		return nil, f.invalidSymbol(sym, err)
 	}
-	return f.get(ctx, sym, f.base+"/api/v1/quote?symbol="+url.QueryEscape(sym)+"&token="+f.token)
+	return f.get(ctx, sym, f.base+"/api/v1/quote?symbol="+url.QueryEscape(sym))
 }
 
 // finnhubQuote is the quote document, and the error answer's message.
@@ -64,7 +66,7 @@ type finnhubQuote struct {
 // Parse reads a quote for symbol from resp. It does not close resp.Body. An
 // unreadable t leaves Quote.Time zero.
 func (f *Finnhub) Parse(symbol string, resp *http.Response) (Quote, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkFinnhubSymbol(sym); err != nil {
 		return Quote{}, f.invalidSymbol(sym, err)
 	}

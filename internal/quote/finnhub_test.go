@@ -51,11 +51,11 @@ func TestFinnhubParse(t *testing.T) {
 func TestFinnhubNewRequest(t *testing.T) {
 	src := mustNew(t, KindFinnhub, &Options{APIKey: "k&y=1 2"})
 	req, err := src.NewRequest(t.Context(), "brk.b")
-	if want := "https://finnhub.io/api/v1/quote?symbol=BRK.B&token=k%26y%3D1+2"; err != nil || req.URL.String() != want {
-		t.Fatalf("NewRequest(brk.b) = %v, %v, want %s", req.URL, err, want)
+	if want := "https://finnhub.io/api/v1/quote?symbol=BRK.B"; err != nil || req.URL.String() != want {
+		t.Fatalf("NewRequest(brk.b) = %v, %v, want %s (the token in a header, not the URL)", req.URL, err, want)
 	}
-	if got := req.URL.Query().Get("token"); got != "k&y=1 2" {
-		t.Errorf("NewRequest token = %q, want the key", got)
+	if got := req.Header.Get("X-Finnhub-Token"); got != "k&y=1 2" {
+		t.Errorf("NewRequest X-Finnhub-Token = %q, want the key", got)
 	}
 	if _, err := New(KindFinnhub, nil); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("New(finnhub without key) error = %v, want %v", err, ErrInvalidOptions)

@@ -151,15 +151,17 @@ func FuzzAlpaca(f *testing.F) {
 	})
 }
 
-// FuzzJSON fuzzes the json kind with both example configurations, and with
+// FuzzJSON fuzzes the json kind with the example configurations, and with
 // a configuration that reads every field, so every conversion is reached.
 func FuzzJSON(f *testing.F) {
 	addSeeds(f, "AAPL", "IBM", "")
-	av, md := alphaVantageOptions(), marketDataOptions()
+	av, md, kc := alphaVantageOptions(), marketDataOptions(), kuCoinOptions()
 	av.APISecret, md.APISecret = testSecret, testSecret
+	kc.APIKey, kc.APISecret = testKey, testSecret // keyless, but given the credentials the seeds hold, to redact
 	srcs := []Source{
 		mustNew(f, KindJSON, av),
 		mustNew(f, KindJSON, md),
+		mustNew(f, KindJSON, kc),
 		mustNew(f, KindJSON, &Options{APIKey: testKey, APISecret: testSecret, JSON: &JSONOptions{
 			URL: "https://quotes.example/q/{symbol}?k={apikey}", Symbol: "data.symbol", Price: "data.lastSalePrice",
 			Change: "data.netChange", ChangePct: "data.percentageChange", Volume: "[0].volume", Time: "data.time",

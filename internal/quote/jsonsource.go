@@ -61,7 +61,12 @@ import (
 //	  error_if: ['s=error']
 //	  unknown_if: ['s=no_data']
 //
-// Both are tested against their documented answers in this package.
+// Both, and docs/examples/kucoin.yaml's keyless KuCoin configuration, are
+// tested against their documented answers in this package.
+//
+// A key in the URL ({apikey}) is sent in the clear wherever URLs are
+// logged (proxies, the provider's logs, an HTTP client's errors); prefer a
+// header ({apikey} in Options.Headers) when the API takes one.
 //
 // # Paths
 //
@@ -217,17 +222,13 @@ func newJSON(o *Options) (*JSON, error) {
 		}
 		j.paths[i], j.fieldText[i] = p, f.text
 	}
-	switch jo.TimeFormat {
-	case "", "unix", "unixms", "rfc3339":
-	default:
-		if !strings.Contains(jo.TimeFormat, "2006") && !strings.Contains(jo.TimeFormat, "15") {
-			return nil, fmt.Errorf("%w: Options.JSON.TimeFormat %.40q is not unix, unixms, rfc3339 or a Go time layout", ErrInvalidOptions, jo.TimeFormat)
-		}
+	if err := CheckJSONTimeFormat(jo.TimeFormat); err != nil {
+		return nil, err
 	}
 	if jo.TimeZone != "" {
-		loc, err := time.LoadLocation(jo.TimeZone)
+		loc, err := loadIANAZone(jo.TimeZone)
 		if err != nil {
-			return nil, fmt.Errorf("%w: Options.JSON.TimeZone %.40q: unknown zone", ErrInvalidOptions, jo.TimeZone)
+			return nil, err
 		}
 		j.loc = loc
 	}
@@ -247,18 +248,7 @@ func (j *JSON) addConditions(name string, texts []string) ([]condition, error) {
 	}
 	var conds []condition
 	for _, text := range texts {
-		c := condition{text: text}
-		s := text
-		if rest, ok := strings.CutPrefix(s, "!"); ok {
-			c.absent, s = true, rest
-		}
-		p, rest, err := parsePathPrefix(s)
-		if err == nil && rest != "" {
-			if c.absent {
-				err = errors.New("'!' and '=' cannot be combined")
-			}
-			c.equals, c.value = true, rest[1:]
-		}
+		c, p, err := parseCondition(text)
 		if err != nil {
 			return nil, fmt.Errorf("%w: Options.JSON.%s %.80q: %v", ErrInvalidOptions, name, text, err)
 		}
@@ -267,6 +257,87 @@ func (j *JSON) addConditions(name string, texts []string) ([]condition, error) {
 		conds = append(conds, c)
 	}
 	return conds, nil
+}
+
+// parseCondition parses an ErrorIf or UnknownIf entry; the condition's
+// path index is left for the caller.
+func parseCondition(text string) (condition, jsonPath, error) {
+	c := condition{text: text}
+	s := text
+	if rest, ok := strings.CutPrefix(s, "!"); ok {
+		c.absent, s = true, rest
+	}
+	p, rest, err := parsePathPrefix(s)
+	if err == nil && rest != "" {
+		if c.absent {
+			err = errors.New("'!' and '=' cannot be combined")
+		}
+		c.equals, c.value = true, rest[1:]
+	}
+	return c, p, err
+}
+
+// CheckJSONPath reports whether path is in the path syntax JSONOptions
+// describes: nil, or an error wrapping ErrInvalidOptions that says what is
+// wrong and at which byte offset. New checks every path so; configuration
+// loading calls it too, to report a bad path at its own line.
+func CheckJSONPath(path string) error {
+	if _, err := parsePath(path); err != nil {
+		return fmt.Errorf("%w: JSON path %.80q: %v", ErrInvalidOptions, path, err)
+	}
+	return nil
+}
+
+// CheckJSONCondition reports whether cond is an ErrorIf or UnknownIf
+// condition ("path", "!path" or "path=text"), as CheckJSONPath does for
+// paths.
+func CheckJSONCondition(cond string) error {
+	if _, _, err := parseCondition(cond); err != nil {
+		return fmt.Errorf("%w: JSON condition %.80q: %v", ErrInvalidOptions, cond, err)
+	}
+	return nil
+}
+
+// CheckJSONURL reports whether u is a JSONOptions.URL New accepts: an
+// absolute http or https URL with {symbol}, and {symbol} and {apikey}
+// only in its path and query. Its error never holds u, which may hold a
+// key.
+func CheckJSONURL(u string) error {
+	_, err := parseTemplate(u)
+	return err
+}
+
+// CheckJSONTimeFormat reports whether format is a JSONOptions.TimeFormat
+// New accepts.
+func CheckJSONTimeFormat(format string) error {
+	switch format {
+	case "", "unix", "unixms", "rfc3339":
+		return nil
+	}
+	if !strings.Contains(format, "2006") && !strings.Contains(format, "15") {
+		return fmt.Errorf("%w: JSON time format %.40q is not unix, unixms, rfc3339 or a Go time layout", ErrInvalidOptions, format)
+	}
+	return nil
+}
+
+// CheckJSONTimeZone reports whether zone is a JSONOptions.TimeZone New
+// accepts: "" or an IANA zone name the system (or Go's embedded copy, when
+// the program imports time/tzdata) knows.
+func CheckJSONTimeZone(zone string) error {
+	if zone == "" {
+		return nil
+	}
+	_, err := loadIANAZone(zone)
+	return err
+}
+
+// loadIANAZone loads an IANA zone.
+func loadIANAZone(zone string) (*time.Location, error) {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, fmt.Errorf("%w: JSON time zone %.40q: unknown zone", ErrInvalidOptions, zone)
+	}
+	return loc, nil
 }
 
 // holds reports whether c holds for the values found.
@@ -284,7 +355,7 @@ func (c *condition) holds(vals []jsonValue) bool {
 // NewRequest builds the GET request for symbol, upper-cased, from the URL
 // template. A symbol outside CheckSymbol's syntax is ErrUnknownSymbol.
 func (j *JSON) NewRequest(ctx context.Context, symbol string) (*http.Request, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkJSONSymbol(sym); err != nil {
 		return nil, j.invalidSymbol(sym, err)
 	}
@@ -294,7 +365,7 @@ func (j *JSON) NewRequest(ctx context.Context, symbol string) (*http.Request, er
 // Parse reads the answer for symbol from resp as JSONOptions describe it.
 // It does not close resp.Body.
 func (j *JSON) Parse(symbol string, resp *http.Response) (Quote, error) {
-	sym := strings.ToUpper(symbol)
+	sym := upperSymbol(symbol)
 	if err := checkJSONSymbol(sym); err != nil {
 		return Quote{}, j.invalidSymbol(sym, err)
 	}
@@ -455,7 +526,7 @@ type urlPart struct {
 // parseTemplate parses a JSONOptions.URL.
 func parseTemplate(s string) (*urlTemplate, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: Options.JSON.URL %s", ErrInvalidOptions, why)
+		return fmt.Errorf("%w: JSON URL %s", ErrInvalidOptions, why)
 	}
 	if s == "" {
 		return nil, bad("is required")

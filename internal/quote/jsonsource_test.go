@@ -40,6 +40,20 @@ func TestJSONMarketData(t *testing.T) {
 	})
 }
 
+func TestJSONKuCoin(t *testing.T) {
+	src := mustNew(t, KindJSON, kuCoinOptions())
+	btc := Quote{Symbol: "BTC-USDT", Price: 67215.41, Change: -836.9, ChangePct: -1.23, Volume: 2283, HasVolume: true,
+		High: 68310, Low: 66902.1, Bid: 67215.4, Ask: 67215.5, Time: time.UnixMilli(1790971199123).UTC()}
+	runParseCases(t, src, []parseCase{
+		{name: "stats", file: "json_kucoin_btc_usdt.json", ct: "application/json", symbol: "BTC-USDT", want: btc},
+		{name: "lower_case_request", file: "json_kucoin_btc_usdt.json", symbol: "btc-usdt", want: btc},
+		{name: "other_symbol", file: "json_kucoin_btc_usdt.json", symbol: "ETH-USDT", wantErr: ErrWrongSymbol},
+		{name: "unknown_symbol", file: "json_kucoin_unknown.json", symbol: "XYZ-USDT", wantErr: ErrUnknownSymbol},
+		{name: "busy", file: "json_kucoin_busy.json", symbol: "BTC-USDT", wantErr: ErrUpstream},
+		{name: "html", file: "wrong_content.html", symbol: "BTC-USDT", wantErr: ErrNotQuote},
+	})
+}
+
 // generic is a json configuration reading every field from one flat
 // document, for the value conversion tests.
 func generic(mod func(*JSONOptions)) *Options {
@@ -152,6 +166,43 @@ func TestJSONConditions(t *testing.T) {
 		if (tt.wantErr == nil && err != nil) || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
 			t.Errorf("Parse(%s) error = %v, want %v", tt.body, err, tt.wantErr)
 		}
+	}
+}
+
+// TestCheckJSON: the checks configuration loading calls field by field
+// agree with New, and say what is wrong without the Options field names.
+func TestCheckJSON(t *testing.T) {
+	tests := []struct {
+		name  string
+		check func(string) error
+		ok    []string
+		bad   []string
+	}{
+		{"path", CheckJSONPath, []string{"a", "data.last", "[0].c", `["Global Quote"]["05. price"]`},
+			[]string{"", "a..b", "[x]", "a[", `["a"`, "a=b", strings.Repeat("a.", 200) + "a"}},
+		{"condition", CheckJSONCondition, []string{"a", "!a", "a=b", "s=no_data", "a.b=null"}, []string{"", "!a=b", "a[=", "!"}},
+		{"url", CheckJSONURL, []string{"https://q.example/{symbol}", "http://q.example/q?s={symbol}&k={apikey}"},
+			[]string{"", "/x/{symbol}", "https://q.example/AAPL", "https://{symbol}.example/", "https://q.example/{sym}"}},
+		{"time_format", CheckJSONTimeFormat, []string{"", "unix", "unixms", "rfc3339", "2006-01-02"}, []string{"iso", "yyyy-mm-dd"}},
+		{"time_zone", CheckJSONTimeZone, []string{"", "UTC", "America/New_York"}, []string{"Mars/Olympus", "../etc"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, s := range tt.ok {
+				if err := tt.check(s); err != nil {
+					t.Errorf("Check %s(%q) = %v, want nil", tt.name, s, err)
+				}
+			}
+			for _, s := range tt.bad {
+				err := tt.check(s)
+				if !errors.Is(err, ErrInvalidOptions) || strings.Contains(err.Error(), "Options.") {
+					t.Errorf("Check %s(%q) = %v, want %v without an Options field name", tt.name, s, err, ErrInvalidOptions)
+				}
+			}
+		})
+	}
+	if err := CheckJSONURL("https://q.example/{symbol}?k=" + testKey + "{"); err == nil || strings.Contains(err.Error(), testKey) {
+		t.Errorf("CheckJSONURL(a URL holding a key) = %v, want an error without the URL", err)
 	}
 }
 

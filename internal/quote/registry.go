@@ -127,27 +127,48 @@ func New(kindName string, o *Options) (Source, error) {
 
 // CheckSymbol reports whether sym is in the symbol syntax of the named kind
 // (case does not matter: every source upper-cases): nil, or an error
-// wrapping ErrInvalidSymbol (or ErrInvalidOptions for an unknown kind). The
-// syntaxes:
+// wrapping ErrInvalidSymbol that says the kind's syntax with an example
+// (or ErrInvalidOptions for an unknown kind). The syntaxes:
 //
 //   - nasdaq, finnhub: 1 to 20 ASCII letters, digits and . - ^ / (finnhub
 //     also : = _ for exchange-prefixed and foreign symbols);
 //   - stooq: 1 to 20 ASCII letters, digits and . - (".us" is appended);
 //   - coinbase: a product id, BASE-QUOTE, each 1 to 10 letters or digits
 //     ("BTC-USD");
-//   - binance: 1 to 20 letters, digits and . - _ ("BTCUSDT");
+//   - binance: 1 to 20 letters and digits, base and quote joined
+//     ("BTCUSDT");
 //   - alpaca: a US stock, 1 to 12 letters, digits and '.', starting with
 //     a letter ("BRK.B");
-//   - json: 1 to 32 ASCII letters, digits and . - ^ / : = _.
+//   - json: 1 to 32 ASCII letters, digits and . - ^ / : = _ ("EUR/USD").
+//
+// It is safe to call from any goroutine; configuration loading and the
+// checks of symbols that websocket clients ask for both call it (through
+// NormalizeSymbol), so that both accept the same symbols.
 func CheckSymbol(kindName, sym string) error {
+	_, err := NormalizeSymbol(kindName, sym)
+	return err
+}
+
+// NormalizeSymbol returns sym upper-cased, the form every Source asks for
+// and names its Quotes with, if CheckSymbol accepts it; otherwise
+// CheckSymbol's error. Only ASCII symbols are accepted, checked before any
+// case mapping.
+func NormalizeSymbol(kindName, sym string) (string, error) {
 	k, ok := kinds[kindName]
 	if !ok {
-		return fmt.Errorf("%w: unknown source kind %q", ErrInvalidOptions, kindName)
+		return "", fmt.Errorf("%w: unknown source kind %q", ErrInvalidOptions, kindName)
 	}
-	if err := k.check(strings.ToUpper(sym)); err != nil {
-		return fmt.Errorf("%w %.40q for %s: %v", ErrInvalidSymbol, sym, kindName, err)
+	upper, ok := upperASCII(sym)
+	var err error
+	if !ok {
+		err = errors.New("want ASCII only")
+	} else {
+		err = k.check(upper)
 	}
-	return nil
+	if err != nil {
+		return "", fmt.Errorf("%w %.40q for %s: %v", ErrInvalidSymbol, sym, kindName, err)
+	}
+	return upper, nil
 }
 
 // BaseURL returns the URL a Source built by New(kind, o) sends its

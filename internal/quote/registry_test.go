@@ -62,10 +62,10 @@ func TestCheckSymbol(t *testing.T) {
 		invalid []string
 	}{
 		{KindNasdaq, []string{"AAPL", "aapl", "BRK.B", "BF-B", "^GSPC", "A", "ABCDEFGHIJKLMNOPQRST"},
-			[]string{"", "A B", "AAPL!", "ÅPL", "A_B", ".", "..", "ABCDEFGHIJKLMNOPQRSTU"}},
+			[]string{"", "A B", "AAPL!", "ÅPL", "A_B", ".", "..", "ABCDEFGHIJKLMNOPQRSTU", "aſpl", "\u212aO"}},
 		{KindStooq, []string{"AAPL", "brk-b", "BRK.B"}, []string{"", "^GSPC", "A/B", "A B"}},
 		{KindCoinbase, []string{"BTC-USD", "eth-usdc", "1INCH-USD"}, []string{"", "BTCUSD", "BTC-", "-USD", "BTC-USD-X", "BTC_USD", "ABCDEFGHIJK-USD"}},
-		{KindBinance, []string{"BTCUSDT", "btcusdt", "1000SATSUSDT", "BTC_USDT"}, []string{"", "BTC USDT", "BTC/USDT", "BTC&X"}},
+		{KindBinance, []string{"BTCUSDT", "btcusdt", "1000SATSUSDT"}, []string{"", "BTC USDT", "BTC/USDT", "BTC&X", "BTC-USD", "BTC_USDT"}},
 		{KindFinnhub, []string{"AAPL", "BRK.B", "ERE.UN.TO", "BINANCE:BTCUSDT", "^GSPC", "OANDA:EUR_USD"}, []string{"", "A B", "A?B", "A#B", "A&B"}},
 		{KindAlpaca, []string{"AAPL", "brk.b", "A"}, []string{"", "1AB", "BRK-B", "BTC/USD", ".A", "ABCDEFGHIJKLM"}},
 		{KindJSON, []string{"AAPL", "7203.T", "BTC-USD", "EUR/USD", "X:BTCUSD"}, []string{"", "A B", "A?B", "A#B", "A%20", strings.Repeat("A", 33)}},
@@ -84,6 +84,52 @@ func TestCheckSymbol(t *testing.T) {
 	}
 	if err := CheckSymbol("yahoo", "AAPL"); !errors.Is(err, ErrInvalidOptions) {
 		t.Errorf("CheckSymbol(yahoo, AAPL) = %v, want %v", err, ErrInvalidOptions)
+	}
+}
+
+// TestNormalizeSymbol: the upper-case form, and errors that say the
+// provider's own syntax with an example.
+func TestNormalizeSymbol(t *testing.T) {
+	tests := []struct {
+		name, kind, sym string
+		want            string // the normal form, or "" for an error
+		msg             string // in the error
+	}{
+		{"coinbase_product", KindCoinbase, "btc-usd", "BTC-USD", ""},
+		{"coinbase_binance_pair", KindCoinbase, "BTCUSDT", "", "such as BTC-USD"},
+		{"binance_pair", KindBinance, "btcusdt", "BTCUSDT", ""},
+		{"binance_coinbase_product", KindBinance, "BTC-USD", "", "such as BTCUSDT"},
+		{"json_slash", KindJSON, "eur/usd", "EUR/USD", ""},
+		{"finnhub_prefixed", KindFinnhub, "binance:btcusdt", "BINANCE:BTCUSDT", ""},
+		{"alpaca_digit_first", KindAlpaca, "1AB", "", "starting with a letter"},
+		{"long_s", KindJSON, "aſpl", "", "ASCII"},
+		{"kelvin", KindStooq, "\u212a", "", "ASCII"},
+		{"unknown_kind", "yahoo", "AAPL", "", "unknown source kind"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NormalizeSymbol(tt.kind, tt.sym)
+			if tt.want != "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("NormalizeSymbol(%s, %q) = %q, %v, want %q", tt.kind, tt.sym, got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || got != "" || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("NormalizeSymbol(%s, %q) = %q, %v, want an error saying %q", tt.kind, tt.sym, got, err, tt.msg)
+			}
+		})
+	}
+}
+
+// TestSourceRejectsNonASCII: a source asks for no symbol that only
+// strings.ToUpper turns into an ASCII one.
+func TestSourceRejectsNonASCII(t *testing.T) {
+	for _, kind := range []string{KindCoinbase, KindBinance, KindFinnhub, KindAlpaca} {
+		src := mustNew(t, kind, &Options{APIKey: testKey, APISecret: testSecret})
+		if req, err := src.NewRequest(t.Context(), "aſpl"); !errors.Is(err, ErrUnknownSymbol) {
+			t.Errorf("%s NewRequest(aſpl) = %v, %v, want %v", kind, req, err, ErrUnknownSymbol)
+		}
 	}
 }
 

@@ -131,9 +131,9 @@ func roundTripKinds() []roundTripKind {
 			sym: "BTCUSDT", uri: "/api/v3/ticker/24hr?symbol=BTCUSDT", ok: answer{ct: json, file: "binance_btcusdt.json"}, wantPrice: 67220.71,
 			other: "ETHUSDT", otherURI: "/api/v3/ticker/24hr?symbol=ETHUSDT",
 			unknown: "BTCUSDX", unknownU: "/api/v3/ticker/24hr?symbol=BTCUSDX", unknownA: answer{status: 400, ct: json, file: "binance_invalid_symbol.json"}},
-		{name: "finnhub", kind: KindFinnhub, opts: keyed, header: hdr("User-Agent", apiUserAgent),
-			sym: "AAPL", uri: "/api/v1/quote?symbol=AAPL&token=" + url.QueryEscape(testKey), ok: answer{ct: json, file: "finnhub_aapl.json"}, wantPrice: 227.52,
-			unknown: "AAPLX", unknownU: "/api/v1/quote?symbol=AAPLX&token=" + url.QueryEscape(testKey), unknownA: answer{ct: json, file: "finnhub_unknown.json"}},
+		{name: "finnhub", kind: KindFinnhub, opts: keyed, header: hdr("User-Agent", apiUserAgent, "X-Finnhub-Token", testKey),
+			sym: "AAPL", uri: "/api/v1/quote?symbol=AAPL", ok: answer{ct: json, file: "finnhub_aapl.json"}, wantPrice: 227.52,
+			unknown: "AAPLX", unknownU: "/api/v1/quote?symbol=AAPLX", unknownA: answer{ct: json, file: "finnhub_unknown.json"}},
 		{name: "alpaca", kind: KindAlpaca, opts: keyed, header: hdr("APCA-API-KEY-ID", testKey, "APCA-API-SECRET-KEY", testSecret),
 			sym: "AAPL", uri: "/v2/stocks/AAPL/snapshot", ok: answer{ct: json, file: "alpaca_aapl_snapshot.json"}, wantPrice: 227.52,
 			other: "MSFT", otherURI: "/v2/stocks/MSFT/snapshot",
@@ -146,6 +146,10 @@ func roundTripKinds() []roundTripKind {
 			sym: "AAPL", uri: "/v1/stocks/quotes/AAPL/", ok: answer{ct: json, file: "json_marketdata_aapl.json"}, wantPrice: 227.52,
 			other: "MSFT", otherURI: "/v1/stocks/quotes/MSFT/",
 			unknown: "AAPLX", unknownU: "/v1/stocks/quotes/AAPLX/", unknownA: answer{status: 404, ct: json, file: "json_marketdata_no_data.json"}},
+		{name: "json_kucoin", kind: KindJSON, opts: kuCoinOptions, header: hdr("Accept", "application/json"),
+			sym: "btc-usdt", uri: "/api/v1/market/stats?symbol=BTC-USDT", ok: answer{ct: json, file: "json_kucoin_btc_usdt.json"}, wantPrice: 67215.41,
+			other: "ETH-USDT", otherURI: "/api/v1/market/stats?symbol=ETH-USDT",
+			unknown: "XYZ-USDT", unknownU: "/api/v1/market/stats?symbol=XYZ-USDT", unknownA: answer{ct: json, file: "json_kucoin_unknown.json"}},
 	}
 }
 
@@ -222,10 +226,10 @@ func TestRoundTripEchoedCredentials(t *testing.T) {
 		ans  answer
 	}{
 		{"finnhub_401", KindFinnhub, func() *Options { return &Options{APIKey: testKey} }, "AAPL",
-			"/api/v1/quote?symbol=AAPL&token=" + testKey,
+			"/api/v1/quote?symbol=AAPL",
 			answer{status: 401, ct: "application/json", body: `{"error":"Invalid API key: ` + testKey + `"}`}},
 		{"finnhub_200_error", KindFinnhub, func() *Options { return &Options{APIKey: testKey} }, "AAPL",
-			"/api/v1/quote?symbol=AAPL&token=" + testKey,
+			"/api/v1/quote?symbol=AAPL",
 			answer{ct: "application/json", body: `{"error":"token ` + testKey + ` has no access"}`}},
 		{"alpaca_403", KindAlpaca, func() *Options { return &Options{APIKey: testKey, APISecret: testSecret} }, "AAPL",
 			"/v2/stocks/AAPL/snapshot",
