@@ -64,12 +64,32 @@ type proc struct {
 
 var listenRE = regexp.MustCompile(`msg="tickerd running" listen=(\S+)`)
 
+// listenAddr returns the address of a "tickerd running" log line, in the
+// text or the JSON format; ok is false for other lines.
+func listenAddr(line string) (addr string, ok bool) {
+	if m := listenRE.FindStringSubmatch(line); m != nil {
+		return m[1], true
+	}
+	var rec struct{ Msg, Listen string }
+	if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "tickerd running" {
+		return rec.Listen, true
+	}
+	return "", false
+}
+
 // start runs the binary with config file path and waits for its listen
 // line.
 func start(t *testing.T, path string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"-config", path}, args...)...)
 	cmd.Env = append(os.Environ(), "TICKERD_LISTEN=127.0.0.1:0")
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, a tickerd service, and waits for its listen line
+// (text or JSON log format). The test's cleanup kills it.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +107,8 @@ func start(t *testing.T, path string, args ...string) *proc {
 			p.mu.Lock()
 			p.all = append(p.all, line)
 			p.mu.Unlock()
-			if m := listenRE.FindStringSubmatch(line); m != nil {
-				addr <- m[1]
+			if a, ok := listenAddr(line); ok {
+				addr <- a
 			}
 			select {
 			case p.logs <- line:

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,69 +37,91 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 {
 		switch args[0] {
 		case "sim":
-			return runSim(ctx, args[1:], stderr)
+			return runSim(ctx, args[1:], stdout, stderr)
 		case "healthcheck":
-			return runHealthcheck(ctx, args[1:], getenv, stderr)
+			return runHealthcheck(ctx, args[1:], getenv, stdout)
+		case "help":
+			return runHelp(args[1:], getenv, stdout)
+		case "version":
+			if len(args) > 1 {
+				return fmt.Errorf("%w: version takes no arguments, got %q", errUsage, args[1])
+			}
+			fmt.Fprintln(stdout, "tickerd", version)
+			return nil
 		}
 	}
-	fs := flag.NewFlagSet("tickerd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	defaultConfig := "config.yaml"
-	if p := getenv("TICKERD_CONFIG"); p != "" {
-		defaultConfig = p
-	}
-	configPath := fs.String("config", defaultConfig, "config file (env TICKERD_CONFIG)")
-	checkPath := fs.String("check-config", "", "validate this config file and exit")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	poll := fs.Duration("config-poll", configPollInterval, "how often to check the config file for changes (0: only on SIGHUP)")
+	fs, o := serviceFlags(getenv)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, fs)
+			return nil
+		}
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if *showVersion {
+	if o.version {
 		fmt.Fprintln(stdout, "tickerd", version)
 		return nil
 	}
-	if *checkPath != "" {
-		if _, err := config.Load(*checkPath); err != nil {
+	if o.check != "" {
+		if _, err := config.Load(o.check); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: ok\n", *checkPath)
+		fmt.Fprintf(stdout, "%s: ok\n", o.check)
 		return nil
 	}
-	load := func() (*config.Config, error) {
-		cfg, err := config.Load(*configPath)
+	path, named := o.config, true
+	if path == "" {
+		path = getenv("TICKERD_CONFIG")
+	}
+	if path == "" {
+		path, named = defaultConfigPath, false
+	}
+	// load reads the config with the listen overrides; a default path
+	// with no file behind it means the built-in defaults.
+	load := func() (cfg *config.Config, builtIn bool, err error) {
+		cfg, err = config.Load(path)
 		if err != nil {
-			return nil, err
+			if named || !errors.Is(err, iofs.ErrNotExist) {
+				return nil, false, err
+			}
+			cfg, builtIn = config.Default(), true
 		}
 		if l := getenv("TICKERD_LISTEN"); l != "" {
 			cfg.Listen = l
 		}
-		return cfg, nil
+		if o.listen != "" {
+			cfg.Listen = o.listen
+		}
+		return cfg, builtIn, nil
 	}
-	cfg, err := load()
+	cfg, builtIn, err := load()
 	if err != nil {
 		return err
+	}
+	log, level := newLogger(stderr, cfg.Log)
+	if builtIn {
+		log.Info("no config file: running with built-in defaults", "path", path)
 	}
 	// Listen first: a Service that is built is stopped only by Run.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	svc, err := service.New(cfg, &service.Options{Logger: log})
+	svc, err := service.New(cfg, &service.Options{Logger: log, Version: version})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	rctx, stopReload := context.WithCancel(ctx)
 	reloaded := make(chan struct{})
+	w := &watcher{path: path, every: o.poll, load: load, svc: svc, log: log, level: level, running: cfg.Log}
 	// Exits when rctx ends: after Run returns, below.
 	go func() {
 		defer close(reloaded)
-		watchConfig(rctx, *configPath, *poll, load, svc, log)
+		w.watch(rctx)
 	}()
 	err = svc.Run(ctx, ln)
 	stopReload()
@@ -106,26 +129,85 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return err
 }
 
+// defaultConfigPath is the config file read when neither -config nor
+// TICKERD_CONFIG names one; without it tickerd runs on config.Default.
+const defaultConfigPath = "config.yaml"
+
+// serviceOptions are the service's command-line flags.
+type serviceOptions struct {
+	config  string        // -config; empty: TICKERD_CONFIG, else defaultConfigPath
+	check   string        // -check-config
+	version bool          // -version
+	poll    time.Duration // -config-poll
+	listen  string        // -listen; empty: TICKERD_LISTEN, else the config's
+}
+
+// serviceFlags returns the flag set of the service (tickerd with no
+// subcommand), which reports errors to its caller and prints nothing.
+func serviceFlags(getenv func(string) string) (*flag.FlagSet, *serviceOptions) {
+	fs := newFlagSet("tickerd")
+	o := new(serviceOptions)
+	fs.StringVar(&o.config, "config", "", "config `file` (default $TICKERD_CONFIG, else ./config.yaml, else built-in defaults)")
+	fs.StringVar(&o.check, "check-config", "", "validate this config `file` and exit")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.DurationVar(&o.poll, "config-poll", configPollInterval, "how often to check the config file for changes (0: only on SIGHUP)")
+	fs.StringVar(&o.listen, "listen", "", "listen `address` (host:port), over $TICKERD_LISTEN and the config's listen")
+	return fs, o
+}
+
+// newFlagSet returns a flag set that prints nothing: run returns its
+// errors, which main prints once, and prints the help on -h itself.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// runHelp prints the help of the service, or of the command args names.
+func runHelp(args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 1 {
+		return fmt.Errorf("%w: help takes at most one command, got %q", errUsage, args)
+	}
+	if len(args) == 0 {
+		fs, _ := serviceFlags(getenv)
+		printUsage(stdout, fs)
+		return nil
+	}
+	switch args[0] {
+	case "sim":
+		fs, _ := simFlags()
+		printCommandUsage(stdout, "sim", fs)
+	case "healthcheck":
+		fs, _ := healthcheckFlags(getenv)
+		printCommandUsage(stdout, "healthcheck", fs)
+	case "version", "help":
+		printCommandUsage(stdout, args[0], newFlagSet(args[0]))
+	default:
+		return fmt.Errorf("%w: no command %q (commands: sim, healthcheck, version, help)", errUsage, args[0])
+	}
+	return nil
+}
+
 // runSim serves the simulated exchange on its own, for another tickerd
 // (source kind nasdaq, url http://ADDR) or a load tool.
-func runSim(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tickerd sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8081", "address to serve on")
-	var o sim.Options
-	fs.Int64Var(&o.Seed, "seed", 0, "random walk seed (0: time-based)")
-	fs.DurationVar(&o.Latency, "latency", 0, "added latency per response")
-	fs.Float64Var(&o.ErrorRate, "error-rate", 0, "fraction of responses that are upstream errors")
-	fs.IntVar(&o.CloseEvery, "close-every", 0, "close the connection after every N responses")
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, so := simFlags()
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandUsage(stdout, "sim", fs)
+			return nil
+		}
+		return fmt.Errorf("%w: sim: %w", errUsage, err)
 	}
-	ln, err := net.Listen("tcp", *listen)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: sim: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	ln, err := net.Listen("tcp", so.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	srv := &httpx.Server{Handler: sim.New(&o), Logger: log}
+	srv := &httpx.Server{Handler: sim.New(&so.sim), Logger: log}
 	log.Info("simulated exchange running", "listen", ln.Addr().String())
 	done := make(chan error, 1)
 	// Exits when srv is shut down below.
@@ -146,29 +228,37 @@ func runSim(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// simOptions are the sim subcommand's flags.
+type simOptions struct {
+	listen string
+	sim    sim.Options
+}
+
+// simFlags returns the sim subcommand's flag set, which prints nothing.
+func simFlags() (*flag.FlagSet, *simOptions) {
+	fs := newFlagSet("tickerd sim")
+	o := new(simOptions)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8081", "`address` to serve on")
+	fs.Int64Var(&o.sim.Seed, "seed", 0, "random walk seed (0: time-based)")
+	fs.DurationVar(&o.sim.Latency, "latency", 0, "added latency per response")
+	fs.Float64Var(&o.sim.ErrorRate, "error-rate", 0, "fraction of responses that are upstream errors")
+	fs.IntVar(&o.sim.CloseEvery, "close-every", 0, "close the connection after every N responses")
+	return fs, o
+}
+
 // runHealthcheck GETs /healthz of the local instance: the container's
 // HEALTHCHECK, which has no shell or curl.
-func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tickerd healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	// The port: TICKERD_LISTEN's, else the config file's, else 8080.
-	listen := getenv("TICKERD_LISTEN")
-	if listen == "" {
-		path := getenv("TICKERD_CONFIG")
-		if path == "" {
-			path = "config.yaml"
-		}
-		if cfg, err := config.Load(path); err == nil {
-			listen = cfg.Listen
-		}
-	}
-	def := "http://127.0.0.1:8080/healthz"
-	if _, port, err := net.SplitHostPort(listen); err == nil {
-		def = "http://127.0.0.1:" + port + "/healthz"
-	}
-	url := fs.String("url", def, "health endpoint")
+func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs, url := healthcheckFlags(getenv)
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandUsage(stdout, "healthcheck", fs)
+			return nil
+		}
+		return fmt.Errorf("%w: healthcheck: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: healthcheck: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -185,4 +275,27 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 		return fmt.Errorf("healthcheck: %s: status %d", *url, resp.StatusCode)
 	}
 	return nil
+}
+
+// healthcheckFlags returns the healthcheck subcommand's flag set, which
+// prints nothing, and its -url. The default URL's port is
+// TICKERD_LISTEN's, else the config file's (TICKERD_CONFIG, else
+// ./config.yaml), else 8080.
+func healthcheckFlags(getenv func(string) string) (*flag.FlagSet, *string) {
+	fs := newFlagSet("tickerd healthcheck")
+	listen := getenv("TICKERD_LISTEN")
+	if listen == "" {
+		path := getenv("TICKERD_CONFIG")
+		if path == "" {
+			path = defaultConfigPath
+		}
+		if cfg, err := config.Load(path); err == nil {
+			listen = cfg.Listen
+		}
+	}
+	def := "http://127.0.0.1:8080/healthz"
+	if _, port, err := net.SplitHostPort(listen); err == nil {
+		def = "http://127.0.0.1:" + port + "/healthz"
+	}
+	return fs, fs.String("url", def, "health endpoint `URL`")
 }

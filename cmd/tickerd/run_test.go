@@ -190,7 +190,6 @@ func TestExitCode(t *testing.T) {
 	}{
 		{"unknown_flag", []string{"-bogus"}, 2},
 		{"unexpected_argument", []string{"extra"}, 2},
-		{"help", []string{"-h"}, 2},
 		{"flag_missing_value", []string{"-config"}, 2},
 		{"sim_unknown_flag", []string{"sim", "-bogus"}, 2},
 		{"healthcheck_unknown_flag", []string{"healthcheck", "-bogus"}, 2},
