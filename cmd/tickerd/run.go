@@ -79,7 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if path == "" {
 		path, named = defaultConfigPath, false
 	}
-	// load reads the config with the listen overrides; a default path
+	// load reads the config with the environment's and -listen's
+	// overrides (config.ApplyEnv); a default path
 	// with no file behind it means the built-in defaults.
 	load := func() (cfg *config.Config, builtIn bool, err error) {
 		cfg, err = config.Load(path)
@@ -89,8 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			cfg, builtIn = config.Default(), true
 		}
-		if l := getenv("TICKERD_LISTEN"); l != "" {
-			cfg.Listen = l
+		if err := config.ApplyEnv(cfg, getenv); err != nil {
+			return nil, false, err
 		}
 		if o.listen != "" {
 			cfg.Listen = o.listen

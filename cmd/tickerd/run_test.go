@@ -239,6 +239,25 @@ func TestListenOverride(t *testing.T) {
 	}
 }
 
+// TestEnvOverrideRejected: a bad cluster variable stops the start with an
+// error naming it, before anything listens.
+func TestEnvOverrideRejected(t *testing.T) {
+	path := writeFile(t, "tickerd.yaml", "listen: 127.0.0.1:0\nsymbols: [AAPL]\n")
+	for _, tc := range []struct{ name, key, value string }{
+		{"nats_url", "TICKERD_NATS_URL", "localhost:4222"},
+		{"instance_id", "TICKERD_INSTANCE_ID", "a b"},
+		{"listen", "TICKERD_LISTEN", "nowhere"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := env(map[string]string{"TICKERD_CONFIG": path, "TICKERD_NATS_URL": "nats://127.0.0.1:4222", tc.key: tc.value})
+			err := run(t.Context(), nil, getenv, new(bytes.Buffer), new(bytes.Buffer))
+			if err == nil || !strings.Contains(err.Error(), tc.key) || exitCode(err) != 1 {
+				t.Errorf("run() with %s=%q = %v, want an error naming %s (exit 1)", tc.key, tc.value, err, tc.key)
+			}
+		})
+	}
+}
+
 func TestHealthcheck(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {

@@ -32,8 +32,10 @@ Usage:
 	printFlags(w, fs)
 	fmt.Fprint(w, `
 Environment:
-  TICKERD_CONFIG   the config file when -config is not given
-  TICKERD_LISTEN   the listen address, over the config file's (-listen wins over both)
+  TICKERD_CONFIG       the config file when -config is not given
+  TICKERD_LISTEN       the listen address, over the config file's (-listen wins over both)
+  TICKERD_NATS_URL     cluster.nats_url: run as one of several instances on NATS JetStream
+  TICKERD_INSTANCE_ID  cluster.instance_id: this instance's unique name (default: the host name)
 
 Configuration:
   With neither -config nor TICKERD_CONFIG, tickerd reads ./config.yaml, and runs
