@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 3s
 
-.PHONY: test fmt vet staticcheck unit fuzz bench container-test
+.PHONY: test fmt vet staticcheck unit fuzz bench container-test cluster-test
 
 test: fmt vet staticcheck unit fuzz
 
@@ -27,6 +27,9 @@ fuzz:
 
 container-test:
 	GO=$(GO) bash .ci/container-test
+
+cluster-test:
+	GO=$(GO) bash .ci/cluster-test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
