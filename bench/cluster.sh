@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Cluster-mode figures for docs/benchmarks.md: three tickerd instances on
+# one nats-server (JetStream, file storage) and one single-process tickerd
+# beside them, all polling one `tickerd sim` on loopback, S symbols pulsed
+# every second. Reports each process's CPU over a window, then runs
+# tickload against a follower (non-leader) instance and against the single
+# process, one after the other, for collected_at -> received latency.
+#
+# Usage: bash bench/cluster.sh [SYMBOLS=500] [WINDOW=20s] [CLIENTS=100]
+# Everything on 127.0.0.1; every process it starts is killed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+syms=${1:-500} window=${2:-20s} clients=${3:-100}
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+go build -o "$dir/tickerd" ./cmd/tickerd
+go build -o "$dir/tickload" ./cmd/tickload
+go build -o "$dir/nats-server" github.com/nats-io/nats-server/v2
+
+"$dir/nats-server" -a 127.0.0.1 -p 14222 -js -sd "$dir/js" >"$dir/nats.log" 2>&1 & pids+=($!)
+"$dir/tickerd" sim -listen 127.0.0.1:18081 >"$dir/sim.log" 2>&1 & pids+=($!)
+
+list=$(seq -f 'S%04g' 0 $((syms - 1)) | paste -sd, -)
+conf() { # name listen cluster-url
+  cat >"$dir/$1.yaml" <<YAML
+listen: "$2"
+source: {kind: nasdaq, url: "http://127.0.0.1:18081", max_in_flight: 256}
+schedule: "@every 1s"
+symbols: [$list]
+websocket: {max_clients: 20000, max_symbols_per_client: 500}
+log: {level: warn}
+cluster: {nats_url: "$3", instance_id: "$1", lease_ttl: 3s}
+YAML
+}
+declare -A port=([a]=18091 [b]=18092 [c]=18093 [single]=18090) pid=()
+for n in a b c; do conf $n 127.0.0.1:${port[$n]} nats://127.0.0.1:14222; done
+conf single 127.0.0.1:${port[single]} ""
+for n in a b c single; do
+  "$dir/tickerd" -config "$dir/$n.yaml" -config-poll 0 >"$dir/$n.log" 2>&1 & pid[$n]=$!; pids+=($!)
+done
+for n in a b c single; do
+  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:${port[$n]}/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+done
+sleep 5 # every instance has the bucket's values and a few pulses
+leader=$(curl -fsS http://127.0.0.1:18091/api/cluster | sed -n 's/.*"leader":"\([^"]*\)".*/\1/p')
+follower=a; [ "$leader" = a ] && follower=b
+echo "symbols=$syms leader=$leader follower=$follower window=$window"
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+secs=${window%s}
+declare -A t0
+for n in a b c single; do t0[$n]=$(ticks ${pid[$n]}); done
+nats_pid=${pids[0]}; n0=$(ticks $nats_pid)
+sleep "$secs"
+for n in a b c single; do
+  role=follower; [ "$n" = "$leader" ] && role=leader; [ "$n" = single ] && role=single
+  echo "cpu $n ($role): $(awk -v a=${t0[$n]} -v b=$(ticks ${pid[$n]}) -v s=$secs 'BEGIN{printf "%.3f", (b-a)/100/s}') cores"
+done
+echo "cpu nats-server: $(awk -v a=$n0 -v b=$(ticks $nats_pid) -v s=$secs 'BEGIN{printf "%.3f", (b-a)/100/s}') cores"
+for n in $follower single; do
+  echo "tickload against $n:"
+  "$dir/tickload" -url "ws://127.0.0.1:${port[$n]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$n]}"
+done
+curl -fsS "http://127.0.0.1:${port[$follower]}/metrics" | grep -E '^tickerd_cluster_watch_lag_seconds_(count|sum)|^tickerd_cluster_fenced' || true
