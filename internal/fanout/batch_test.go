@@ -170,7 +170,7 @@ func TestPipelinedFirstMessage(t *testing.T) {
 	if _, err := io.ReadFull(br, body); err != nil {
 		t.Fatalf("read frame = %v", err)
 	}
-	if want := `{"type":"subscribed","symbols":[]}`; hdr[0] != 0x81 || string(body) != want {
+	if want := `{"type":"subscribed","symbols":[],"epoch":"E1"}`; hdr[0] != 0x81 || string(body) != want {
 		t.Fatalf("first frame = %#x %s, want a text frame %s", hdr[0], body, want)
 	}
 }

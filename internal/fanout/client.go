@@ -58,6 +58,21 @@ type client struct {
 	ctrl      []frame // control messages to send first, FIFO
 	scheduled bool    // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
 	done      bool    // the connection is being torn down: no writer or ping is started any more
+	// ep is the epoch of what c is sent: set by the first "subscribed"
+	// (zero before), advanced by resetLocked. Updates of an older epoch
+	// are dropped; one of a newer epoch is sent after a "reset".
+	ep epochRef
+	// busy is set while a subscribe of c waits (opLoop runs): messages
+	// read meanwhile wait in queue, at most maxQueued, and are carried out
+	// in order once it is done.
+	busy  bool
+	queue []message
+}
+
+// message is a client message read while another one waits.
+type message struct {
+	typ  websocket.MessageType
+	data []byte
 }
 
 // sub is a client's subscription to one symbol. Its fields are guarded by
@@ -90,7 +105,7 @@ func newClient(h *Hub, conn *websocket.Conn, bc *batchConn, remote string, batch
 func (c *client) offer(s *sub, u *update) (skipped, push bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s.gone || u.ver <= s.ver {
+	if s.gone || u.ver <= s.ver || u.ep.n < c.ep.n {
 		return false, false
 	}
 	s.ver = u.ver
@@ -111,26 +126,38 @@ func (c *client) offer(s *sub, u *update) (skipped, push bool) {
 
 // next takes what is sent next into buf: a control message, or
 // the one or two messages (quote, status) of the oldest pending update.
-// It returns nothing when the outbox is empty.
+// It returns nothing when the outbox is empty. A pending update of a
+// newer epoch than c's is preceded by a "reset" (resetLocked); one of an
+// older epoch is dropped.
 func (c *client) next(buf *[2]frame) []frame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.ctrl) > 0 {
-		buf[0] = c.ctrl[0]
-		c.ctrl[0] = frame{}
-		c.ctrl = c.ctrl[1:]
-		_ = c.roomS.TrySend(struct{}{})
-		return buf[:1]
-	}
-	for len(c.dirty) > 0 {
+	for {
+		if len(c.ctrl) > 0 {
+			buf[0] = c.ctrl[0]
+			c.ctrl[0] = frame{}
+			c.ctrl = c.ctrl[1:]
+			_ = c.roomS.TrySend(struct{}{})
+			return buf[:1]
+		}
+		if len(c.dirty) == 0 {
+			return nil
+		}
 		s := c.dirty[0]
-		c.dirty[0] = nil
-		c.dirty = c.dirty[1:]
-		if s.pend == nil {
+		u := s.pend
+		if u != nil && c.ep.n != 0 && u.ep.n > c.ep.n {
+			c.resetLocked(u.ep) // u stays pending, behind the reset
 			continue
 		}
-		u := s.pend
+		c.dirty[0] = nil
+		c.dirty = c.dirty[1:]
+		if u == nil {
+			continue
+		}
 		s.pend = nil
+		if u.ep.n < c.ep.n {
+			continue // of an epoch the client has been reset from
+		}
 		out := buf[:0]
 		if u.quote != nil && u.seq > s.seq {
 			out = append(out, frame{u.quote, kindQuote})
@@ -144,7 +171,6 @@ func (c *client) next(buf *[2]frame) []frame {
 			return out
 		}
 	}
-	return nil
 }
 
 // waitRoom waits until ctrl has room for another reply.
@@ -173,19 +199,24 @@ func (c *client) replyError(e *wireError) {
 // replySubscribed queues a "subscribed" message.
 func (c *client) replySubscribed() {
 	c.mu.Lock()
-	c.ctrl = append(c.ctrl, c.subscribedLocked())
+	c.ctrl = append(c.ctrl, c.subscribedLocked(nil))
 	c.wakeLocked()
 	c.mu.Unlock()
 }
 
-// subscribedLocked renders the "subscribed" message of the current set.
-func (c *client) subscribedLocked() frame {
+// subscribedLocked renders the "subscribed" message of the current set,
+// with recovered when it is not nil (the reply to a subscribe with
+// "since"). A client told no epoch yet is told the board's current one.
+func (c *client) subscribedLocked(recovered []string) frame {
 	syms := make([]string, 0, len(c.subs))
 	for name := range c.subs {
 		syms = append(syms, name)
 	}
 	slices.Sort(syms)
-	return frame{encode(subscribedMessage{Type: "subscribed", Symbols: syms}), kindSubscribed}
+	if c.ep.n == 0 {
+		c.ep = c.h.epochNow()
+	}
+	return frame{encode(subscribedMessage{Type: "subscribed", Symbols: syms, Epoch: c.ep.id, Recovered: recovered}), kindSubscribed}
 }
 
 // removeLocked ends the subscription to name, dropping its pending update.
@@ -218,7 +249,7 @@ func (c *client) unsubscribed(names []string) int {
 		slices.Sort(gone)
 		e := &wireError{Type: "error", Code: CodeUnknownSymbol,
 			Message: "no longer collected: " + strings.Join(gone, ", "), Symbols: gone}
-		c.ctrl = append(c.ctrl, frame{encode(e), kindError}, c.subscribedLocked())
+		c.ctrl = append(c.ctrl, frame{encode(e), kindError}, c.subscribedLocked(nil))
 		c.wakeLocked()
 	}
 	return len(gone)

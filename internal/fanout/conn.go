@@ -131,11 +131,14 @@ func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, q query)
 	})
 
 	if h.register(c) {
-		if len(q.symbols) > 0 {
-			onFreshStack(func() {
-				if werr := h.subscribe(c, q.symbols); werr != nil {
+		if len(q.symbols) > 0 || q.since != nil {
+			c.run(stopCtx, func() *pendingSub {
+				req, werr := q.request(h.opts.MaxSymbolsPerClient)
+				if werr != nil {
 					c.replyError(werr)
+					return nil
 				}
+				return h.handle(c, req)
 			})
 		}
 	} else {
@@ -250,22 +253,12 @@ func (c *client) readLoop(stopCtx context.Context) {
 		if err := c.waitRoom(stopCtx); err != nil {
 			return
 		}
-		switch {
-		case !lim.allow(c.h.now()):
+		if !lim.allow(c.h.now()) {
 			c.replyError(newError(CodeRateLimited, "too many messages: the limit is "+
 				fmt.Sprint(c.h.opts.OpsPerSecond)+" per second; this one was ignored"))
-		case typ != websocket.MessageText:
-			c.replyError(newError(CodeBadRequest, "binary messages are not supported: send JSON text"))
-		default:
-			onFreshStack(func() {
-				req, werr := parseRequest(data)
-				if werr != nil {
-					c.replyError(werr)
-					return
-				}
-				c.h.handle(c, req)
-			})
+			continue
 		}
+		c.submit(stopCtx, message{typ, data})
 	}
 }
 
@@ -287,13 +280,15 @@ func onFreshStack(f func()) {
 // query is what a client asks for in the upgrade request's query.
 type query struct {
 	symbols []string // ?symbols=AAPL,MSFT: subscribe on connect
+	since   []string // ?since=<JSON>: the subscribe's since, unchecked (request checks it)
 	batch   bool     // ?batch=1: every frame a JSON array of messages
 }
 
 // parseQuery reads the upgrade request's query; an error is the client's
-// (HTTP 400).
+// (HTTP 400). The symbols and since are checked once connected, like a
+// subscribe message: their errors are error messages.
 func parseQuery(v url.Values) (query, error) {
-	q := query{symbols: splitSymbols(v["symbols"])}
+	q := query{symbols: splitSymbols(v["symbols"]), since: v["since"]}
 	switch b := v.Get("batch"); b {
 	case "", "0", "false":
 	case "1", "true":
@@ -302,6 +297,28 @@ func parseQuery(v url.Values) (query, error) {
 		return query{}, fmt.Errorf("batch=%s: want 1 or 0", shortQuote(b))
 	}
 	return q, nil
+}
+
+// request returns the subscribe that the query asks for on connect: its
+// symbols, and since (at most one, of at most readLimit bytes, like a
+// message), or the error to send the client.
+func (q query) request(maxSyms int) (request, *wireError) {
+	req := request{Op: opSubscribe, Symbols: q.symbols}
+	switch {
+	case len(q.since) > 1:
+		return request{}, newError(CodeBadRequest, "since given "+fmt.Sprint(len(q.since))+" times: want it once")
+	case len(q.since) == 1 && len(q.since[0]) > readLimit:
+		return request{}, newError(CodeBadRequest, "since: longer than "+fmt.Sprint(readLimit)+" bytes")
+	case len(q.symbols) == 0:
+		return request{}, newError(CodeBadRequest, "since without symbols: want ?symbols=AAPL,MSFT&since=...")
+	case len(q.since) == 1:
+		s, werr := parseSince([]byte(q.since[0]), maxSyms)
+		if werr != nil {
+			return request{}, werr
+		}
+		req.since = s
+	}
+	return req, nil
 }
 
 // splitSymbols splits the values of ?symbols= at commas, dropping empty

@@ -13,7 +13,7 @@ import (
 )
 
 func ExampleHub() {
-	b := board.New(nil) // the collector (or the cluster watch) writes to it
+	b := board.New(&board.Options{Epoch: "6f1d2c3b4a5e6f70"}) // the collector (or the cluster watch) writes to it
 	b.PutSymbols(context.Background(), board.Symbols{Configured: []string{"AAPL", "MSFT"}})
 	hub := New(b, nil, nil) // no Demand: dynamic symbols off
 	srv := httptest.NewServer(hub)
@@ -46,7 +46,7 @@ func ExampleHub() {
 	_, _, err = c.Read(context.Background())
 	fmt.Println(websocket.CloseStatus(err), <-done)
 	// Output:
-	// {"type":"subscribed","symbols":["AAPL","MSFT"]}
+	// {"type":"subscribed","symbols":["AAPL","MSFT"],"epoch":"6f1d2c3b4a5e6f70"}
 	// {"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,"volume":111677,"collected_at":"2026-11-21T15:04:05.123456789Z","seq":17}
 	// {"type":"error","code":"invalid_symbol","message":"invalid symbol \"A B\": want 1 to 12 letters, digits, '.', '-' or '^'"}
 	// StatusGoingAway <nil>

@@ -32,8 +32,11 @@ type fakeSource struct {
 	dynamic    []string
 }
 
+// testEpoch is the epoch of a fakeSource's board.
+const testEpoch = "E1"
+
 func newFakeSource(syms ...string) *fakeSource {
-	f := &fakeSource{Board: board.New(nil), removed: make(chan string, 64)}
+	f := &fakeSource{Board: board.New(&board.Options{Epoch: testEpoch}), removed: make(chan string, 64)}
 	f.setSymbols(syms...)
 	return f
 }

@@ -34,6 +34,10 @@ const writersPerProc = 16
 // for 640 KB/s to a client 100ms away.
 const defaultSendBuffer = 32 << 10
 
+// defaultDemandWait is the default Options.DemandWait: in cluster mode a
+// symbol asked for usually reaches the board within milliseconds.
+const defaultDemandWait = 5 * time.Second
+
 // defaultBatchDelay is the default Options.BatchDelay. With 10,000 clients
 // on 2 cores, 2ms halved the median latency of 10ms for a third more CPU;
 // 0 made the collector miss pulses (docs/benchmarks.md).
@@ -83,6 +87,25 @@ type Options struct {
 	// message past the limit gets a rate_limited error and is ignored.
 	OpsPerSecond int
 
+	// ResumeWait is how long a resuming subscribe (one with "since") may
+	// wait for a symbol whose seq the client says it has but the board
+	// does not yet: in cluster mode an instance whose watch is slightly
+	// behind another's, which the client was connected to. Past it the
+	// subscribe is answered anyway: the symbol is not "recovered", and the
+	// client is sent no quote it has. Zero, the default, does not wait:
+	// right for a single process, whose board is where the seqs come from.
+	// Cluster mode sets cluster.resume_wait. The wait holds up only the
+	// client's later messages, never its reader or other clients.
+	ResumeWait time.Duration
+
+	// DemandWait is how long a subscribe waits for a dynamic symbol asked
+	// of the Demand to reach the board (in cluster mode the leader adds
+	// it, and the watch brings it). Past it the subscribe is rejected with
+	// unknown_symbol and the Hub calls Demand.Remove. Zero means the
+	// default, 5s. Like ResumeWait, the wait holds up only the client's
+	// later messages.
+	DemandWait time.Duration
+
 	Logger     *slog.Logger          // connections and rejections; nil discards
 	Registerer prometheus.Registerer // where the metrics are registered; nil means no metrics
 }
@@ -90,20 +113,29 @@ type Options struct {
 // Board is where the Hub reads the per-symbol state; *board.Board
 // satisfies it. Its methods must be safe for concurrent use and must not
 // call back into the Hub. The Hub follows SymbolsValue: a symbol's Value is
-// watched until the symbol leaves the set, when the board closes it.
+// watched until the symbol leaves the set, when the board closes it. It
+// follows EpochValue too: when the epoch changes, its clients get "reset".
+// A new epoch must be set only after every Value has been cleared, and
+// the new epoch's snapshots put only after it is set (board.SetEpoch
+// does so): that is how the Hub tells which epoch a snapshot belongs to.
 type Board interface {
 	Symbols() board.Symbols
 	SymbolsValue() *vanilla.Value[board.Symbols]
 	Value(sym string) (*vanilla.Value[board.Snapshot], bool)
+	EpochValue() *vanilla.Value[string]
 }
 
 // Demand is how the Hub asks for symbols that are not collected, when
-// Options.DynamicSymbols is on; *collector.Collector satisfies it (in
-// cluster mode, the cluster's interest keys do). Add starts collecting sym
-// and reports whether it was added (false if collected already); when it
-// returns true, sym must be on the Board. Remove stops collecting a symbol
-// Add added. Both must be safe for concurrent use and must not call back
-// into the Hub.
+// Options.DynamicSymbols is on; *collector.Collector satisfies it, and so
+// does the cluster's *cluster.Interest. Add asks for sym to be collected
+// and reports whether it was asked for now (false if it was already). The
+// symbol may reach the Board's symbol set before Add returns (the
+// collector) or later (cluster.Interest: once the leader has taken it up),
+// or never (the leader is past its limit): the Hub waits for it up to
+// Options.DemandWait, without blocking anyone else, and calls Remove if it
+// does not come. Remove withdraws a symbol Add asked for. Both must be
+// safe for concurrent use, must not block, and must not call back into
+// the Hub.
 type Demand interface {
 	Add(sym string) bool
 	Remove(sym string)
@@ -146,6 +178,7 @@ type Hub struct {
 	log    *slog.Logger
 	m      *metrics
 	now    func() time.Time // the rate limiter's clock; tests replace it before serving
+	onWait func()           // when not nil, called as a subscribe starts waiting; tests set it before serving
 
 	watchers vanilla.Hub    // the watcher goroutines, one per started entry; stopped by Run
 	writers  vanilla.Hub    // the pool's writer goroutines; stopped by Run once every connection has gone
@@ -163,7 +196,16 @@ type Hub struct {
 	state      hubState
 	syms       map[string]*entry // the symbols watched: every symbol of src
 	configured []string          // symbols of src not added by clients, in src order: what "*" means
-	dynamic    int               // entries added by clients
+	dynamic    int               // entries added by clients, and symbols in pending
+	// pending are the symbols the Hub has asked the Demand for (Add
+	// returned true) that have not reached the board yet: subscribes wait
+	// for them. Each becomes a dynamic entry when it comes; it is given up
+	// (Demand.Remove) once no subscribe waits for it.
+	pending map[string]bool
+	// reserved counts, per symbol, the subscribes waiting that need it: a
+	// dynamic entry or pending symbol with reservations is kept even
+	// without subscribers.
+	reserved map[string]int
 	clients    map[*client]struct{}
 	admitted   int // ServeHTTP calls past the capacity check, against MaxClients
 }
@@ -231,6 +273,12 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 	if o.OpsPerSecond <= 0 {
 		o.OpsPerSecond = defaultOpsPerSecond
 	}
+	if o.ResumeWait < 0 {
+		o.ResumeWait = 0
+	}
+	if o.DemandWait <= 0 {
+		o.DemandWait = defaultDemandWait
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -246,8 +294,10 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 		log:     o.Logger,
 		m:       newMetrics(o.Registerer),
 		now:     time.Now,
-		syms:    make(map[string]*entry),
-		clients: make(map[*client]struct{}),
+		syms:     make(map[string]*entry),
+		clients:  make(map[*client]struct{}),
+		pending:  make(map[string]bool),
+		reserved: make(map[string]int),
 	}
 	h.pool = newWriterPool(o.BatchDelay)
 	h.spawnS, h.spawnR = vanilla.NewState[struct{}]()
@@ -282,6 +332,18 @@ func (h *Hub) Run(ctx context.Context) error {
 				return nil
 			}
 			h.symbolsChanged()
+		}
+	})
+	// Follows the board's epoch until ctx ends; the epoch's Value is never
+	// closed.
+	h.watchers.Go(ctx, func(ctx context.Context) error {
+		w := h.board.EpochValue().Watch()
+		defer w.Close()
+		for {
+			if _, err := w.Recv(ctx); err != nil {
+				return nil
+			}
+			h.epochChanged()
 		}
 	})
 	wctx, stopWriters := context.WithCancel(context.WithoutCancel(ctx))
@@ -348,15 +410,7 @@ func (h *Hub) reconcileLocked() {
 	}
 	configured := make([]string, 0, len(cur))
 	for _, name := range cur {
-		e := h.syms[name]
-		if e == nil {
-			v, ok := h.board.Value(name)
-			if !ok {
-				continue
-			}
-			e = newEntry(name, v, false)
-			h.syms[name] = e
-		}
+		h.adoptLocked(name)
 	}
 	for _, name := range set.Configured {
 		if h.syms[name] != nil {
@@ -366,6 +420,61 @@ func (h *Hub) reconcileLocked() {
 	h.configured = configured
 	for c, names := range gone {
 		h.m.addSubscriptions(-c.unsubscribed(names))
+	}
+}
+
+// adoptLocked returns the entry of name, making one if name is on the
+// board and has none yet: a dynamic one if the Hub asked for it (pending).
+// It returns nil if name is not on the board. The caller asks Run to
+// spawn the new entry's watcher.
+func (h *Hub) adoptLocked(name string) *entry {
+	if e := h.syms[name]; e != nil {
+		return e
+	}
+	v, ok := h.board.Value(name)
+	if !ok {
+		return nil
+	}
+	e := newEntry(name, v, h.pending[name])
+	delete(h.pending, name) // still counted in dynamic, now as an entry
+	h.syms[name] = e
+	return e
+}
+
+// releaseLocked ends the reservations of a subscribe on names, and gives
+// up those of them nobody needs any more: a dynamic entry without
+// subscribers is dropped, a pending symbol forgotten, and the Demand told.
+func (h *Hub) releaseLocked(names []string) {
+	for _, n := range names {
+		if h.reserved[n]--; h.reserved[n] <= 0 {
+			delete(h.reserved, n)
+		}
+		h.giveUpLocked(n)
+	}
+}
+
+// giveUpLocked stops collecting n if the Hub asked for it and nothing
+// needs it: no subscriber, no reservation.
+func (h *Hub) giveUpLocked(n string) {
+	if h.reserved[n] > 0 {
+		return
+	}
+	if h.pending[n] {
+		delete(h.pending, n)
+		h.dynamic--
+		h.demand.Remove(n)
+		return
+	}
+	e := h.syms[n]
+	if e == nil || !e.dynamic {
+		return
+	}
+	e.mu.Lock()
+	empty := len(e.subs) == 0
+	e.mu.Unlock()
+	if empty {
+		h.dropLocked(e)
+		h.demand.Remove(n)
 	}
 }
 
@@ -423,23 +532,24 @@ func (h *Hub) watch(ctx context.Context, e *entry) {
 			}
 			return
 		}
-		// Recv's item has no version; Load gives the newest item with its
-		// version, which is what every subscriber should get anyway.
-		snap, ver, ok := e.value.Load()
+		// Recv's item has no version; load gives the newest item with its
+		// version and epoch, which is what every subscriber should get
+		// anyway.
+		snap, ver, ep, ok := h.load(e.value)
 		if !ok {
 			continue
 		}
-		h.publish(e, snap, ver)
+		h.publish(e, snap, ver, ep)
 	}
 }
 
 // publish offers version ver of e to its subscribers. It never blocks on a
 // client: offering replaces the client's pending update of e, if any.
-func (h *Hub) publish(e *entry, snap board.Snapshot, ver uint64) {
+func (h *Hub) publish(e *entry, snap board.Snapshot, ver uint64, ep epochRef) {
 	skipped := 0
 	e.mu.Lock()
 	if !e.removed && len(e.subs) > 0 {
-		u := e.updateLocked(snap, ver)
+		u := e.updateLocked(snap, ver, ep)
 		push := e.push[:0]
 		for c, s := range e.subs {
 			skip, p := c.offer(s, u)
@@ -460,21 +570,21 @@ func (h *Hub) publish(e *entry, snap board.Snapshot, ver uint64) {
 
 // currentLocked returns e's current version as an update, or nil if the
 // Value is unset. e.mu must be held.
-func (e *entry) currentLocked() *update {
-	snap, ver, ok := e.value.Load()
+func (h *Hub) currentLocked(e *entry) *update {
+	snap, ver, ep, ok := h.load(e.value)
 	if !ok {
 		return nil
 	}
-	return e.updateLocked(snap, ver)
+	return e.updateLocked(snap, ver, ep)
 }
 
-// updateLocked returns version ver of e rendered, rendering it only if it
-// is not the newest one rendered already. e.mu must be held.
-func (e *entry) updateLocked(snap board.Snapshot, ver uint64) *update {
+// updateLocked returns version ver (of epoch ep) of e rendered, rendering
+// it only if it is not the newest one rendered already. e.mu must be held.
+func (e *entry) updateLocked(snap board.Snapshot, ver uint64, ep epochRef) *update {
 	if e.last != nil && e.last.ver == ver {
 		return e.last
 	}
-	u := newUpdate(e.name, snap, ver)
+	u := newUpdate(e.name, snap, ver, ep)
 	if e.last == nil || ver > e.last.ver {
 		e.last = u
 	}

@@ -10,11 +10,12 @@ const (
 	kindStatus
 	kindSubscribed
 	kindError
+	kindReset
 	numKinds
 )
 
 // kindNames are the label values of the kinds.
-var kindNames = [numKinds]string{"quote", "status", "subscribed", "error"}
+var kindNames = [numKinds]string{"quote", "status", "subscribed", "error", "reset"}
 
 // sentCounts counts the messages of a batch, for the metrics. Owned by the
 // client's writer.

@@ -32,8 +32,11 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // request is a message from a client.
 type request struct {
-	Op      string   `json:"op"`
-	Symbols []string `json:"symbols"`
+	Op      string          `json:"op"`
+	Symbols []string        `json:"symbols"`
+	Since   json.RawMessage `json:"since"` // subscribe only: where a resuming client left off
+
+	since *since // Since parsed by parseRequest; nil without one
 }
 
 // wireError is an "error" message for a client.
@@ -50,8 +53,9 @@ func newError(code, msg string) *wireError {
 
 // parseRequest decodes one client message. A request it returns has a
 // known op and, for subscribe and unsubscribe, at least one symbol (not yet
-// normalised).
-func parseRequest(data []byte) (request, *wireError) {
+// normalised); a subscribe's "since" is parsed into req.since, naming at
+// most maxSyms symbols. Only a subscribe may carry "since".
+func parseRequest(data []byte, maxSyms int) (request, *wireError) {
 	var req request
 	if err := json.Unmarshal(data, &req); err != nil {
 		return request{}, newError(CodeBadRequest, "want a JSON object such as {\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}: "+err.Error())
@@ -67,6 +71,17 @@ func parseRequest(data []byte) (request, *wireError) {
 	default:
 		return request{}, newError(CodeUnknownOp, "unknown op "+shortQuote(req.Op)+": want subscribe, unsubscribe or list")
 	}
+	if req.Op != opSubscribe {
+		if len(req.Since) > 0 {
+			return request{}, newError(CodeBadRequest, req.Op+": since is for subscribe only")
+		}
+		return req, nil
+	}
+	s, werr := parseSince(req.Since, maxSyms)
+	if werr != nil {
+		return request{}, werr
+	}
+	req.since = s
 	return req, nil
 }
 
@@ -158,12 +173,31 @@ type statusMessage struct {
 type subscribedMessage struct {
 	Type    string   `json:"type"` // "subscribed"
 	Symbols []string `json:"symbols"`
+	// Epoch is the epoch of the seqs the client gets: its seqs of another
+	// epoch mean nothing here. Empty (left out) only with a Board whose
+	// EpochValue is unset.
+	Epoch string `json:"epoch,omitempty"`
+	// Recovered, in the reply to a subscribe with "since" only (then
+	// present even when empty), lists the symbols of that subscribe that
+	// were resumed: the client's seq of the epoch was honoured, and the
+	// server had that seq or a newer one, so the client gets only newer
+	// quotes. Sorted.
+	Recovered []string `json:"recovered,omitzero"`
+}
+
+// resetMessage tells a client that seqs start again: the epoch changed.
+// Its seqs of the old epoch mean nothing; the snapshots of the new one
+// follow.
+type resetMessage struct {
+	Type  string `json:"type"` // "reset"
+	Epoch string `json:"epoch"`
 }
 
 // update is one version of a symbol's Snapshot, rendered once for every
 // client. It is immutable once made.
 type update struct {
-	ver    uint64 // the Value's version
+	ver    uint64   // the Value's version
+	ep     epochRef // the board's epoch the version belongs to
 	seq    uint64 // Quote.Seq; 0 without a quote
 	stale  bool   // stale or unknown: whether the client is told of a problem
 	quote  []byte // the "quote" message; nil without a quote
@@ -172,8 +206,8 @@ type update struct {
 
 // newUpdate renders version ver of sym's snapshot. A quote that cannot be
 // encoded (a non-finite number) is left out.
-func newUpdate(sym string, snap board.Snapshot, ver uint64) *update {
-	u := &update{ver: ver, stale: snap.Stale || snap.Unknown}
+func newUpdate(sym string, snap board.Snapshot, ver uint64, ep epochRef) *update {
+	u := &update{ver: ver, ep: ep, stale: snap.Stale || snap.Unknown}
 	if snap.HasQuote() {
 		q := snap.Quote
 		q.Symbol = sym

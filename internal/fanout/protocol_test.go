@@ -36,7 +36,7 @@ func TestParseRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, werr := parseRequest([]byte(tt.in))
+			req, werr := parseRequest([]byte(tt.in), 100)
 			switch {
 			case tt.code == "" && werr != nil:
 				t.Fatalf("parseRequest(%s) = error %s %q, want op %q", tt.in, werr.Code, werr.Message, tt.op)
@@ -134,7 +134,7 @@ func TestNewUpdate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := newUpdate("AAPL", tt.snap, 9)
+			u := newUpdate("AAPL", tt.snap, 9, epochRef{})
 			if (u.quote != nil) != tt.wantQuote || string(u.status) != tt.wantStatus || u.ver != 9 || u.stale != (tt.snap.Stale || tt.snap.Unknown) {
 				t.Fatalf("newUpdate(%+v) = quote %s, status %s, ver %d, want quote %v, status %s, ver 9",
 					tt.snap, u.quote, u.status, u.ver, tt.wantQuote, tt.wantStatus)
@@ -151,7 +151,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, werr := parseRequest(data)
+		req, werr := parseRequest(data, 100)
 		if werr != nil {
 			if werr.Code == "" || werr.Message == "" {
 				t.Fatalf("parseRequest(%q) = error %+v, want a code and a message", data, werr)

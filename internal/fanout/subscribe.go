@@ -1,16 +1,23 @@
 package fanout
 
 import (
+	"context"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// handle carries out one request of c and queues the reply.
-func (h *Hub) handle(c *client, req request) {
+// handle carries out one request of c and queues the reply. A subscribe
+// that must wait for its symbols returns what it waits for: the caller
+// waits (await) and finishes it (finish), without blocking anyone else.
+func (h *Hub) handle(c *client, req request) *pendingSub {
 	var werr *wireError
 	switch req.Op {
 	case opSubscribe:
-		werr = h.subscribe(c, req.Symbols)
+		var p *pendingSub
+		if p, werr = h.subscribe(c, req); p != nil {
+			return p
+		}
 	case opUnsubscribe:
 		werr = h.unsubscribe(c, req.Symbols)
 	case opList:
@@ -19,17 +26,33 @@ func (h *Hub) handle(c *client, req request) {
 	if werr != nil {
 		c.replyError(werr)
 	}
+	return nil
+}
+
+// pendingSub is a subscribe that waits: for dynamic symbols to reach the
+// board (Options.DemandWait), then for the board to catch up with the
+// seqs a resuming client has (Options.ResumeWait). It is owned by the
+// client's opLoop; its symbols stay reserved (Hub.reserved) until finish.
+type pendingSub struct {
+	names    []string // the symbols to add, resolved when the subscribe came
+	since    *since   // nil without "since"
+	resume   bool     // since is of the board's epoch: its seqs may be waited for
+	reserved []string // the dynamic symbols it asked for or found pending, reserved
+	appear   []string // of reserved, those not on the board yet
 }
 
 // subscribe adds symbols ("*": every configured symbol) to c's set, or
 // changes nothing and returns the error. On success it queues the
-// "subscribed" reply, then the current snapshot of each symbol added.
-func (h *Hub) subscribe(c *client, raw []string) *wireError {
+// "subscribed" reply, then the current snapshot of each symbol added. If
+// it must wait (dynamic symbols not on the board yet, or a board behind
+// the client's since), it returns what it waits for and queues nothing
+// yet.
+func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	names, werr := resolve(raw, h.configured)
+	names, werr := resolve(req.Symbols, h.configured)
 	if werr != nil {
-		return werr
+		return nil, werr
 	}
 	// c.subs changes only under h.mu, which we hold throughout.
 	c.mu.Lock()
@@ -42,87 +65,271 @@ func (h *Hub) subscribe(c *client, raw []string) *wireError {
 	}
 	c.mu.Unlock()
 	if max := h.opts.MaxSymbolsPerClient; have+len(add) > max {
-		return newError(CodeTooManySymbols, "subscribing to "+strconv.Itoa(len(add))+
+		return nil, newError(CodeTooManySymbols, "subscribing to "+strconv.Itoa(len(add))+
 			" more symbols would exceed the limit of "+strconv.Itoa(max)+" per client")
 	}
 	var missing []string
 	for _, n := range add {
-		if h.syms[n] == nil {
+		if h.adoptLocked(n) == nil {
+			missing = append(missing, n)
+		}
+	}
+	p := &pendingSub{names: add, since: req.since}
+	if len(missing) > 0 {
+		if werr := h.askLocked(missing, p); werr != nil {
+			return nil, werr
+		}
+	}
+	_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks; watchers for the entries adopted
+	if p.since != nil && p.since.epoch == h.epochNow().id {
+		p.resume = true
+	}
+	if len(p.appear) > 0 || (p.resume && h.opts.ResumeWait > 0 && h.behindLocked(p)) {
+		return p, nil
+	}
+	h.completeLocked(c, p)
+	h.releaseLocked(p.reserved)
+	return nil, nil
+}
+
+// askLocked asks the Demand for missing, which the board does not have,
+// if dynamic symbols are allowed and within their limit: it asks for all
+// or none. Each is reserved for p, and those not on the board once asked
+// for are left in p.appear for p to wait for.
+func (h *Hub) askLocked(missing []string, p *pendingSub) *wireError {
+	if !h.opts.DynamicSymbols || h.demand == nil {
+		return &wireError{Type: "error", Code: CodeUnknownSymbol,
+			Message: "not collected: " + strings.Join(missing, ", "), Symbols: missing}
+	}
+	fresh := 0
+	for _, n := range missing {
+		if !h.pending[n] {
+			fresh++
+		}
+	}
+	if max := h.opts.MaxDynamicSymbols; h.dynamic+fresh > max {
+		return newError(CodeTooManySymbols, "collecting "+strconv.Itoa(fresh)+
+			" more symbols would exceed the server's limit of "+strconv.Itoa(max)+" symbols added by clients")
+	}
+	for _, n := range missing {
+		// Add is false when the Demand has n already (asked for by the
+		// Hub before, or collected by someone else): not the Hub's to
+		// remove then.
+		if !h.pending[n] && h.demand.Add(n) {
+			h.pending[n] = true
+			h.dynamic++
+		}
+		h.reserved[n]++
+		p.reserved = append(p.reserved, n)
+		if h.adoptLocked(n) == nil {
+			p.appear = append(p.appear, n)
+		}
+	}
+	return nil
+}
+
+// behindLocked reports whether the board is behind p's since for one of
+// p's symbols: its seq there is lower than the client's.
+func (h *Hub) behindLocked(p *pendingSub) bool {
+	for _, n := range p.names {
+		k := p.since.seq[n]
+		if k == 0 {
+			continue
+		}
+		e := h.syms[n]
+		if e == nil {
+			return true
+		}
+		if snap, _, _, ok := h.load(e.value); !ok || snap.Quote.Seq < k {
+			return true
+		}
+	}
+	return false
+}
+
+// await waits for what p waits for: its dynamic symbols to reach the
+// board, within DemandWait, then the board's seq of each symbol of since
+// to reach the client's, within ResumeWait. It returns early when ctx
+// ends, and holds no lock.
+func (h *Hub) await(ctx context.Context, p *pendingSub) {
+	if len(p.appear) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, h.opts.DemandWait)
+		h.awaitSymbols(wctx, p.appear)
+		cancel()
+	}
+	if p.resume && h.opts.ResumeWait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, h.opts.ResumeWait)
+		for _, n := range p.names {
+			if k := p.since.seq[n]; k > 0 {
+				h.awaitSeq(wctx, n, k)
+			}
+		}
+		cancel()
+	}
+}
+
+// awaitSymbols waits until every one of names is on the board, or ctx ends.
+func (h *Hub) awaitSymbols(ctx context.Context, names []string) {
+	w := h.board.SymbolsValue().Watch()
+	defer w.Close()
+	for {
+		// The first Recv returns at once: the set's Value is always set.
+		if _, err := w.Recv(ctx); err != nil {
+			return
+		}
+		all := true
+		for _, n := range names {
+			if _, ok := h.board.Value(n); !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			return
+		}
+	}
+}
+
+// awaitSeq waits until the board holds a quote of n with a seq of at
+// least k, or n leaves the board, or ctx ends.
+func (h *Hub) awaitSeq(ctx context.Context, n string, k uint64) {
+	v, ok := h.board.Value(n)
+	if !ok {
+		return
+	}
+	w := v.Watch()
+	defer w.Close()
+	for {
+		snap, err := w.Recv(ctx)
+		if err != nil || snap.Quote.Seq >= k {
+			return
+		}
+	}
+}
+
+// finish completes p after await, unless the client has gone (stopped):
+// if all its symbols are on the board, c is subscribed as subscribe does
+// at once; otherwise it changes nothing and c gets an unknown_symbol
+// error naming the missing symbols. Then p's reservations end, and the
+// dynamic symbols nobody needs are given up (Demand.Remove).
+func (h *Hub) finish(c *client, p *pendingSub, stopped bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	defer h.releaseLocked(p.reserved) // after subscribing: what c took is kept
+	if stopped {
+		return
+	}
+	var missing []string
+	for _, n := range p.names {
+		if h.adoptLocked(n) == nil {
 			missing = append(missing, n)
 		}
 	}
 	if len(missing) > 0 {
-		if werr := h.addDynamicLocked(missing); werr != nil {
-			return werr
-		}
-		_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks
+		c.replyError(&wireError{Type: "error", Code: CodeUnknownSymbol,
+			Message: "not collected within " + h.opts.DemandWait.String() + ": " + strings.Join(missing, ", "), Symbols: missing})
+		return
 	}
+	_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks; watchers for the entries adopted
+	h.completeLocked(c, p)
+}
 
-	subs := make([]sub, len(add)) // one allocation for all
+// completeLocked subscribes c to p's symbols, which all have an entry,
+// and queues the replies: a "reset" first if c's epoch is behind the
+// board's or p's since is of another epoch, then "subscribed", then the
+// current snapshot of each symbol added (after a reset for another
+// epoch, of every symbol of c). A symbol resumed (since of the board's
+// epoch) starts from the client's seq: it gets only newer quotes.
+func (h *Hub) completeLocked(c *client, p *pendingSub) {
+	cur := h.epochNow()
 	c.mu.Lock()
+	reset, resnap := false, false
+	switch {
+	case c.ep.n == 0:
+		c.ep = cur // the first epoch c is told
+	case c.ep.n < cur.n:
+		c.resetLocked(cur) // before Run's epoch watcher does
+		reset = true
+	}
+	sn := p.since
+	resume := sn != nil && sn.epoch == cur.id
+	if sn != nil && !resume && !reset {
+		// The client's seqs are of another epoch: it forgets them all,
+		// and gets everything it is subscribed to afresh.
+		c.resetLocked(cur)
+		resnap = true
+	}
+	var existing []string
+	if resnap {
+		for n := range c.subs {
+			existing = append(existing, n)
+		}
+	}
+	var add []string
+	for _, n := range p.names {
+		if _, ok := c.subs[n]; !ok {
+			add = append(add, n)
+		}
+	}
+	var recovered []string
+	if sn != nil {
+		recovered = []string{} // present in the reply, even empty
+	}
+	subs := make([]sub, len(add)) // one allocation for all
 	for i, n := range add {
 		subs[i].name = n
 		c.subs[n] = &subs[i]
+		if k, ok := sn.seqOf(n); ok && resume {
+			subs[i].seq = k // never a quote the client has
+			snap, _, ep, ok := h.load(h.syms[n].value)
+			if ok && ep == cur && snap.Quote.Seq >= k {
+				recovered = append(recovered, n)
+			}
+		}
 	}
-	c.ctrl = append(c.ctrl, c.subscribedLocked()) // before any snapshot
+	slices.Sort(recovered)
+	c.ctrl = append(c.ctrl, c.subscribedLocked(recovered)) // before any snapshot
 	c.wakeLocked()
 	c.mu.Unlock()
+	for _, n := range existing {
+		h.offerCurrentLocked(c, n, nil, true)
+	}
 	for i, n := range add {
-		e := h.syms[n]
-		e.mu.Lock()
-		e.subs[c] = &subs[i]
-		// Under e.mu no publish of e can interleave: the snapshot is
-		// offered before any later version of e.
-		if u := e.currentLocked(); u != nil {
-			if _, push := c.offer(&subs[i], u); push {
-				h.pool.push(c)
-			}
-		}
-		e.mu.Unlock()
+		h.offerCurrentLocked(c, n, &subs[i], false)
 	}
 	h.m.addSubscriptions(len(add))
-	return nil
 }
 
-// addDynamicLocked starts collecting names, which the Hub does not watch
-// yet, if dynamic symbols are allowed and within their limit. It adds all
-// or none.
-func (h *Hub) addDynamicLocked(names []string) *wireError {
-	if !h.opts.DynamicSymbols || h.demand == nil {
-		return &wireError{Type: "error", Code: CodeUnknownSymbol,
-			Message: "not collected: " + strings.Join(names, ", "), Symbols: names}
+// offerCurrentLocked offers c the current snapshot of n: as the first one
+// of s, a new subscription, which it adds to n's subscribers; or, with s
+// nil, of c's subscription, which starts afresh (again) when restart is
+// set. Under the entry's mu no publish of it can interleave: the snapshot
+// is offered before any later version.
+func (h *Hub) offerCurrentLocked(c *client, n string, s *sub, restart bool) {
+	e := h.syms[n]
+	if e == nil {
+		return
 	}
-	if max := h.opts.MaxDynamicSymbols; h.dynamic+len(names) > max {
-		return newError(CodeTooManySymbols, "collecting "+strconv.Itoa(len(names))+
-			" more symbols would exceed the server's limit of "+strconv.Itoa(max)+" symbols added by clients")
-	}
-	var done []*entry
-	for _, n := range names {
-		added := h.demand.Add(n)
-		v, ok := h.board.Value(n)
-		if !ok {
-			if added {
-				h.demand.Remove(n)
-			}
-			for _, e := range done {
-				h.dropLocked(e)
-				if e.dynamic {
-					h.demand.Remove(e.name)
-				}
-			}
-			return &wireError{Type: "error", Code: CodeUnknownSymbol,
-				Message: "cannot collect " + n, Symbols: []string{n}}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s == nil {
+		c.mu.Lock()
+		s = c.subs[n]
+		if s != nil && restart {
+			s.ver = 0 // the current version again, though offered before
 		}
-		// added is false when the source had n already, unknown to the
-		// Hub until symbolsChanged: then n is not the Hub's to remove.
-		e := newEntry(n, v, added)
-		h.syms[n] = e
-		if added {
-			h.dynamic++
+		c.mu.Unlock()
+		if s == nil {
+			return
 		}
-		done = append(done, e)
+	} else {
+		e.subs[c] = s
 	}
-	return nil
+	if u := h.currentLocked(e); u != nil {
+		if _, push := c.offer(s, u); push {
+			h.pool.push(c)
+		}
+	}
 }
 
 // unsubscribe removes symbols ("*": all of c's) from c's set, or changes
@@ -157,7 +364,7 @@ func (h *Hub) unsubscribe(c *client, raw []string) *wireError {
 			gone = append(gone, n)
 		}
 	}
-	c.ctrl = append(c.ctrl, c.subscribedLocked())
+	c.ctrl = append(c.ctrl, c.subscribedLocked(nil))
 	c.wakeLocked()
 	c.mu.Unlock()
 	h.leaveLocked(c, gone)
@@ -176,9 +383,8 @@ func (h *Hub) leaveLocked(c *client, names []string) {
 		delete(e.subs, c)
 		empty := len(e.subs) == 0
 		e.mu.Unlock()
-		if e.dynamic && empty {
-			h.dropLocked(e)
-			h.demand.Remove(n)
+		if empty {
+			h.giveUpLocked(n) // if dynamic and no subscribe waits for it
 		}
 	}
 	h.m.addSubscriptions(-len(names))
