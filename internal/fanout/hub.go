@@ -206,8 +206,8 @@ type Hub struct {
 	// dynamic entry or pending symbol with reservations is kept even
 	// without subscribers.
 	reserved map[string]int
-	clients    map[*client]struct{}
-	admitted   int // ServeHTTP calls past the capacity check, against MaxClients
+	clients  map[*client]struct{}
+	admitted int // ServeHTTP calls past the capacity check, against MaxClients
 }
 
 type hubState uint8
@@ -288,12 +288,12 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 		}
 	}
 	h := &Hub{
-		board:   b,
-		demand:  dem,
-		opts:    o,
-		log:     o.Logger,
-		m:       newMetrics(o.Registerer),
-		now:     time.Now,
+		board:    b,
+		demand:   dem,
+		opts:     o,
+		log:      o.Logger,
+		m:        newMetrics(o.Registerer),
+		now:      time.Now,
 		syms:     make(map[string]*entry),
 		clients:  make(map[*client]struct{}),
 		pending:  make(map[string]bool),

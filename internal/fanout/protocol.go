@@ -198,10 +198,10 @@ type resetMessage struct {
 type update struct {
 	ver    uint64   // the Value's version
 	ep     epochRef // the board's epoch the version belongs to
-	seq    uint64 // Quote.Seq; 0 without a quote
-	stale  bool   // stale or unknown: whether the client is told of a problem
-	quote  []byte // the "quote" message; nil without a quote
-	status []byte // the "status" message
+	seq    uint64   // Quote.Seq; 0 without a quote
+	stale  bool     // stale or unknown: whether the client is told of a problem
+	quote  []byte   // the "quote" message; nil without a quote
+	status []byte   // the "status" message
 }
 
 // newUpdate renders version ver of sym's snapshot. A quote that cannot be
