@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	quotesrc "github.com/tickerd/tickerd/internal/quote"
 )
 
 // Source kinds accepted in source.kind.
@@ -28,6 +30,7 @@ const (
 	KindBinance  = "binance"  // Binance spot 24 h tickers (keyless; BTCUSDT)
 	KindFinnhub  = "finnhub"  // Finnhub quotes (api_key)
 	KindAlpaca   = "alpaca"   // Alpaca market data snapshots (api_key and api_secret)
+	KindJSON     = "json"     // any JSON quote API, described by source.json
 )
 
 // Log formats accepted in log.format.
@@ -59,7 +62,8 @@ type Config struct {
 	// Schedule is the collection pulse, a cron spec for [ParseSchedule].
 	Schedule string
 	// Symbols are the symbols collected from the start: upper-cased,
-	// valid per [NormalizeSymbol], unique, in file order, at least one.
+	// valid per [Source.NormalizeSymbol] (the source kind's syntax),
+	// unique, in file order, at least one.
 	Symbols []string
 	// History is the number of points kept per symbol for sparklines and
 	// the history API; 1 to MaxHistory.
@@ -144,7 +148,7 @@ type Log struct {
 // plain value.
 type Source struct {
 	// Kind is KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance,
-	// KindFinnhub or KindAlpaca.
+	// KindFinnhub, KindAlpaca or KindJSON.
 	Kind string
 	// URL is the source's base URL, an absolute http or https URL, or
 	// empty for the kind's default; with KindSim and no URL an embedded
@@ -172,6 +176,15 @@ type Source struct {
 	// StaleAfter is how many consecutive failures mark a symbol stale;
 	// 1 to 100.
 	StaleAfter int
+	// AssetClass maps symbols to the nasdaq assetclass to ask them with
+	// ("etf", "index", "mutualfunds"; "stocks" for those not listed), from
+	// symbols entries written {symbol: SPY, assetclass: etf}; nil when
+	// none is. Only for KindNasdaq and KindSim.
+	AssetClass map[string]string
+	// JSON describes the API of KindJSON, from source.json (url, price,
+	// change, change_pct, ... as the fields of quote.JSONOptions); nil for
+	// the other kinds. Every path in it has been checked.
+	JSON *quotesrc.JSONOptions
 }
 
 // Websocket is the websocket section: limits and timings for clients. Like
@@ -262,8 +275,8 @@ func Load(path string) (*Config, error) {
 //     ([ErrType]);
 //   - unknown keys at any level, including YAML merge keys
 //     ([ErrUnknownKey]), and keys given twice ([ErrDuplicateKey]);
-//   - listen not a host:port with a numeric port; source.kind not sim,
-//     nasdaq or stooq; source.url set but not an absolute http or https
+//   - listen not a host:port with a numeric port; source.kind not one of
+//     the Kind constants; source.url set but not an absolute http or https
 //     URL; durations that time.ParseDuration rejects or that are outside
 //     their range (see each field); integers outside their range (see each
 //     field and the Max constants); empty allowed origins; a log format or
@@ -273,9 +286,32 @@ func Load(path string) (*Config, error) {
 //     URLs; a bucket or instance id that is not a NATS subject token; a
 //     cluster.tls certificate without its key or a key without its
 //     certificate; cluster files that do not exist ([ErrInvalidValue]);
-//   - symbols that [NormalizeSymbol] rejects ([ErrInvalidSymbol]), a symbol
-//     listed twice after upper-casing, reported at the second one
-//     ([ErrDuplicateSymbol]), an empty list ([ErrNoSymbols]).
+//   - source.json (kind json): a url that quote.CheckJSONURL rejects, a
+//     path quote.CheckJSONPath rejects, a condition
+//     quote.CheckJSONCondition rejects, each at its own line; no url or
+//     price; more than 8 conditions in a list ([ErrInvalidValue]);
+//   - an empty list ([ErrNoSymbols]); an entry that is neither a string
+//     nor a mapping {symbol: SPY, assetclass: etf} ([ErrType]); an
+//     assetclass nasdaq does not know, or one with a kind other than
+//     nasdaq or sim ([ErrInvalidValue]).
+//
+// Then, once the whole file is read, since they depend on the source kind
+// wherever it is in the file:
+//
+//   - symbols that [Source.NormalizeSymbol] rejects: for sim the syntax of
+//     [NormalizeSymbol], for the other kinds the provider's own, such as
+//     binance's BTCUSDT or coinbase's BTC-USD ([ErrInvalidSymbol], at the
+//     symbol, saying the provider's syntax); a symbol listed twice after
+//     upper-casing, reported at the second one ([ErrDuplicateSymbol]); no
+//     symbols list when the default symbols are not in the kind's syntax
+//     ([ErrInvalidSymbol], at source.kind);
+//   - a kind that lacks what it needs: json without source.json, source.json
+//     with another kind, finnhub or alpaca without api_key, alpaca without
+//     api_secret, a json url using {apikey} without api_key; or any other
+//     reason quote.New refuses the source ([ErrInvalidValue], at
+//     source.kind or the key concerned). A Config Parse returns always
+//     builds its source: quote.New(cfg.Source.QuoteKind(),
+//     cfg.Source.QuoteOptions()) succeeds.
 //
 // Parse never panics, whatever data holds.
 func Parse(filename string, data []byte) (*Config, error) {
@@ -286,6 +322,12 @@ func Parse(filename string, data []byte) (*Config, error) {
 	}
 	cfg := Default()
 	if err := d.mapping(root, "", configFields(cfg)); err != nil {
+		return nil, err
+	}
+	if err := d.checkSymbols(cfg); err != nil {
+		return nil, err
+	}
+	if err := d.checkSource(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil

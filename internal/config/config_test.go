@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickerd/tickerd/internal/config"
+	"github.com/tickerd/tickerd/internal/quote"
 )
 
 const repoConfig = "../../config.yaml"
@@ -395,6 +396,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("symbols: [aapl, brk.b]\nsource: {kind: stooq, url: 'https://x.example'}\n"))
 	f.Add([]byte("a: &a [*a, *a]\nb: &b [*a, *a]\n"))
+	f.Add([]byte("source: {kind: binance}\nsymbols: [btcusdt, {symbol: ethusdt}]\n"))
+	f.Add([]byte("source: {kind: nasdaq}\nsymbols: [AAPL, {symbol: spy, assetclass: etf}]\n"))
+	f.Add([]byte("source:\n  kind: json\n  json: {url: 'https://q.example/{symbol}', price: 'a[\"b c\"].d', error_if: ['x=1', '!y']}\nsymbols: [eur/usd]\n"))
 	f.Add([]byte("http: {max_connections: 10, idle_timeout: 2s}\nlog: {format: json, level: debug, access: true}\n"))
 	f.Add([]byte("cluster: {nats_url: \"nats://127.0.0.1:4222,tls://h:1\", bucket: b, lease_ttl: 2s, tls: {cert_file: x}}\n"))
 	f.Add([]byte("\xef\xbb\xbfhistory: 3\n# \xe2\x80\x94\n"))
@@ -442,8 +446,8 @@ func checkInvariants(t *testing.T, data []byte, cfg *config.Config) {
 	}
 	seen := make(map[string]bool)
 	for _, s := range cfg.Symbols {
-		if n, err := config.NormalizeSymbol(s); err != nil || n != s {
-			t.Fatalf("Parse(%q) symbol %q: NormalizeSymbol = %q, %v; want it unchanged", data, s, n, err)
+		if n, err := cfg.Source.NormalizeSymbol(s); err != nil || n != s {
+			t.Fatalf("Parse(%q) symbol %q: Source.NormalizeSymbol = %q, %v; want it unchanged", data, s, n, err)
 		}
 		if seen[s] {
 			t.Fatalf("Parse(%q) symbol %q listed twice", data, s)
@@ -479,9 +483,13 @@ func checkInvariants(t *testing.T, data []byte, cfg *config.Config) {
 		t.Fatalf("Parse(%q) log.format = %q, want text or json", data, cfg.Log.Format)
 	}
 	switch cfg.Source.Kind {
-	case config.KindSim, config.KindNasdaq, config.KindStooq:
+	case config.KindSim, config.KindNasdaq, config.KindStooq, config.KindCoinbase, config.KindBinance,
+		config.KindFinnhub, config.KindAlpaca, config.KindJSON:
 	default:
-		t.Fatalf("Parse(%q) source.kind = %q, want sim, nasdaq or stooq", data, cfg.Source.Kind)
+		t.Fatalf("Parse(%q) source.kind = %q, want a known kind", data, cfg.Source.Kind)
+	}
+	if _, err := quote.New(cfg.Source.QuoteKind(), cfg.Source.QuoteOptions()); err != nil {
+		t.Fatalf("Parse(%q): quote.New(the source) = %v, want a source for every loaded config", data, err)
 	}
 	if cfg.Source.URL != "" {
 		u, err := url.Parse(cfg.Source.URL)

@@ -22,6 +22,10 @@ import (
 type decoder struct {
 	file  string // file name for errors
 	lines int    // lines in the data, at least 1; set by document
+
+	keys       map[string]*yaml.Node // dotted path -> its key node, for checks across keys
+	symbols    []symbolEntry         // the symbols list as written, checked by checkSymbols
+	symbolsDst *[]string             // where checkSymbols stores them; nil when the file has no list
 }
 
 // field is one key of a mapping and how to decode its (non-null) value.
@@ -61,6 +65,7 @@ func sourceFields(s *Source) []field {
 		{"headers", headers(&s.Headers)},
 		{"max_rps", number(&s.MaxRPS, 0, MaxRPS)},
 		{"stale_after", integer(&s.StaleAfter, 1, 100)},
+		{"json", jsonSection(&s.JSON)},
 	}
 }
 
@@ -332,6 +337,10 @@ func (d *decoder) mapping(n *yaml.Node, prefix string, fields []field) error {
 			return d.errAt(kn, path, &detail{sentinel: ErrDuplicateKey, msg: fmt.Sprintf("key %s already set on line %d", quote(k.Value), line)})
 		}
 		seen[k.Value] = kn.Line
+		if d.keys == nil {
+			d.keys = make(map[string]*yaml.Node)
+		}
+		d.keys[path] = kn
 		if isNull(resolve(vn)) {
 			continue
 		}
@@ -442,39 +451,6 @@ func duration(dst *time.Duration, least, most time.Duration) decodeFunc {
 	}
 }
 
-// symbols decodes a non-empty list of unique symbols.
-func symbols(dst *[]string) decodeFunc {
-	return func(d *decoder, n *yaml.Node, key string) error {
-		seq := resolve(n)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
-			return d.errAt(n, key, typeErr("list", seq))
-		}
-		if len(seq.Content) == 0 {
-			return d.errAt(n, key, &detail{sentinel: ErrNoSymbols, msg: "no symbols: list at least one"})
-		}
-		out := make([]string, 0, len(seq.Content))
-		seen := make(map[string]int, len(seq.Content)) // symbol -> index
-		for i, e := range seq.Content {
-			ek := key + "[" + strconv.Itoa(i) + "]"
-			s, err := d.scalar(e, ek, "string")
-			if err != nil {
-				return err
-			}
-			sym, err := normalizeSymbol(s.Value)
-			if err != nil {
-				return d.errAt(e, ek, err)
-			}
-			if j, dup := seen[sym]; dup {
-				return d.errAt(e, ek, &detail{sentinel: ErrDuplicateSymbol, msg: fmt.Sprintf("duplicate symbol %s, already listed as %s[%d]", quote(sym), key, j)})
-			}
-			seen[sym] = i
-			out = append(out, sym)
-		}
-		*dst = out
-		return nil
-	}
-}
-
 // origins decodes a list of non-empty strings.
 func origins(dst *[]string) decodeFunc {
 	return func(d *decoder, n *yaml.Node, key string) error {
@@ -537,11 +513,11 @@ func checkListen(s string) error {
 
 func checkKind(s string) error {
 	switch s {
-	case KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance, KindFinnhub, KindAlpaca:
+	case KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance, KindFinnhub, KindAlpaca, KindJSON:
 		return nil
 	}
-	return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown source kind %s, want one of %s, %s, %s, %s, %s, %s, %s",
-		quote(s), KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance, KindFinnhub, KindAlpaca)}
+	return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("unknown source kind %s, want one of %s, %s, %s, %s, %s, %s, %s, %s",
+		quote(s), KindSim, KindNasdaq, KindStooq, KindCoinbase, KindBinance, KindFinnhub, KindAlpaca, KindJSON)}
 }
 
 func checkURL(s string) error {

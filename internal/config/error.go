@@ -89,13 +89,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // sentinel's "config: " prefix, and optionally carries the cause.
 type detail struct {
 	sentinel error  // one of the Err* values
-	msg      string // complete message, without the package prefix
+	msg      string // complete message, without the package prefix; "" to say only cause's
 	cause    error  // underlying error, appended to msg; may be nil
 }
 
 func (d *detail) Error() string {
-	if d.cause == nil {
+	switch {
+	case d.cause == nil:
 		return d.msg
+	case d.msg == "":
+		return d.cause.Error()
 	}
 	return d.msg + ": " + d.cause.Error()
 }

@@ -13,6 +13,10 @@ const MaxSymbolLen = 12
 // "brk.b" -> "BRK.B", "^gspc" -> "^GSPC"). Otherwise it returns an error
 // wrapping [ErrInvalidSymbol] that quotes s. It never trims or otherwise
 // rewrites s. It is safe to call from any goroutine.
+//
+// This is the syntax of the sim kind; the other kinds have their
+// provider's, which [Source.NormalizeSymbol] checks: check symbols with
+// cfg.Source.NormalizeSymbol to accept what the configured source serves.
 func NormalizeSymbol(s string) (string, error) {
 	n, err := normalizeSymbol(s)
 	if err != nil {

@@ -48,6 +48,18 @@ type Nasdaq struct {
 // nasdaqAssetClasses are the assetclass values Options.AssetClass may name.
 var nasdaqAssetClasses = []string{"stocks", "etf", "index", "mutualfunds"}
 
+// ErrInvalidAssetClass means an assetclass is not one nasdaq knows.
+var ErrInvalidAssetClass = errors.New("quote: invalid nasdaq assetclass")
+
+// CheckAssetClass reports whether class is an assetclass Options.AssetClass
+// may name: nil, or an error wrapping ErrInvalidAssetClass that lists them.
+func CheckAssetClass(class string) error {
+	if slices.Contains(nasdaqAssetClasses, class) {
+		return nil
+	}
+	return fmt.Errorf("%w %.40q, want one of %s", ErrInvalidAssetClass, class, strings.Join(nasdaqAssetClasses, ", "))
+}
+
 // NewNasdaq returns a Nasdaq source that asks baseURL (https://api.nasdaq.com
 // when "") and sends userAgent (a desktop Chrome's when ""). It is
 // New(KindNasdaq, ...) without the checks, for callers that have no
@@ -75,9 +87,8 @@ func newNasdaq(o *Options) (*Nasdaq, error) {
 	}
 	n := &Nasdaq{common: newCommon(KindNasdaq, NasdaqURL, defaultUserAgent, h, o)}
 	for sym, class := range o.AssetClass {
-		if !slices.Contains(nasdaqAssetClasses, class) {
-			return nil, fmt.Errorf("%w: Options.AssetClass[%.40q] = %.40q, want one of %s",
-				ErrInvalidOptions, sym, class, strings.Join(nasdaqAssetClasses, ", "))
+		if err := CheckAssetClass(class); err != nil {
+			return nil, fmt.Errorf("%w: Options.AssetClass[%.40q]: %w", ErrInvalidOptions, sym, err)
 		}
 		if n.assetClass == nil {
 			n.assetClass = make(map[string]string, len(o.AssetClass))
