@@ -17,8 +17,9 @@ import (
 // returns an error wrapping [ErrInvalidSymbol] that says the provider's
 // syntax. Parse checks the configured symbols with it; symbols that clients
 // ask for at run time must be checked with it too, so that both accept the
-// same. It is safe to call from any goroutine.
-func (s *Source) NormalizeSymbol(sym string) (string, error) {
+// same. It is safe to call from any goroutine, and s.NormalizeSymbol (a
+// method value) holds a copy of s.
+func (s Source) NormalizeSymbol(sym string) (string, error) {
 	n, err := s.normalizeSymbol(sym)
 	if err != nil {
 		return "", fmt.Errorf("config: %w", err)
@@ -27,7 +28,7 @@ func (s *Source) NormalizeSymbol(sym string) (string, error) {
 }
 
 // normalizeSymbol is NormalizeSymbol without the package prefix.
-func (s *Source) normalizeSymbol(sym string) (string, error) {
+func (s Source) normalizeSymbol(sym string) (string, error) {
 	if s.Kind == KindSim {
 		return normalizeSymbol(sym)
 	}
@@ -42,7 +43,7 @@ func (s *Source) normalizeSymbol(sym string) (string, error) {
 // quotesrc.New(s.QuoteKind(), s.QuoteOptions()). BaseURL is s.URL, which is
 // "" for the kind's default; for KindSim without a URL the caller sets it
 // to its embedded simulator's.
-func (s *Source) QuoteOptions() *quotesrc.Options {
+func (s Source) QuoteOptions() *quotesrc.Options {
 	return &quotesrc.Options{
 		BaseURL:    s.URL,
 		UserAgent:  s.UserAgent,
@@ -56,7 +57,7 @@ func (s *Source) QuoteOptions() *quotesrc.Options {
 
 // QuoteKind returns the [quote] kind that speaks to s: s.Kind, or
 // quotesrc.KindNasdaq for KindSim, whose simulator answers as nasdaq does.
-func (s *Source) QuoteKind() string {
+func (s Source) QuoteKind() string {
 	if s.Kind == KindSim {
 		return quotesrc.KindNasdaq
 	}

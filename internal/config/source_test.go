@@ -210,6 +210,7 @@ symbols: [AAPL]
 		{"json_for_coinbase", "symbols: [BTC-USD]\nsource:\n  kind: coinbase\n  json: {url: \"https://q.example/{symbol}\", price: p}\n", 4, "source.json", "not coinbase", nil},
 		{"apikey_without_key", "source:\n  kind: json\n  json:\n    url: \"https://q.example/{symbol}?k={apikey}\"\n    price: p\n", 4, "source.json.url", "api_key_file", nil},
 		{"finnhub_without_key", "symbols: [AAPL]\nsource:\n  kind: finnhub\n", 3, "source.kind", "needs api_key_file", nil},
+		{"url_password_not_shown", "source:\n  url: \"http://u:s3cr3t@[::1\"\n", 2, "source.url", "invalid URL", nil},
 		{"alpaca_without_secret", "symbols: [AAPL]\nsource:\n  api_key: k\n  kind: alpaca\n", 4, "source.kind", "needs api_secret_file", nil},
 	}
 	for _, tt := range tests {
@@ -220,6 +221,9 @@ symbols: [AAPL]
 				is = config.ErrInvalidValue
 			}
 			checkError(t, tt.data, err, tt.line, tt.key, tt.msg, is)
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("Parse(%q) = %v, shows the password", tt.data, err)
+			}
 		})
 	}
 }
