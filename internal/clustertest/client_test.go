@@ -85,6 +85,7 @@ type wsClient struct {
 	epochs     []string // of each "subscribed" message
 	subRaw     []byte   // the first "subscribed" message as sent
 	resets     int      // "reset" messages
+	resetFirst bool     // a reset came before any quote
 	statuses   []recvStatus
 	errs       []string // "error" messages
 	readErr    error    // why the reader stopped
@@ -163,6 +164,9 @@ func (c *wsClient) read() {
 			c.statuses = append(c.statuses, recvStatus{m.Symbol, m.Stale, now})
 		case "reset":
 			c.resets++
+			if len(c.quotes) == 0 {
+				c.resetFirst = true
+			}
 		case "error":
 			c.errs = append(c.errs, m.Code+": "+m.Message)
 		}
@@ -217,6 +221,13 @@ func (c *wsClient) stale() map[string]recvStatus {
 		out[st.symbol] = st
 	}
 	return out
+}
+
+// subRawCopy returns the first "subscribed" message as sent.
+func (c *wsClient) subRawCopy() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.subRaw)
 }
 
 // epoch returns the epoch of the first "subscribed" reply.

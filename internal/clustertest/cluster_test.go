@@ -299,6 +299,10 @@ func clientsOf(cs []*wsClient, insts ...*instance) []*wsClient {
 	return out
 }
 
+// httpClient opens a connection per request: no idle connection (and
+// its goroutines) outlives the processes under test.
+var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 // get GETs url and returns the status and body.
 func get(ctx context.Context, url string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -307,7 +311,7 @@ func get(ctx context.Context, url string) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
