@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -50,6 +51,16 @@ func (s *Service) newNode(cfg *config.Config) (*cluster.Node, error) {
 		Logger:     s.log,
 		Registerer: s.reg,
 	})
+}
+
+// resumeWait is the fan-out's ResumeWait: cluster.resume_wait in cluster
+// mode; a single process's board is where the seqs come from, so a client
+// ahead of it has nothing to wait for.
+func resumeWait(cfg *config.Config) time.Duration {
+	if cfg.Cluster.Enabled() {
+		return cfg.Cluster.ResumeWait
+	}
+	return 0
 }
 
 // instanceID returns the cluster instance id: the configured one, else the

@@ -166,6 +166,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		AllowedOrigins:      ws.AllowedOrigins,
 		WriteTimeout:        ws.WriteTimeout,
 		PingInterval:        ws.PingInterval,
+		ResumeWait:          resumeWait(cfg),
 		Logger:              s.log,
 		Registerer:          s.reg,
 	})
