@@ -62,6 +62,9 @@ type client struct {
 	// (zero before), advanced by resetLocked. Updates of an older epoch
 	// are dropped; one of a newer epoch is sent after a "reset".
 	ep epochRef
+	// forgot is the epoch of the last since c was reset from, until the
+	// next reset: later subscribes with that since need no reset.
+	forgot string
 	// busy is set while a subscribe of c waits (opLoop runs): messages
 	// read meanwhile wait in queue, at most maxQueued, and are carried out
 	// in order once it is done.

@@ -63,7 +63,7 @@ func (h *Hub) epochChanged() {
 // are dropped as they come up (next). A reset still queued is replaced
 // rather than followed by another. c.mu must be held; the caller wakes c.
 func (c *client) resetLocked(ep epochRef) {
-	c.ep = ep
+	c.ep, c.forgot = ep, ""
 	for _, s := range c.subs {
 		s.seq, s.stale = 0, false
 	}

@@ -131,12 +131,18 @@ type harness struct {
 // server starts, to change the Hub's clock or the server's listener.
 func newHarness(t *testing.T, src *fakeSource, opts *Options, tweak func(*harness)) *harness {
 	t.Helper()
+	return newHarnessDemand(t, src, src, opts, tweak)
+}
+
+// newHarnessDemand is newHarness with dem as the Hub's Demand.
+func newHarnessDemand(t *testing.T, src *fakeSource, dem Demand, opts *Options, tweak func(*harness)) *harness {
+	t.Helper()
 	if opts == nil {
 		opts = &Options{}
 	}
 	reg := prometheus.NewRegistry()
 	opts.Registerer = reg
-	h := &harness{t: t, src: src, hub: New(src, src, opts), reg: reg, done: make(chan error, 1)}
+	h := &harness{t: t, src: src, hub: New(src, dem, opts), reg: reg, done: make(chan error, 1)}
 	h.srv = httptest.NewUnstartedServer(h.hub)
 	if tweak != nil {
 		tweak(h)
@@ -231,6 +237,9 @@ type msg struct {
 	Code        string   `json:"code"`
 	Message     string   `json:"message"`
 	Symbols     []string `json:"symbols"`
+	Unknown     bool     `json:"unknown"`
+	Epoch       string   `json:"epoch"`
+	Recovered   []string `json:"recovered"` // nil when absent
 
 	raw string
 }

@@ -253,11 +253,16 @@ func (h *Hub) completeLocked(c *client, p *pendingSub) {
 	}
 	sn := p.since
 	resume := sn != nil && sn.epoch == cur.id
-	if sn != nil && !resume && !reset {
-		// The client's seqs are of another epoch: it forgets them all,
-		// and gets everything it is subscribed to afresh.
-		c.resetLocked(cur)
-		resnap = true
+	if sn != nil && !resume {
+		if !reset && sn.epoch != c.forgot {
+			// The client's seqs are of another epoch: it forgets them all,
+			// and gets everything it is subscribed to afresh. A later
+			// subscribe with the same since (sent before the client saw
+			// this reset) needs no other.
+			c.resetLocked(cur)
+			resnap = true
+		}
+		c.forgot = sn.epoch
 	}
 	var existing []string
 	if resnap {
