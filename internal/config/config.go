@@ -78,6 +78,15 @@ type Config struct {
 	// through NATS JetStream; its zero value (no NATSURL) means one
 	// process on its own.
 	Cluster Cluster
+	// Auth says which tokens the REST API and the websocket require; no
+	// key file (the default) means none.
+	Auth Auth
+	// AdminListen is the host:port serving /metrics, /healthz, /readyz
+	// and /debug/pprof instead of the main listener; empty means metrics
+	// and health checks on the main listener, and no pprof.
+	AdminListen string
+	// TLS is the main listener's certificate; empty means plain TCP.
+	TLS TLS
 }
 
 // Cluster is the cluster section. Like [Config], a plain value.
@@ -245,6 +254,7 @@ func Default() *Config {
 			LeaseTTL:   3 * time.Second,
 			ResumeWait: 2 * time.Second,
 		},
+		Auth: defaultAuth(),
 	}
 }
 

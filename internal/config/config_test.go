@@ -238,6 +238,7 @@ func TestLoadRepoConfig(t *testing.T) {
 		HTTP:    config.HTTP{MaxConnections: 0, IdleTimeout: time.Minute, ReadHeaderTimeout: 10 * time.Second},
 		Log:     config.Log{Format: config.LogText, Level: slog.LevelInfo, Access: false},
 		Cluster: config.Cluster{Bucket: "tickerd", Replicas: 1, LeaseTTL: 3 * time.Second, ResumeWait: 2 * time.Second},
+		Auth:    config.Auth{JWT: config.AuthJWT{Leeway: 5 * time.Second}, PublicPaths: []string{"/healthz", "/readyz"}},
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load(%q) = %+v, want %+v", repoConfig, cfg, want)
@@ -353,6 +354,7 @@ cluster:
 				Log:  config.Log{Format: config.LogJSON, Level: slog.LevelDebug, Access: true},
 				Cluster: config.Cluster{NATSURL: "nats://127.0.0.1:4222", Bucket: "b", Replicas: 3, InstanceID: "i",
 					LeaseTTL: 5 * time.Second, ResumeWait: time.Second},
+				Auth: config.Default().Auth,
 			}
 		}},
 		{"range_bounds", "source:\n  timeout: 100ms\n  max_in_flight: 4096\nhistory: 100000\nwebsocket:\n  ping_interval: 1s\n  write_timeout: 5m\nhttp:\n  max_connections: 0\n  idle_timeout: 1h\n", func(c *config.Config) {

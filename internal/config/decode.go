@@ -48,6 +48,9 @@ func configFields(c *Config) []field {
 		{"http", section(httpFields(&c.HTTP))},
 		{"log", section(logFields(&c.Log))},
 		{"cluster", clusterSection(&c.Cluster)},
+		{"auth", authSection(&c.Auth)},
+		{"admin_listen", str(&c.AdminListen, checkAdminListen)},
+		{"tls", tlsSection(&c.TLS)},
 	}
 }
 
