@@ -72,7 +72,7 @@ func TestAsyncDemandAppears(t *testing.T) {
 	}
 	<-waiting
 	b := h.dial(t, "b", "?symbols=ZZZ", nil)
-	<-waiting // b waits for the same symbol, without a second Add
+	<-waiting               // b waits for the same symbol, without a second Add
 	a.send(`{"op":"list"}`) // queued behind a's subscribe
 
 	// Others are served meanwhile.
