@@ -209,3 +209,27 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysNotInURL: no built-in kind puts a credential in the request URL,
+// where an HTTP client's error, a proxy or an access log would show it;
+// only a json URL template that asks for {apikey} does.
+func TestKeysNotInURL(t *testing.T) {
+	for _, kind := range Kinds() {
+		o := &Options{APIKey: testKey, APISecret: testSecret}
+		if kind == KindJSON {
+			o = marketDataOptions()
+			o.APISecret = testSecret
+		}
+		sym := map[string]string{KindCoinbase: "BTC-USD", KindBinance: "BTCUSDT"}[kind]
+		if sym == "" {
+			sym = "AAPL"
+		}
+		req, err := mustNew(t, kind, o).NewRequest(t.Context(), sym)
+		if err != nil {
+			t.Fatalf("%s NewRequest(%s) = %v", kind, sym, err)
+		}
+		if u := req.URL.String(); strings.Contains(u, testKey) || strings.Contains(u, testSecret) {
+			t.Errorf("%s NewRequest(%s).URL = %s, holds a credential", kind, sym, u)
+		}
+	}
+}
