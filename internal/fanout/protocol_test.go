@@ -147,11 +147,17 @@ func FuzzParseRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"op":"subscribe","symbols":["AAPL","MSFT"]}`, `{"op":"unsubscribe","symbols":["*"]}`,
 		`{"op":"list"}`, `{}`, `[]`, `{"op":"subscribe","symbols":[null,"a b"]}`, "\xff", `{"op":"list"}x`,
+		`{"op":"subscribe","symbols":["AAPL","MSFT"],"since":{"epoch":"E","seq":{"AAPL":17,"MSFT":4}}}`,
+		`{"op":"subscribe","symbols":["*"],"since":{"epoch":"E","seq":{"aapl":1,"AAPL":2}}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":{"epoch":"E","seq":{"AAPL":-1}}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":{"epoch":"","seq":{"AAPL":1.5}}}`,
+		`{"op":"subscribe","symbols":["AAPL"],"since":null}`, `{"op":"list","since":{}}`,
 	} {
 		f.Add([]byte(s))
 	}
+	const maxSyms = 3
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, werr := parseRequest(data, 100)
+		req, werr := parseRequest(data, maxSyms)
 		if werr != nil {
 			if werr.Code == "" || werr.Message == "" {
 				t.Fatalf("parseRequest(%q) = error %+v, want a code and a message", data, werr)
@@ -166,6 +172,17 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		default:
 			t.Fatalf("parseRequest(%q) = op %q, want a known op", data, req.Op)
+		}
+		if sn := req.since; sn != nil {
+			if req.Op != opSubscribe || sn.epoch == "" || len(sn.epoch) > maxEpochLen || len(sn.seq) > maxSyms {
+				t.Fatalf("parseRequest(%q) = %+v with since %+v, want since only on subscribe, a 1 to %d byte epoch and at most %d symbols",
+					data, req, sn, maxEpochLen, maxSyms)
+			}
+			for n := range sn.seq {
+				if again, err := config.NormalizeSymbol(n); err != nil || again != n {
+					t.Fatalf("parseRequest(%q) gave since symbol %q, which NormalizeSymbol maps to %q, %v", data, n, again, err)
+				}
+			}
 		}
 		names, werr := resolve(req.Symbols, []string{"AAPL"})
 		if werr != nil {
