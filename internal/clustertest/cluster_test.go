@@ -104,6 +104,13 @@ type cluster struct {
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	dir := t.TempDir()
+	if *keep {
+		var err error
+		if dir, err = os.MkdirTemp("", "clustertest-"+t.Name()+"-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { t.Logf("-keep: logs in %s", dir) })
+	}
 	c := &cluster{t: t, dir: dir, nats: newNATSServer(t, dir), log: newRequestLog(), n: newNotifier()}
 	simAddr := hostPort(freePort(t))
 	c.simAddr = simAddr
@@ -134,6 +141,8 @@ source:
 schedule: "@every 1s"
 symbols: [%s]
 history: 50
+log:
+  level: %s
 cluster:
   nats_url: %s
   bucket: clustertest
@@ -141,7 +150,7 @@ cluster:
   instance_id: wrong-%s
   lease_ttl: %v
   resume_wait: 2s
-`, inst.proxy.addr(), strings.Join(symbols, ", "), c.nats.url(), inst.id, leaseTTL)
+`, inst.proxy.addr(), strings.Join(symbols, ", "), *logLevel, c.nats.url(), inst.id, leaseTTL)
 }
 
 // start starts inst's tickerd (again) without waiting for it.
