@@ -20,7 +20,7 @@ var (
 	// keep leaves each test's directory (configs, logs, JetStream store).
 	keep = flag.Bool("keep", false, "keep each test's directory with the processes' logs")
 	// logLevel is the log.level of every tickerd.
-	logLevel = flag.String("log-level", "info", "log.level of the tickerd instances")
+	logLevel     = flag.String("log-level", "info", "log.level of the tickerd instances")
 	failoverRuns = flag.Int("failover-runs", envInt("CLUSTERTEST_FAILOVER_RUNS", 3), "kill-failover measurements (env CLUSTERTEST_FAILOVER_RUNS)")
 )
 
