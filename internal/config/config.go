@@ -287,7 +287,7 @@ func Load(path string) (*Config, error) {
 //     ([ErrUnknownKey]), and keys given twice ([ErrDuplicateKey]);
 //   - listen not a host:port with a numeric port; source.kind not one of
 //     the Kind constants; source.url set but not an absolute http or https
-//     URL; durations that time.ParseDuration rejects or that are outside
+//     URL, or one with user info, a query or a fragment; durations that time.ParseDuration rejects or that are outside
 //     their range (see each field); integers outside their range (see each
 //     field and the Max constants); empty allowed origins; a log format or
 //     level not listed on [Log] ([ErrInvalidValue]);
@@ -300,10 +300,9 @@ func Load(path string) (*Config, error) {
 //     path quote.CheckJSONPath rejects, a condition
 //     quote.CheckJSONCondition rejects, each at its own line; no url or
 //     price; more than 8 conditions in a list ([ErrInvalidValue]);
-//   - an empty list ([ErrNoSymbols]); an entry that is neither a string
-//     nor a mapping {symbol: SPY, assetclass: etf} ([ErrType]); an
-//     assetclass nasdaq does not know, or one with a kind other than
-//     nasdaq or sim ([ErrInvalidValue]).
+//   - symbols: an empty list ([ErrNoSymbols]); an entry that is neither a
+//     string nor a mapping {symbol: SPY, assetclass: etf} ([ErrType]); an
+//     assetclass nasdaq does not know ([ErrInvalidValue]).
 //
 // Then, once the whole file is read, since they depend on the source kind
 // wherever it is in the file:
@@ -314,7 +313,8 @@ func Load(path string) (*Config, error) {
 //     symbol, saying the provider's syntax); a symbol listed twice after
 //     upper-casing, reported at the second one ([ErrDuplicateSymbol]); no
 //     symbols list when the default symbols are not in the kind's syntax
-//     ([ErrInvalidSymbol], at source.kind);
+//     ([ErrInvalidSymbol], at source.kind); an assetclass with a kind other
+//     than nasdaq or sim ([ErrInvalidValue]);
 //   - a kind that lacks what it needs: json without source.json, source.json
 //     with another kind, finnhub or alpaca without api_key, alpaca without
 //     api_secret, a json url using {apikey} without api_key; or any other
