@@ -28,9 +28,14 @@
 //   of the last "subscribed" message. If that message carried an "epoch"
 //   (servers with resume support send one), it reconnects with
 //   {"op":"subscribe","symbols":[...],"since":{"epoch":E,"seq":{"AAPL":17}}}
-//   and the server sends only what is newer. Without an epoch it never sends
+//   and the server sends only what is newer (its "subscribed" lists the
+//   symbols it resumed in "recovered"); a server of another epoch answers
+//   {"type":"reset"} first and sends everything. A resume too long for one
+//   message (the server takes at most 4 KiB) goes in several subscribes,
+//   each with the seqs of its symbols. Without an epoch it never sends
 //   "since", and forgets the seqs on each new connection (a restarted server
-//   numbers from 1 again). {"type":"reset"} also forgets them.
+//   numbers from 1 again). {"type":"reset"}, which the server also sends
+//   when its seqs restart while connected, forgets them too.
 // - Reconnect. After a close it reconnects with capped, jittered
 //   exponential backoff (options.backoffMin to options.backoffMax, each delay
 //   drawn between half and all of the current step). retryNow() skips the
@@ -41,7 +46,8 @@
 //   state       {state: 'connecting'|'open'|'closed', attempt, delay, retryAt, code, reason}
 //               delay (ms) and retryAt (Date.now() ms) say when the next attempt is, once closed
 //   open        {resumed}  a connection is up and the subscribe went out; resumed: "since" was sent
-//   subscribed  the server's "subscribed" message: {symbols, epoch?, ...}
+//   subscribed  the server's "subscribed" message: {symbols, epoch?, recovered?, ...}
+//               recovered (after a resume) lists the symbols resumed from their seq
 //   quote       a "quote" message, newer than the last one of its symbol
 //   status      a "status" message: {symbol, stale, error, failures}
 //   error       an "error" message: {code, message, symbols}; symbols is the
@@ -52,6 +58,7 @@
 // A TickerClient is for one page's main thread; nothing in it blocks.
 
 const SYMBOL_RE = /^[A-Za-z0-9.^-]{1,12}$/; // the server's rule (config.NormalizeSymbol)
+const MAX_MESSAGE = 4096; // the server's limit on a client message, in bytes
 
 /** normalizeSymbol returns s upper-cased if it is a valid symbol or "*", and '' otherwise. */
 export function normalizeSymbol(s) {
@@ -217,16 +224,54 @@ export class TickerClient extends EventTarget {
       return false;
     }
     if (this._resumable && this._epoch !== null) {
+      const all = this._wanted.has('*');
       const seq = {};
       for (const [s, n] of this._seqs) {
-        if (n > 0 && (this._wanted.has('*') || this._wanted.has(s))) seq[s] = n;
+        if (n > 0 && (all || this._wanted.has(s))) seq[s] = n;
       }
-      this._send({ op: 'subscribe', symbols, since: { epoch: this._epoch, seq } });
+      const msg = { op: 'subscribe', symbols, since: { epoch: this._epoch, seq } };
+      if (JSON.stringify(msg).length <= MAX_MESSAGE) {
+        this._send(msg);
+      } else {
+        this._resumeInParts(all, symbols, seq);
+      }
       return true;
     }
     this._seqs.clear(); // no resume: the server may number from 1 again
     this._send({ op: 'subscribe', symbols });
     return false;
+  }
+
+  // _resumeInParts sends a resume that does not fit in one message as
+  // several subscribes, each under MAX_MESSAGE: the symbols with a seq,
+  // each part with the seqs of its symbols, then the others ("*" last, when
+  // every configured symbol is wanted). The server resets (another epoch)
+  // on the first and sends everything; a later part with the same since
+  // gets no second reset.
+  _resumeInParts(all, symbols, seq) {
+    const base = JSON.stringify({ op: 'subscribe', symbols: [], since: { epoch: this._epoch, seq: {} } }).length;
+    let part = [];
+    let size = base;
+    const flush = () => {
+      if (part.length === 0) return;
+      const s = {};
+      for (const sym of part) if (seq[sym] > 0) s[sym] = seq[sym];
+      this._send({ op: 'subscribe', symbols: part, since: { epoch: this._epoch, seq: s } });
+      part = [];
+      size = base;
+    };
+    const add = (sym, n) => {
+      const more = sym.length + 3 + (n > 0 ? sym.length + 4 + String(n).length : 0); // "S", and "S":n,
+      if (size + more > MAX_MESSAGE) flush();
+      part.push(sym);
+      size += more;
+    };
+    for (const [sym, n] of Object.entries(seq)) add(sym, n);
+    flush();
+    for (const sym of all ? ['*'] : symbols) {
+      if (!(seq[sym] > 0)) add(sym, 0);
+    }
+    flush();
   }
 
   // ---- messages ------------------------------------------------------
