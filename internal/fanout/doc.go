@@ -22,26 +22,88 @@
 // messages are never arrays. A client sends ops:
 //
 //	{"op":"subscribe","symbols":["AAPL","MSFT"]}  "*" means every configured symbol
+//	{"op":"subscribe","symbols":["AAPL","MSFT"],"since":{"epoch":"6f1d2c3b4a5e6f70","seq":{"AAPL":17,"MSFT":4}}}
 //	{"op":"unsubscribe","symbols":["AAPL"]}       "*" means all of the client's symbols
 //	{"op":"list"}
 //
 // Symbols are normalised with config.NormalizeSymbol ("aapl" is AAPL).
-// GET /ws?symbols=AAPL,MSFT subscribes on connect. The server sends:
+// GET /ws?symbols=AAPL,MSFT subscribes on connect, and
+// GET /ws?symbols=AAPL,MSFT&since=<the since object, URL-encoded> resumes
+// on connect. The server sends:
 //
-//	{"type":"subscribed","symbols":["AAPL","MSFT"]}
+//	{"type":"subscribed","symbols":["AAPL","MSFT"],"epoch":"6f1d2c3b4a5e6f70"}
+//	{"type":"subscribed","symbols":["AAPL","MSFT"],"epoch":"6f1d2c3b4a5e6f70","recovered":["AAPL"]}
+//	{"type":"reset","epoch":"9a8b7c6d5e4f3a2b"}
 //	{"type":"quote","symbol":"AAPL","price":267.85,"change":0.75,"change_pct":0.28,"volume":111677,
 //	 "time":"2026-11-21T15:04:00.000000000Z","collected_at":"2026-11-21T15:04:05.123456789Z","seq":17}
 //	{"type":"status","symbol":"AAPL","stale":true,"error":"quote: http status 503 Service Unavailable","failures":3}
 //	{"type":"error","code":"invalid_symbol","message":"invalid symbol \"A B\": ..."}
 //
 // "subscribed" carries the client's whole set, sorted, after every
-// subscribe, unsubscribe and list. After a subscribe, each newly
+// subscribe, unsubscribe and list, and the epoch of the seqs the client
+// gets. After a subscribe, each newly
 // subscribed symbol that has a quote gets it (and a stale status if it is
 // stale) before any later update of it. "quote" goes out for every new
 // quote (volume and time are left out when the source did not give them);
 // seq never goes down for a symbol on one connection, though a client that
 // falls behind skips intermediate quotes. "status" goes out when a symbol
 // turns stale or recovers.
+//
+// # Epochs and resume
+//
+// seq counts per symbol within an epoch: the board's epoch id, new with
+// each process start in a single process, and with each bucket in cluster
+// mode (the same on every instance). When the epoch changes (the bucket was
+// lost and made anew) seqs start again: every client that has been told
+// an epoch gets {"type":"reset","epoch":"..."} before any quote of the new
+// epoch, and no quote of the old one after it; then the new epoch's
+// snapshots of its symbols, whatever their seq. A client must forget the
+// seqs it has on "reset".
+//
+// A client that reconnects (to this instance or another) may resume: it
+// subscribes with "since", the epoch of its last "subscribed" and the last
+// seq it has of each symbol. If the epoch is the server's, each symbol of
+// since gets its current quote only if its seq is higher than the
+// client's, its status if it is stale or unknown, and from then on only
+// quotes newer than the client's: never one it has. "recovered" (present,
+// possibly empty, in the reply to every subscribe with since) lists the
+// symbols so resumed, for which the server had the client's seq or a newer
+// one. A symbol of since whose seq the server does not have yet (an
+// instance whose watch is a little behind) is waited for, up to
+// Options.ResumeWait (cluster.resume_wait; no wait in a single process),
+// before the answer; past it the symbol is not recovered, and still gets
+// no quote up to the client's seq. The other symbols of the subscribe get
+// full snapshots. If the epoch is not the server's, the client gets
+// "reset" first, then "subscribed" (recovered empty) and full snapshots of
+// all its symbols. A resuming client:
+//
+//	> {"op":"subscribe","symbols":["AAPL","MSFT"],"since":{"epoch":"6f1d2c3b4a5e6f70","seq":{"AAPL":17,"MSFT":4}}}
+//	< {"type":"subscribed","symbols":["AAPL","MSFT"],"epoch":"6f1d2c3b4a5e6f70","recovered":["AAPL","MSFT"]}
+//	< {"type":"quote","symbol":"MSFT",...,"seq":6}           AAPL is still at 17: nothing for it
+//	< {"type":"status","symbol":"MSFT","stale":true,"error":"...","failures":3}
+//
+// and the same after the server's seqs restarted:
+//
+//	< {"type":"reset","epoch":"9a8b7c6d5e4f3a2b"}
+//	< {"type":"subscribed","symbols":["AAPL","MSFT"],"epoch":"9a8b7c6d5e4f3a2b","recovered":[]}
+//	< {"type":"quote","symbol":"AAPL",...,"seq":2}
+//	< {"type":"quote","symbol":"MSFT",...,"seq":1}
+//
+// since is checked strictly, and a bad one gets bad_request (the
+// connection stays): an object with "epoch", a string of 1 to 64 bytes,
+// and "seq", an object of at most MaxSymbolsPerClient valid symbols, each
+// once after normalisation, mapped to integers from 0 to 2^64-1; only a
+// subscribe may carry it. Symbols of since that the subscribe does not add
+// (not in its list, or subscribed already) are ignored; seq 0 is the same
+// as no seq. In the query, since is at most 4 KiB like a message, given
+// once, with symbols. A resume too long for one message goes in several
+// subscribes with the same since epoch: only the first gets a "reset".
+//
+// A subscribe that waits (for ResumeWait, or for a dynamic symbol, below)
+// holds up only the client's later messages, which are carried out in
+// order once it is done (up to 8 wait; more get rate_limited). The
+// client's reader goes on reading, pings are answered, other clients are
+// not affected.
 //
 // A bad message gets an "error" (codes: bad_request, unknown_op,
 // invalid_symbol, unknown_symbol, too_many_symbols, rate_limited) and the
@@ -53,7 +115,12 @@
 // With Options.DynamicSymbols, subscribing to a valid symbol that is not
 // collected starts collecting it (Demand.Add) while at least one client is
 // subscribed to it, up to MaxDynamicSymbols such symbols; the last client
-// leaving stops it (Demand.Remove).
+// leaving stops it (Demand.Remove). In cluster mode the symbol reaches the
+// board only once the leader has taken it up: the subscribe waits for it
+// up to Options.DemandWait (default 5s), then answers as usual, or, if it
+// has not come, with unknown_symbol naming it (and the Hub gives it up
+// with Demand.Remove). Subscribes of several clients waiting for one
+// symbol share one Add.
 //
 // # Limits
 //
@@ -97,6 +164,13 @@
 // pending update per symbol, replaced by a newer one (counted as skipped).
 // So a slow client costs memory bounded by its subscriptions, and never
 // delays the others. Each update is rendered to JSON once for every client.
+//
+// Each update knows the epoch it belongs to (the epoch is read before and
+// after the symbol's Value, and the board clears every Value before it
+// changes epochs), and each client the epoch it was last told. Whoever
+// sends for a client queues a "reset" before the first update of a newer
+// epoch and drops updates of an older one, so the order holds however the
+// symbol watchers and the epoch watcher interleave.
 //
 // A client with something to send is queued, once, for a small pool of
 // writer goroutines (16 per GOMAXPROCS). BatchDelay (2ms) after it was
