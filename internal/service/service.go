@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/tickerd/tickerd/internal/api"
+	"github.com/tickerd/tickerd/internal/auth"
 	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/cluster"
 	"github.com/tickerd/tickerd/internal/collector"
@@ -46,7 +48,14 @@ type Options struct {
 	Logger  *slog.Logger // nil discards
 	Sim     *sim.Options // the embedded simulator's options; nil means defaults
 	Version string       // the build's version, for tickerd_build_info; empty means "dev"
+	// ReloadInterval is how often the auth key files (JWKS, API keys) and
+	// the TLS certificate and key are checked for changes while Run runs;
+	// Reload checks them too. Zero means 5s.
+	ReloadInterval time.Duration
 }
+
+// defaultReloadInterval is Options.ReloadInterval's default.
+const defaultReloadInterval = 5 * time.Second
 
 // MaxHeaderBytes bounds a request's header on the main listener.
 const MaxHeaderBytes = 64 << 10
@@ -75,14 +84,20 @@ type Service struct {
 	simOnce     sync.Once     // stops simSrv and closes simLn, once
 	fanout      *fanout.Hub
 	handler     http.Handler
-	source      *trackedSource // notes the last successful collection
-	serving     atomic.Bool    // set while Run's parts run: readiness
+	auth        *auth.Authenticator // off unless cfg.Auth has a key file
+	cert        *certReloader       // the main listener's certificate; nil without TLS
+	adminLn     net.Listener        // cfg.AdminListen's, or nil; closed by Run or Close
+	admin       http.Handler        // serves adminLn
+	adminOnce   sync.Once           // closes adminLn, once
+	reloadEvery time.Duration       // Options.ReloadInterval
+	source      *trackedSource      // notes the last successful collection
+	serving     atomic.Bool         // set while Run's parts run: readiness
 }
 
 // New builds the service from cfg: it starts nothing but the embedded
 // simulator's listener (so the client has an address to dial).
 func New(cfg *config.Config, opts *Options) (*Service, error) {
-	s := &Service{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry(), reloadEvery: defaultReloadInterval}
 	// In cluster mode the collector runs only while this instance leads,
 	// one per term (see lead); the rest is the same in both modes.
 	version := "dev"
@@ -94,17 +109,24 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		if opts.Version != "" {
 			version = opts.Version
 		}
+		if opts.ReloadInterval > 0 {
+			s.reloadEvery = opts.ReloadInterval
+		}
 	}
 	sched, err := config.ParseSchedule(cfg.Schedule)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	s.schedule = sched
+	if err := s.newAccess(cfg); err != nil {
+		return nil, err
+	}
 
 	base := cfg.Source.URL
 	if cfg.Source.Kind == config.KindSim && base == "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			s.closeAdmin()
 			return nil, fmt.Errorf("listen for embedded simulator: %w", err)
 		}
 		s.simLn = ln
@@ -128,11 +150,13 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	}
 	if err != nil {
 		s.closeSim()
+		s.closeAdmin()
 		return nil, fmt.Errorf("quote source: %w", err)
 	}
 	client, err := httpx.NewClient(base, &httpx.Options{MaxInFlight: cfg.Source.MaxInFlight, ResponseTimeout: 2 * cfg.Source.Timeout})
 	if err != nil {
 		s.closeSim()
+		s.closeAdmin()
 		return nil, fmt.Errorf("quote source: %w", err)
 	}
 	s.client = client
@@ -148,6 +172,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	if cfg.Cluster.Enabled() {
 		if s.node, err = s.newNode(cfg); err != nil {
 			s.closeSim()
+			s.closeAdmin()
 			client.Close()
 			return nil, err
 		}
@@ -175,10 +200,20 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	// GET only (and HEAD, which the router answers as GET): other methods
 	// get 405 with Allow.
 	r.Get("/api/cluster", s.serveCluster)
-	r.Get("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}).ServeHTTP)
+	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
+	if s.adminLn == nil {
+		r.Get("/metrics", metrics.ServeHTTP)
+	} else {
+		s.admin = adminHandler(r, metrics)
+	}
 	r.Get("/ws", s.fanout.ServeHTTP)
 	r.Get("/*", web.Handler().ServeHTTP)
-	s.handler = r
+	s.handler = guard(r, accessOptions{
+		auth:           s.auth,
+		adminSplit:     s.adminLn != nil,
+		wsFirstMessage: cfg.Auth.WSFirstMessage,
+		allowedOrigins: ws.AllowedOrigins,
+	})
 	return s, nil
 }
 
@@ -199,10 +234,13 @@ func (s *Service) Reload(cfg *config.Config) error {
 	next := *old
 	next.Symbols, next.Schedule = slices.Clone(cfg.Symbols), cfg.Schedule
 	for key, changed := range map[string]bool{
-		"listen":    cfg.Listen != old.Listen,
-		"source":    !reflect.DeepEqual(cfg.Source, old.Source),
-		"history":   cfg.History != old.History,
-		"websocket": !reflect.DeepEqual(cfg.Websocket, old.Websocket),
+		"listen":       cfg.Listen != old.Listen,
+		"source":       !reflect.DeepEqual(cfg.Source, old.Source),
+		"history":      cfg.History != old.History,
+		"websocket":    !reflect.DeepEqual(cfg.Websocket, old.Websocket),
+		"auth":         !reflect.DeepEqual(cfg.Auth, old.Auth),
+		"admin_listen": cfg.AdminListen != old.AdminListen,
+		"tls":          cfg.TLS != old.TLS,
 	} {
 		if changed {
 			s.log.Warn("config reload: key needs a restart to take effect", "key", key)
@@ -219,6 +257,10 @@ func (s *Service) Reload(cfg *config.Config) error {
 	if s.node != nil && !reflect.DeepEqual(cfg.Cluster, old.Cluster) {
 		s.log.Warn("config reload: key needs a restart to take effect", "key", "cluster")
 	}
+	// The key files named by the running config: a SIGHUP after a key
+	// rotation or a certificate renewal takes effect now, not at the next
+	// poll.
+	s.reloadFiles()
 	s.cfg, s.schedule = &next, sched
 	added, removed := symbolChanges(old.Symbols, next.Symbols)
 	attrs := []any{"symbols", len(next.Symbols), "added", added, "removed", removed}
@@ -322,6 +364,9 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		maxConns = maxClients + 1024
 	}
 	ln = newLimitListener(ln, maxConns)
+	if s.cert != nil {
+		ln = tls.NewListener(ln, s.cert.tlsConfig())
+	}
 	var hub vanilla.Hub
 	if s.simSrv != nil {
 		// Exits when the simulator is shut down below.
@@ -339,6 +384,29 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		}
 		return nil
 	})
+	var adminSrv *http.Server
+	if s.adminLn != nil {
+		adminSrv = newAdminServer(s.admin, s.log)
+		// Exits when adminSrv is shut down below.
+		hub.Go(context.Background(), func(context.Context) error {
+			if err := adminSrv.Serve(s.adminLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve admin: %w", err)
+			}
+			return nil
+		})
+	}
+	// The key files' and the certificate's polls: they stop with the
+	// collection, below.
+	filesCtx, stopFiles := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFiles()
+	hub.Go(filesCtx, s.auth.Run) // returns nil once filesCtx ends
+	if s.cert != nil {
+		// Returns once filesCtx ends.
+		hub.Go(filesCtx, func(ctx context.Context) error {
+			s.cert.run(ctx, s.reloadEvery)
+			return nil
+		})
+	}
 	// The websocket hub: its own context, so that on shutdown clients get
 	// close 1001 before the HTTP server stops (Shutdown does not wait for
 	// hijacked connections).
@@ -348,11 +416,18 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	s.cfgMu.Lock()
 	cfg, sched := s.cfg, s.schedule
 	s.cfgMu.Unlock()
-	attrs := []any{"listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule}
+	attrs := []any{"listen", ln.Addr().String(), "source", cfg.Source.Kind, "symbols", len(cfg.Symbols), "schedule", cfg.Schedule,
+		"auth", s.auth.Enabled(), "tls", s.cert != nil}
+	if s.adminLn != nil {
+		attrs = append(attrs, "admin_listen", s.adminLn.Addr().String())
+	}
 	if s.node != nil {
 		attrs = append(attrs, "cluster", cfg.Cluster.NATSURL, "instance", s.instance)
 	}
 	s.log.Info("tickerd running", attrs...)
+	if exposed(ln.Addr()) && !s.auth.Enabled() {
+		s.log.Warn("listening beyond loopback without auth: anyone who can reach the port may use the API and the websocket (and, with dynamic_symbols, make tickerd collect symbols); configure auth or listen on 127.0.0.1", "listen", ln.Addr().String())
+	}
 	var errs []error
 	s.serving.Store(true)
 	if s.node != nil {
@@ -371,6 +446,7 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	s.serving.Store(false)
 	s.log.Info("stopping")
 	stopWS()
+	stopFiles()
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := s.client.Shutdown(sctx); err != nil {
@@ -385,7 +461,14 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 		errs = append(errs, fmt.Errorf("shut down http server: %w", err))
 		srv.Close()
 	}
+	if adminSrv != nil {
+		if err := adminSrv.Shutdown(hctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down admin http server: %w", err))
+			adminSrv.Close()
+		}
+	}
 	s.closeSim()
+	s.closeAdmin()
 	if err := hub.Wait(); err != nil {
 		errs = append(errs, err)
 	}
@@ -414,6 +497,7 @@ func newHTTPServer(h http.Handler, hc config.HTTP, log *slog.Logger) *http.Serve
 func (s *Service) Close() error {
 	s.client.Close()
 	s.closeSim()
+	s.closeAdmin()
 	return nil
 }
 
