@@ -17,9 +17,9 @@ const maxCtrl = 16
 
 // client is one websocket connection's state. Hub.serve runs in the
 // connection's reader goroutine and waits for the rest of its work: the
-// Hub's pool writers and its own slowLoop while they send for it, the
-// pings and the slow-write check on timers, and the closer once the
-// connection stops.
+// Hub's pool writers and its own slowLoop while they send for it, its
+// opLoop while a subscribe waits, the pings and the slow-write check on
+// timers, and the closer once the connection stops.
 //
 // What a client is sent waits in its outbox: ctrl, a short FIFO of control
 // messages, and the pending update of each subscribed symbol, replaced
@@ -41,8 +41,8 @@ type client struct {
 	roomR *vanilla.Recver[struct{}]
 
 	// bg counts the work on the connection other than the reader's: a
-	// pool writer's while it sends for it, its slowLoop, the closer and
-	// the ping timer's function (counted from when it is armed).
+	// pool writer's while it sends for it, its slowLoop, its opLoop, the
+	// closer and the ping timer's function (counted from when it is armed).
 	// Waited for by Hub.serve.
 	bg    sync.WaitGroup
 	pingT *time.Timer // sends the next ping; armed by startPing and by each answered ping, under mu

@@ -159,7 +159,11 @@ var (
 // whose socket does not take them gets a goroutine of its own, and is
 // disconnected with close code 1008 if its socket takes no bytes for
 // WriteTimeout. Each client has one goroutine of its own otherwise, which
-// reads its messages.
+// reads its messages, and one more while a subscribe of it waits (for a
+// dynamic symbol to reach the board, or the board to catch up with a
+// resuming client), which then carries out the messages read meanwhile.
+// Run also watches the board's epoch: when it changes, each client gets
+// "reset" before any quote of the new epoch.
 //
 // A Hub is safe for concurrent use. Run owns the watchers and the writers
 // and waits for every connection: start it once and serve the Hub until
