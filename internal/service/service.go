@@ -133,17 +133,9 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		s.simSrv = &httpx.Server{Handler: sim.New(s.simOpts), Logger: s.log}
 		base = "http://" + ln.Addr().String()
 	}
-	kind := cfg.Source.Kind
-	if kind == config.KindSim {
-		kind = quote.KindNasdaq // the simulator speaks the nasdaq shape
-	}
-	qo := &quote.Options{
-		BaseURL:   base,
-		UserAgent: cfg.Source.UserAgent,
-		APIKey:    cfg.Source.APIKey,
-		APISecret: cfg.Source.APISecret,
-		Headers:   cfg.Source.Headers,
-	}
+	kind := cfg.Source.QuoteKind() // the simulator speaks the nasdaq shape
+	qo := cfg.Source.QuoteOptions()
+	qo.BaseURL = base
 	src, err := quote.New(kind, qo)
 	if err == nil {
 		base, err = quote.BaseURL(kind, qo)
