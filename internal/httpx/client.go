@@ -216,7 +216,8 @@ func (cl *call) fail(err error) { cl.resp.CloseWithError(err) }
 // the client once written, even on errors.
 func (c *Client) Do(ctx context.Context, req *http.Request) (*http.Response, error) {
 	if req.URL.Host != "" && (req.URL.Host != c.origin.Host || req.URL.Scheme != c.origin.Scheme) {
-		return nil, fmt.Errorf("%w: %s", ErrWrongOrigin, req.URL)
+		// Scheme and host only: the path and query may hold credentials.
+		return nil, fmt.Errorf("%w: %s://%s", ErrWrongOrigin, req.URL.Scheme, req.URL.Host)
 	}
 	if req.ContentLength != 0 && req.Body == nil {
 		return nil, fmt.Errorf("httpx: request with ContentLength %d and no Body", req.ContentLength)

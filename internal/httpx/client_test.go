@@ -316,10 +316,14 @@ func TestClientWrongOrigin(t *testing.T) {
 	srv := newCliRawServer(t, cliEcho)
 	c := cliNewClient(t, srv.URL, nil)
 	ctx := cliCtx(t)
-	for _, u := range []string{"http://127.0.0.2:1/x", "https" + strings.TrimPrefix(srv.URL, "http") + "/x"} {
+	for _, u := range []string{"http://127.0.0.2:1/x?token=s3cr3t", "https" + strings.TrimPrefix(srv.URL, "http") + "/x/s3cr3t"} {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		if _, err := c.Do(ctx, req); !errors.Is(err, ErrWrongOrigin) {
+		_, err := c.Do(ctx, req)
+		if !errors.Is(err, ErrWrongOrigin) {
 			t.Errorf("Do(%s) = %v, want ErrWrongOrigin", u, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("Do(%s) = %v, shows the path or query (which may hold a key)", u, err)
 		}
 	}
 	// An absolute URL of the client's own origin is fine.
