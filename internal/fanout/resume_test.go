@@ -277,6 +277,26 @@ func TestResumeWaitTimesOut(t *testing.T) {
 	c.expectQuote("AAPL", 6)
 }
 
+// TestResumeWaitEpochChanges: a new epoch while a resume waits for the
+// board to catch up ends the wait: the client gets a reset, then full
+// snapshots of the new epoch.
+func TestResumeWaitEpochChanges(t *testing.T) {
+	src := newFakeSource("AAPL")
+	waiting := make(chan struct{}, 1)
+	h := newHarness(t, src, &Options{ResumeWait: waitLimit}, func(h *harness) {
+		h.hub.onWait = func() { waiting <- struct{}{} }
+	})
+	src.set(t, "AAPL", snapQuote("AAPL", 3))
+	c := h.dial(t, "client", "", nil)
+	c.send(`{"op":"subscribe","symbols":["AAPL"],"since":{"epoch":"E1","seq":{"AAPL":5}}}`)
+	<-waiting
+	src.SetEpoch("E2")
+	src.set(t, "AAPL", snapQuote("AAPL", 1))
+	c.expectReset("E2")
+	c.expectSubscribedResume("E2", []string{}, "AAPL")
+	c.expectQuote("AAPL", 1)
+}
+
 // TestBadSince: a bad since gets a bad_request error; the connection
 // stays and the set is unchanged.
 func TestBadSince(t *testing.T) {

@@ -160,8 +160,8 @@ func (h *Hub) await(ctx context.Context, p *pendingSub) {
 	if p.resume && h.opts.ResumeWait > 0 {
 		wctx, cancel := context.WithTimeout(ctx, h.opts.ResumeWait)
 		for _, n := range p.names {
-			if k := p.since.seq[n]; k > 0 {
-				h.awaitSeq(wctx, n, k)
+			if k := p.since.seq[n]; k > 0 && !h.awaitSeq(wctx, n, k, p.since.epoch) {
+				break
 			}
 		}
 		cancel()
@@ -191,18 +191,24 @@ func (h *Hub) awaitSymbols(ctx context.Context, names []string) {
 }
 
 // awaitSeq waits until the board holds a quote of n with a seq of at
-// least k, or n leaves the board, or ctx ends.
-func (h *Hub) awaitSeq(ctx context.Context, n string, k uint64) {
+// least k, or n leaves the board, or ctx ends. It returns false, and the
+// caller waits no more, once the board's epoch is no longer epoch: the
+// client's seqs are void then, and it is answered with a reset.
+func (h *Hub) awaitSeq(ctx context.Context, n string, k uint64, epoch string) bool {
 	v, ok := h.board.Value(n)
 	if !ok {
-		return
+		return true
 	}
 	w := v.Watch()
 	defer w.Close()
 	for {
+		// A new epoch clears the Value; its first snapshot wakes Recv.
 		snap, err := w.Recv(ctx)
-		if err != nil || snap.Quote.Seq >= k {
-			return
+		switch {
+		case h.epochNow().id != epoch:
+			return false
+		case err != nil || snap.Quote.Seq >= k:
+			return true
 		}
 	}
 }
