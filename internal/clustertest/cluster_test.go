@@ -74,12 +74,13 @@ func (n *natsServer) stop(sig syscall.Signal) {
 // instance is one tickerd of a cluster: its id, port and config stay the
 // same across restarts.
 type instance struct {
-	id     string
-	port   int
-	config string
-	proxy  *proxy
-	p      *proc // the latest process; nil before start
-	frozen bool  // SIGSTOPped: waitLeader does not ask it
+	id       string
+	port     int
+	config   string
+	proxy    *proxy      // its upstream
+	nats     *faultProxy // its way to nats-server, or nil for a direct one
+	p        *proc       // the latest process; nil before start
+	isolated bool        // SIGSTOPped or cut off: waitLeader does not ask it
 }
 
 func (i *instance) base() string { return "http://" + hostPort(i.port) }
@@ -103,10 +104,17 @@ type cluster struct {
 // instances and the nats-server.
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return newClusterWith(t, n, false)
+}
+
+// newClusterWith is newCluster; with natsProxies each instance reaches
+// nats-server through its own faultProxy.
+func newClusterWith(t *testing.T, n int, natsProxies bool) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	if *keep {
 		var err error
-		if dir, err = os.MkdirTemp("", "clustertest-"+t.Name()+"-"); err != nil {
+		if dir, err = os.MkdirTemp("", "clustertest-"+strings.ReplaceAll(t.Name(), "/", "_")+"-"); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { t.Logf("-keep: logs in %s", dir) })
@@ -121,6 +129,9 @@ func newCluster(t *testing.T, n int) *cluster {
 	for k := 1; k <= n; k++ {
 		id := "t" + strconv.Itoa(k)
 		inst := &instance{id: id, port: freePort(t), proxy: startProxy(t, id, simAddr, c.log)}
+		if natsProxies {
+			inst.nats = startFaultProxy(t, hostPort(c.nats.port))
+		}
 		inst.config = filepath.Join(dir, id+".yaml")
 		if err := os.WriteFile(inst.config, []byte(c.configYAML(inst)), 0o644); err != nil {
 			t.Fatal(err)
@@ -150,7 +161,15 @@ cluster:
   instance_id: wrong-%s
   lease_ttl: %v
   resume_wait: 2s
-`, inst.proxy.addr(), strings.Join(symbols, ", "), *logLevel, c.nats.url(), inst.id, leaseTTL)
+`, inst.proxy.addr(), strings.Join(symbols, ", "), *logLevel, c.natsURL(inst), inst.id, leaseTTL)
+}
+
+// natsURL is the NATS URL inst is configured with.
+func (c *cluster) natsURL(inst *instance) string {
+	if inst.nats != nil {
+		return "nats://" + inst.nats.addr()
+	}
+	return c.nats.url()
 }
 
 // start starts inst's tickerd (again) without waiting for it.
@@ -233,7 +252,7 @@ func (c *cluster) waitLeader(ctx context.Context, not string) *instance {
 		agreed := ""
 		ok := true
 		for _, inst := range c.insts {
-			if !inst.running() || inst.frozen {
+			if !inst.running() || inst.isolated {
 				continue
 			}
 			ci, err := c.info(ctx, inst)

@@ -338,7 +338,7 @@ func TestFrozenLeader(t *testing.T) {
 	waitSteady(ctx, t, c, cs, time.Now())
 
 	stopped := time.Now()
-	old.frozen = true
+	old.isolated = true
 	if err := old.p.signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestFrozenLeader(t *testing.T) {
 	if err := old.p.signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	old.frozen = false
+	old.isolated = false
 	t.Logf("SIGCONT %s after %v frozen", old.id, resumed.Sub(stopped).Round(time.Millisecond))
 	// Its clients get the successor's quotes through its watch.
 	waitSteady(ctx, t, c, clientsOf(cs, old), resumed)
@@ -545,4 +545,88 @@ func roundAll(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(time.Millisecond)
 	}
 	return out
+}
+
+// Row "leader's NATS connection cut, process alive": the leader's way to
+// nats-server is cut (connections closed, new ones too) or black-holed
+// (bytes held, connections open); it must stop polling before its lease
+// can have expired, a successor collects, and no write of the old leader
+// lands. Healed, it follows the successor and its clients get the
+// successor's quotes.
+func TestLeaderNATSCut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode faultMode
+	}{
+		{"cut", faultCut},
+		{"blackhole", faultHole},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testLeaderNATSCut(t, tc.mode) })
+	}
+}
+
+func testLeaderNATSCut(t *testing.T, mode faultMode) {
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	c := newClusterWith(t, 3, true)
+	old := c.startAll(ctx)
+	cs := c.clients(ctx, c.insts, 1)
+	waitSteady(ctx, t, c, cs, time.Now())
+
+	cut := time.Now()
+	old.nats.set(mode)
+	old.isolated = true
+	next := c.waitLeader(ctx, old.id)
+	wctx, wcancel := context.WithTimeout(ctx, leaseTTL+pulse+5*time.Second)
+	q, _, err := waitQuote(wctx, c.n, clientsOf(cs, c.others(old)...), func(q recvQuote) bool { return q.collected().After(cut) && q.collectedAt != "" })
+	wcancel()
+	if err != nil {
+		t.Fatalf("leader %s cut off from NATS: no new quote on another instance: %v", old.id, err)
+	}
+	t.Logf("leader %s cut off from NATS (%s): %s leads, first new quote %v later", old.id, t.Name(), next.id, q.received.Sub(cut).Round(time.Millisecond))
+	if mode == faultCut {
+		if status, body, err := get(ctx, old.base()+"/readyz"); err != nil || status != http.StatusServiceUnavailable {
+			t.Errorf("GET /readyz of %s cut off from NATS = %d %s (%v), want 503", old.id, status, body, err)
+		}
+	}
+	sleepCtx(ctx, time.Until(cut.Add(leaseTTL+pulse)))
+
+	healed := time.Now()
+	old.nats.set(faultNone)
+	old.isolated = false
+	c.waitReady(ctx, old)
+	// Its clients get the successor's quotes through its watch again.
+	wctx, wcancel = context.WithTimeout(ctx, 10*time.Second)
+	for _, cl := range clientsOf(cs, old) {
+		q, _, err := waitQuote(wctx, c.n, []*wsClient{cl}, func(q recvQuote) bool { return q.collected().After(healed) })
+		if err != nil {
+			t.Errorf("client of %s: no new quote within 10s after its NATS connection healed: %v", old.id, err)
+			continue
+		}
+		t.Logf("healed %s: its client had a new quote %v later", old.id, q.received.Sub(healed).Round(time.Millisecond))
+	}
+	wcancel()
+	if got := c.waitLeader(ctx, ""); got != next {
+		t.Errorf("leader after healing %s = %s, want %s", old.id, got.id, next.id)
+	}
+	sleepCtx(ctx, pulse)
+
+	// The last renewal was before cut: from cut + lease_ttl the lease may
+	// have expired on the server, so the old leader must not poll.
+	for _, r := range c.log.since(cut.Add(leaseTTL)) {
+		if r.inst == old.id {
+			t.Errorf("%s asked the upstream for %s at %s, cut off from NATS since %s (lease_ttl %v)", old.id, r.symbol,
+				r.at.Format("15:04:05.000"), cut.Format("15:04:05.000"), leaseTTL)
+		}
+	}
+	checkSeqs(t, cs)
+	for _, cl := range cs {
+		if !cl.connected() {
+			t.Errorf("client of %s disconnected: %v", cl.inst, cl.err())
+		}
+	}
+	rs := runs(c.log.since(time.Time{}))
+	if len(rs) != 2 || rs[0].inst != old.id || rs[1].inst != next.id {
+		t.Errorf("upstream requests by instance in time order, want %s then %s:\n%s", old.id, next.id, joinRuns(rs))
+	}
 }
