@@ -93,9 +93,10 @@ type Options struct {
 	// behind another's, which the client was connected to. Past it the
 	// subscribe is answered anyway: the symbol is not "recovered", and the
 	// client is sent no quote it has. Zero, the default, does not wait:
-	// right for a single process, whose board is where the seqs come from.
-	// Cluster mode sets cluster.resume_wait. The wait holds up only the
-	// client's later messages, never its reader or other clients.
+	// right for a single process, whose board is where the seqs come from;
+	// in cluster mode the service sets it to cluster.resume_wait. A new
+	// epoch ends the wait. It holds up only the client's later messages,
+	// never its reader or other clients. Negative means zero.
 	ResumeWait time.Duration
 
 	// DemandWait is how long a subscribe waits for a dynamic symbol asked
