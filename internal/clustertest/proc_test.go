@@ -122,6 +122,56 @@ func (p *proc) kill(t *testing.T) (sent, gone time.Time) {
 	return sent, time.Now()
 }
 
+// stop SIGSTOPs the process and waits until every thread of it has
+// stopped (Linux: state T in /proc/PID/task/*/stat; elsewhere, 100ms); it
+// returns the time by which it had stopped.
+func (p *proc) stop(t *testing.T) time.Time {
+	t.Helper()
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		all, err := allThreadsStopped(p.pid())
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			return time.Now()
+		}
+		if all {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) not stopped 2s after SIGSTOP", p.name, p.pid())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allThreadsStopped reports whether every thread of pid is in state T
+// (stopped), per /proc.
+func allThreadsStopped(pid int) (bool, error) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			return false, err
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			return false, fmt.Errorf("parse %s/stat: %q", task.Name(), b)
+		}
+		if b[i+2] != 'T' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // tail returns the last n lines of the file at path.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)

@@ -337,11 +337,8 @@ func TestFrozenLeader(t *testing.T) {
 	cs := c.clients(ctx, c.insts, 1)
 	waitSteady(ctx, t, c, cs, time.Now())
 
-	stopped := time.Now()
 	old.isolated = true
-	if err := old.p.signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stopped := old.p.stop(t)
 	t.Cleanup(func() { _ = old.p.signal(syscall.SIGCONT) }) // not left stopped should the test end early
 	next := c.waitLeader(ctx, old.id)
 	wctx, wcancel := context.WithTimeout(ctx, leaseTTL+pulse+5*time.Second)
