@@ -135,8 +135,9 @@ type Board interface {
 // or never (the leader is past its limit): the Hub waits for it up to
 // Options.DemandWait, without blocking anyone else, and calls Remove if it
 // does not come. Remove withdraws a symbol Add asked for. Both must be
-// safe for concurrent use, must not block, and must not call back into
-// the Hub.
+// safe for concurrent use, must return promptly (the Hub calls them with
+// its lock held; neither waits for the network), and must not call back
+// into the Hub.
 type Demand interface {
 	Add(sym string) bool
 	Remove(sym string)
