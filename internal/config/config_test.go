@@ -406,6 +406,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("source:\n  kind: json\n  json: {url: 'https://q.example/{symbol}', price: 'a[\"b c\"].d', error_if: ['x=1', '!y']}\nsymbols: [eur/usd]\n"))
 	f.Add([]byte("http: {max_connections: 10, idle_timeout: 2s}\nlog: {format: json, level: debug, access: true}\n"))
 	f.Add([]byte("cluster: {nats_url: \"nats://127.0.0.1:4222,tls://h:1\", bucket: b, lease_ttl: 2s, tls: {cert_file: x}}\n"))
+	f.Add([]byte("auth: {jwt: {issuer: x, leeway: 1s}, public_paths: [/healthz, \"/s/*\", a], ws_first_message: true}\nadmin_listen: \"127.0.0.1:0\"\n"))
+	f.Add([]byte("tls: {cert_file: config.yaml, key_file: config.yaml}\nauth:\n  api_keys_file: config.yaml\n"))
 	f.Add([]byte("\xef\xbb\xbfhistory: 3\n# \xe2\x80\x94\n"))
 	f.Add([]byte("history: 1\n\xed\xa0\x80\n")) // a UTF-16 surrogate in UTF-8: invalid
 	f.Fuzz(func(t *testing.T, data []byte) {
