@@ -14,6 +14,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -218,6 +219,15 @@ type Websocket struct {
 	WriteTimeout time.Duration
 	// PingInterval is the time between pings; 1s to 1h.
 	PingInterval time.Duration
+	// MaxClientsPerIP caps the websocket connections open at once from
+	// one client address (IPv6: one /64); 0 means no cap of its own.
+	// Upgrades past it get HTTP 429.
+	MaxClientsPerIP int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client for MaxClientsPerIP: the client is the rightmost address of
+	// the header that is not a trusted proxy. Nil means none: the peer's
+	// address is the client's.
+	TrustedProxies []netip.Prefix
 }
 
 // Default returns the configuration used for keys a file omits: the values
