@@ -57,6 +57,17 @@ type Options struct {
 // defaultReloadInterval is Options.ReloadInterval's default.
 const defaultReloadInterval = 5 * time.Second
 
+// headOfLineTimeout is how long the answer at the head of the pipelined
+// line may take (httpx.Options.ResponseTimeout) for a collection timeout
+// of d: a quarter of it, at least 100ms. Every request of a pulse waits
+// behind the head, so a hung or trickled answer must be given up on well
+// before the requests behind it time out: the connection is reset, they
+// are sent again on a new one, and the hung symbol alone misses the
+// pulse. (At 2 x d, one hung symbol made every symbol stale.)
+func headOfLineTimeout(d time.Duration) time.Duration {
+	return max(d/4, 100*time.Millisecond)
+}
+
 // MaxHeaderBytes bounds a request's header on the main listener.
 const MaxHeaderBytes = 64 << 10
 
@@ -145,7 +156,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		s.closeAdmin()
 		return nil, fmt.Errorf("quote source: %w", err)
 	}
-	client, err := httpx.NewClient(base, &httpx.Options{MaxInFlight: cfg.Source.MaxInFlight, ResponseTimeout: 2 * cfg.Source.Timeout})
+	client, err := httpx.NewClient(base, &httpx.Options{MaxInFlight: cfg.Source.MaxInFlight, ResponseTimeout: headOfLineTimeout(cfg.Source.Timeout)})
 	if err != nil {
 		s.closeSim()
 		s.closeAdmin()
