@@ -1,8 +1,10 @@
 package service
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // limitListener caps the connections open at once from a listener: Accept
@@ -44,15 +46,60 @@ func (l *limitListener) Close() error {
 	return err
 }
 
-// limitConn gives its slot back on the first Close.
+// limitConn gives its slot back on the first Close, then runs the
+// functions given to afterClose. It passes SyscallConn and SetWriteBuffer
+// through, so that the websocket hub can bound the socket's send buffer.
 type limitConn struct {
 	net.Conn
-	once    sync.Once
 	release func()
+
+	mu     sync.Mutex
+	closed bool     // guarded by mu
+	after  []func() // guarded by mu; run by the first Close
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.mu.Lock()
+	first := !c.closed
+	c.closed = true
+	after := c.after
+	c.after = nil
+	c.mu.Unlock()
+	if first {
+		c.release()
+		for _, f := range after {
+			f()
+		}
+	}
 	return err
+}
+
+// afterClose arranges for f to run once c is closed: at the first Close,
+// or now if that has happened.
+func (c *limitConn) afterClose(f func()) {
+	c.mu.Lock()
+	if !c.closed {
+		c.after = append(c.after, f)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	f()
+}
+
+// SyscallConn is the underlying connection's, when it has one.
+func (c *limitConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+// SetWriteBuffer is the underlying connection's, when it has one.
+func (c *limitConn) SetWriteBuffer(n int) error {
+	if b, ok := c.Conn.(interface{ SetWriteBuffer(int) error }); ok {
+		return b.SetWriteBuffer(n)
+	}
+	return errors.ErrUnsupported
 }

@@ -209,7 +209,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	} else {
 		s.admin = adminHandler(r, metrics)
 	}
-	r.Get("/ws", s.fanout.ServeHTTP)
+	r.Get("/ws", newPerIPLimit(ws.MaxClientsPerIP, ws.TrustedProxies, s.reg).wrap(s.fanout.ServeHTTP))
 	r.Get("/*", web.Handler().ServeHTTP)
 	s.handler = guard(r, accessOptions{
 		auth:           s.auth,

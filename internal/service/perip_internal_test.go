@@ -1,0 +1,102 @@
+package service
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"syscall"
+	"testing"
+)
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	tests := []struct {
+		name   string
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"direct", "192.0.2.1:5000", nil, "192.0.2.1"},
+		{"direct_ignores_xff", "192.0.2.1:5000", []string{"198.51.100.7"}, "192.0.2.1"},
+		{"proxy", "10.0.0.2:5000", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"proxy_chain", "10.0.0.2:5000", []string{"203.0.113.9, 198.51.100.7, 10.1.1.1"}, "198.51.100.7"},
+		{"proxy_headers_joined", "10.0.0.2:5000", []string{"203.0.113.9", "198.51.100.7"}, "198.51.100.7"},
+		{"proxy_spoof_left", "10.0.0.2:5000", []string{"10.9.9.9, 198.51.100.7"}, "198.51.100.7"},
+		{"proxy_no_header", "10.0.0.2:5000", nil, "10.0.0.2"},
+		{"proxy_all_trusted", "10.0.0.2:5000", []string{"10.3.3.3"}, "10.3.3.3"},
+		{"proxy_garbage", "10.0.0.2:5000", []string{"198.51.100.7, bogus"}, "10.0.0.2"},
+		{"proxy_empty_entries", "10.0.0.2:5000", []string{"198.51.100.7,, "}, "198.51.100.7"},
+		{"proxy_v6", "[::1]:5000", []string{"2001:db8::5"}, "2001:db8::5"},
+		{"mapped", "[::ffff:192.0.2.1]:5000", nil, "192.0.2.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &http.Request{RemoteAddr: tc.remote, Header: http.Header{}}
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			got, ok := clientAddr(r, trusted)
+			if !ok || got.String() != tc.want {
+				t.Errorf("clientAddr(%s, %q) = %v, %v; want %s", tc.remote, tc.xff, got, ok, tc.want)
+			}
+		})
+	}
+	if _, ok := clientAddr(&http.Request{RemoteAddr: "pipe"}, trusted); ok {
+		t.Errorf("clientAddr(pipe) ok, want not")
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"192.0.2.1:1", "192.0.2.1/32"},
+		{"[2001:db8:1:2:3:4:5:6]:1", "2001:db8:1:2::/64"},
+	}
+	for _, tc := range tests {
+		if got, ok := clientKey(&http.Request{RemoteAddr: tc.remote}, nil); !ok || got.String() != tc.want {
+			t.Errorf("clientKey(%s) = %v, %v; want %s", tc.remote, got, ok, tc.want)
+		}
+	}
+}
+
+// TestLimitConnSocket: a limitConn passes the socket through, so that the
+// websocket hub can bound its send buffer, and runs afterClose hooks
+// once, on the first Close or at once after it.
+func TestLimitConnSocket(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 1)
+	defer ln.Close()
+	client, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		t.Fatalf("accepted %T, want a syscall.Conn", c)
+	}
+	if _, err := sc.SyscallConn(); err != nil {
+		t.Errorf("SyscallConn() = %v", err)
+	}
+	if err := c.(interface{ SetWriteBuffer(int) error }).SetWriteBuffer(32 << 10); err != nil {
+		t.Errorf("SetWriteBuffer() = %v", err)
+	}
+	lc := c.(*limitConn)
+	calls := 0
+	lc.afterClose(func() { calls++ })
+	c.Close()
+	c.Close()
+	if calls != 1 {
+		t.Errorf("afterClose hook ran %d times after two Closes, want 1", calls)
+	}
+	lc.afterClose(func() { calls++ })
+	if calls != 2 {
+		t.Errorf("afterClose after Close ran %d hooks in all, want 2 (the late one at once)", calls)
+	}
+}
