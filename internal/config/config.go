@@ -306,6 +306,15 @@ func Load(path string) (*Config, error) {
 //     URLs; a bucket or instance id that is not a NATS subject token; a
 //     cluster.tls certificate without its key or a key without its
 //     certificate; cluster files that do not exist ([ErrInvalidValue]);
+//   - auth: a key file (jwt.hmac_secret_file, jwt.public_key_file,
+//     jwt.jwks_file, api_keys_file) that does not exist or that
+//     internal/auth does not accept, at its own line; issuer or audience
+//     without a JWT key file; ws_first_message without any key file; a
+//     public path that is not clean; admin_listen not empty nor a
+//     host:port; a tls certificate without its key or a key without its
+//     certificate, or a pair that does not load (the key does not match,
+//     not PEM); websocket.trusted_proxies entries that are neither an IP
+//     address nor a CIDR prefix ([ErrInvalidValue]);
 //   - source.json (kind json): a url that quote.CheckJSONURL rejects, a
 //     path quote.CheckJSONPath rejects, a condition
 //     quote.CheckJSONCondition rejects, each at its own line; no url or
