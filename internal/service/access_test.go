@@ -366,3 +366,36 @@ func TestExposureWarning(t *testing.T) {
 		t.Errorf("log on loopback = %q, want no warning about auth", s)
 	}
 }
+
+// TestAuthKeysReload: an API key added to the file works after Reload
+// (SIGHUP), and a removed one stops working; Run's poll finds changes by
+// itself too.
+func TestAuthKeysReload(t *testing.T) {
+	const added = "added-later-key-0123456789"
+	t.Run("on_reload", func(t *testing.T) {
+		cfg := authConfig(t)
+		r := start(t, cfg, &service.Options{ReloadInterval: time.Hour})
+		if resp, _ := do(t, r.client, http.MethodGet, r.url+"/api/quotes", bearer(added)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("GET with a key not in the file = %d, want 401", resp.StatusCode)
+		}
+		writeTestFile(t, cfg.Auth.APIKeysFile, []byte(added+"\n"))
+		if err := r.svc.Reload(cfg); err != nil {
+			t.Fatalf("Reload() = %v", err)
+		}
+		if resp, _ := do(t, r.client, http.MethodGet, r.url+"/api/quotes", bearer(added)); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET with the added key after Reload = %d, want 200", resp.StatusCode)
+		}
+		if resp, _ := do(t, r.client, http.MethodGet, r.url+"/api/quotes", bearer(apiKey)); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET with a removed key after Reload = %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("on_poll", func(t *testing.T) {
+		cfg := authConfig(t)
+		r := start(t, cfg, &service.Options{ReloadInterval: 10 * time.Millisecond})
+		writeTestFile(t, cfg.Auth.APIKeysFile, []byte(apiKey+"\n"+added+"\n"))
+		until(t, "the added key not accepted", func() bool {
+			resp, _ := do(t, r.client, http.MethodGet, r.url+"/api/quotes", bearer(added))
+			return resp.StatusCode == http.StatusOK
+		})
+	})
+}
