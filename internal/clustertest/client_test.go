@@ -37,15 +37,16 @@ type recvStatus struct {
 
 // serverMessage is the part of a server message the test reads.
 type serverMessage struct {
-	Type        string  `json:"type"`
-	Symbol      string  `json:"symbol"`
-	Seq         uint64  `json:"seq"`
-	Price       float64 `json:"price"`
-	CollectedAt string  `json:"collected_at"`
-	Epoch       string  `json:"epoch"`
-	Stale       bool    `json:"stale"`
-	Code        string  `json:"code"`
-	Message     string  `json:"message"`
+	Type        string   `json:"type"`
+	Symbol      string   `json:"symbol"`
+	Seq         uint64   `json:"seq"`
+	Price       float64  `json:"price"`
+	CollectedAt string   `json:"collected_at"`
+	Epoch       string   `json:"epoch"`
+	Stale       bool     `json:"stale"`
+	Code        string   `json:"code"`
+	Message     string   `json:"message"`
+	Symbols     []string `json:"symbols"`
 }
 
 // notifier wakes waiters whenever any client records a message. It is
@@ -88,6 +89,8 @@ type wsClient struct {
 	resetFirst bool     // a reset came before any quote
 	statuses   []recvStatus
 	errs       []string // "error" messages
+	unknown    []string // symbols of "unknown_symbol" errors
+	lastSubs   []string // symbols of the latest "subscribed"
 	readErr    error    // why the reader stopped
 	disconnect time.Time
 }
@@ -160,6 +163,7 @@ func (c *wsClient) read() {
 				c.subRaw = data
 			}
 			c.epochs = append(c.epochs, m.Epoch)
+			c.lastSubs = m.Symbols
 		case "status":
 			c.statuses = append(c.statuses, recvStatus{m.Symbol, m.Stale, now})
 		case "reset":
@@ -168,7 +172,11 @@ func (c *wsClient) read() {
 				c.resetFirst = true
 			}
 		case "error":
-			c.errs = append(c.errs, m.Code+": "+m.Message)
+			if m.Code == "unknown_symbol" {
+				c.unknown = append(c.unknown, m.Symbols...)
+			} else {
+				c.errs = append(c.errs, m.Code+": "+m.Message)
+			}
 		}
 		c.mu.Unlock()
 		c.n.notify()
@@ -230,6 +238,14 @@ func (c *wsClient) subRawCopy() string {
 	return string(c.subRaw)
 }
 
+// subscription returns the symbols of the latest "subscribed" and of
+// every unknown_symbol error so far.
+func (c *wsClient) subscription() (subs, unknown []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.lastSubs...), append([]string(nil), c.unknown...)
+}
+
 // epoch returns the epoch of the first "subscribed" reply.
 func (c *wsClient) epoch() string {
 	c.mu.Lock()
@@ -272,7 +288,8 @@ func waitQuote(ctx context.Context, n *notifier, cs []*wsClient, ok func(recvQuo
 // checkSeqs checks the quotes of every client: per client and symbol, seq
 // strictly increases (never repeats, never goes back); across clients, one
 // (symbol, seq) is one snapshot (price and collected_at); no client got a
-// reset or an error message.
+// reset or an error message (an unknown_symbol is checked by the tests
+// that remove symbols).
 func checkSeqs(t *testing.T, cs []*wsClient) {
 	t.Helper()
 	type key struct {

@@ -133,7 +133,7 @@ func newClusterWith(t *testing.T, n int, natsProxies bool) *cluster {
 			inst.nats = startFaultProxy(t, hostPort(c.nats.port))
 		}
 		inst.config = filepath.Join(dir, id+".yaml")
-		if err := os.WriteFile(inst.config, []byte(c.configYAML(inst)), 0o644); err != nil {
+		if err := os.WriteFile(inst.config, []byte(c.configYAML(inst, symbols)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		c.insts = append(c.insts, inst)
@@ -141,9 +141,9 @@ func newClusterWith(t *testing.T, n int, natsProxies bool) *cluster {
 	return c
 }
 
-// configYAML is inst's config file. The listen address and instance id
+// configYAML is inst's config file, collecting symbols. The listen address and instance id
 // come from TICKERD_LISTEN and TICKERD_INSTANCE_ID instead (see start).
-func (c *cluster) configYAML(inst *instance) string {
+func (c *cluster) configYAML(inst *instance, symbols []string) string {
 	return fmt.Sprintf(`listen: "127.0.0.1:1"
 source:
   kind: nasdaq

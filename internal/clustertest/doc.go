@@ -20,6 +20,8 @@
 //   - TestUpstreamDown: every instance's clients see the same stale status.
 //   - TestNATSUnreachableAtStart: /readyz 503 with a reason, then ready.
 //   - TestResumeOnAnotherInstance: since on another instance.
+//   - TestReloadOnLeader: a SIGHUP on the leader removes and adds a symbol
+//     for the clients of every instance.
 //   - TestFailoverTime: SIGKILL failover time over -failover-runs runs,
 //     logged as p50, p99 and max.
 //
