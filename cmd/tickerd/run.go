@@ -279,18 +279,22 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 }
 
 // healthcheckFlags returns the healthcheck subcommand's flag set, which
-// prints nothing, and its -url. The default URL's port is
-// TICKERD_LISTEN's, else the config file's (TICKERD_CONFIG, else
-// ./config.yaml), else 8080.
+// prints nothing, and its -url. The default URL's port is the config
+// file's admin_listen (TICKERD_CONFIG, else ./config.yaml), where /healthz
+// is when it is set, else TICKERD_LISTEN's, else the file's listen, else
+// 8080.
 func healthcheckFlags(getenv func(string) string) (*flag.FlagSet, *string) {
 	fs := newFlagSet("tickerd healthcheck")
 	listen := getenv("TICKERD_LISTEN")
-	if listen == "" {
-		path := getenv("TICKERD_CONFIG")
-		if path == "" {
-			path = defaultConfigPath
-		}
-		if cfg, err := config.Load(path); err == nil {
+	path := getenv("TICKERD_CONFIG")
+	if path == "" {
+		path = defaultConfigPath
+	}
+	if cfg, err := config.Load(path); err == nil {
+		switch {
+		case cfg.AdminListen != "":
+			listen = cfg.AdminListen
+		case listen == "":
 			listen = cfg.Listen
 		}
 	}
