@@ -139,6 +139,12 @@ func TestContainerDeployClusterKubernetes(t *testing.T) {
 	if p := dig(dep, "spec", "template", "spec", "containers", 0, "readinessProbe", "httpGet", "path"); p != "/readyz" {
 		t.Errorf("readinessProbe path = %v, want /readyz", p)
 	}
+	if p := dig(dep, "spec", "template", "spec", "containers", 0, "readinessProbe", "httpGet", "port"); p != "admin" {
+		t.Errorf("readinessProbe port = %v, want admin (admin_listen)", p)
+	}
+	if p := dig(dep, "spec", "template", "metadata", "annotations", "prometheus.io/port"); p != "9090" {
+		t.Errorf("prometheus.io/port = %v, want 9090 (admin_listen)", p)
+	}
 }
 
 // TestContainerDeployClusterCompose checks deploy/cluster/compose.yaml: a

@@ -150,8 +150,8 @@ func TestContainerDeployKubernetes(t *testing.T) {
 	}
 	if cfg, err := config.Load(path); err != nil {
 		t.Errorf("config.Load(ConfigMap config.yaml) = %v, want nil", err)
-	} else if cfg.Listen != "0.0.0.0:8080" {
-		t.Errorf("ConfigMap config listen = %q, want %q", cfg.Listen, "0.0.0.0:8080")
+	} else if cfg.Listen != "0.0.0.0:8080" || cfg.AdminListen != "0.0.0.0:9090" {
+		t.Errorf("ConfigMap config listen, admin_listen = %q, %q, want %q, %q", cfg.Listen, cfg.AdminListen, "0.0.0.0:8080", "0.0.0.0:9090")
 	}
 
 	dep := byKind["Deployment"].Spec
@@ -172,8 +172,8 @@ func TestContainerDeployKubernetes(t *testing.T) {
 	if c.Image != "tickerd:latest" {
 		t.Errorf("image = %q, want tickerd:latest", c.Image)
 	}
-	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8080 || c.Ports[0].Name != "http" {
-		t.Errorf("ports = %+v, want http 8080", c.Ports)
+	if len(c.Ports) != 2 || c.Ports[0].ContainerPort != 8080 || c.Ports[0].Name != "http" || c.Ports[1].ContainerPort != 9090 || c.Ports[1].Name != "admin" {
+		t.Errorf("ports = %+v, want http 8080 and admin 9090 (admin_listen)", c.Ports)
 	}
 	for _, p := range []struct {
 		name, got, port, want string
@@ -181,8 +181,8 @@ func TestContainerDeployKubernetes(t *testing.T) {
 		{"readinessProbe", c.ReadinessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Port, "/readyz"},
 		{"livenessProbe", c.LivenessProbe.HTTPGet.Path, c.LivenessProbe.HTTPGet.Port, "/healthz"},
 	} {
-		if p.got != p.want || p.port != "http" {
-			t.Errorf("%s = GET %s on port %q, want GET %s on port http", p.name, p.got, p.port, p.want)
+		if p.got != p.want || p.port != "admin" {
+			t.Errorf("%s = GET %s on port %q, want GET %s on port admin (admin_listen)", p.name, p.got, p.port, p.want)
 		}
 	}
 	if c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
