@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -486,9 +487,10 @@ func TestNATSUnreachableAtStart(t *testing.T) {
 	checkSeqs(t, cs)
 }
 
-// TestFailoverTime kills the leader -failover-runs times, restarting it
-// each time, and logs kill -> first new quote on a surviving instance:
-// p50, p99 and max. Each must be within lease_ttl + 1s.
+// TestFailoverTime kills the leader -failover-runs times, each at a random
+// phase of the pulse, restarting it each time, and logs kill -> first new
+// quote on a surviving instance: p50, p99 and max. Each must be within
+// lease_ttl + 1s.
 func TestFailoverTime(t *testing.T) {
 	n := *failoverRuns
 	if n <= 0 {
@@ -508,6 +510,9 @@ func TestFailoverTime(t *testing.T) {
 			}
 		}
 		waitSteady(ctx, t, c, live, time.Now())
+		// A random phase against the pulses and the lease renewals, which
+		// a kill right after a quote would be locked to.
+		sleepCtx(ctx, rand.N(pulse))
 		d, next := killLeader(ctx, t, c, leader, cs)
 		ds = append(ds, d)
 		c.start(leader)
