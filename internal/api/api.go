@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,11 @@ type Options struct {
 	Logger *slog.Logger
 	// AccessLog logs every request at info level.
 	AccessLog bool
+	// NormalizeSymbol checks and normalises the symbols of ?symbols=, as
+	// the source spells them (config.Source's NormalizeSymbol); an error
+	// that is a *quote.SymbolError has its Reason shown. Nil means
+	// config.NormalizeSymbol.
+	NormalizeSymbol func(sym string) (string, error)
 }
 
 // Handler returns the API routes on a chi router, with request ids, panic
@@ -102,7 +108,10 @@ func Handler(b *board.Board, opts *Options) chi.Router {
 	if opts != nil {
 		o = *opts
 	}
-	a.ready, a.lastSuccess = o.Ready, o.LastSuccess
+	a.ready, a.lastSuccess, a.normalize = o.Ready, o.LastSuccess, o.NormalizeSymbol
+	if a.normalize == nil {
+		a.normalize = config.NormalizeSymbol
+	}
 	if o.Logger != nil {
 		a.log = o.Logger
 	}
@@ -139,6 +148,7 @@ type api struct {
 	ready       func() error
 	lastSuccess func() time.Time
 	now         func() time.Time
+	normalize   func(string) (string, error)
 	log         *slog.Logger
 }
 
@@ -146,7 +156,7 @@ func (a *api) quotes(w http.ResponseWriter, r *http.Request) {
 	syms := a.b.Symbols().All()
 	var unknown []string
 	if q, ok := r.URL.Query()["symbols"]; ok {
-		want, err := querySymbols(strings.Join(q, ","))
+		want, err := querySymbols(strings.Join(q, ","), a.normalize)
 		if err != "" {
 			writeError(w, r, http.StatusBadRequest, err)
 			return
@@ -171,7 +181,7 @@ func (a *api) quotes(w http.ResponseWriter, r *http.Request) {
 // querySymbols parses a ?symbols= list: comma-separated, upper-cased,
 // duplicates and empty entries dropped, in the order given. It returns a
 // message for the client when the list is not acceptable.
-func querySymbols(list string) ([]string, string) {
+func querySymbols(list string, normalize func(string) (string, error)) ([]string, string) {
 	var out []string
 	seen := make(map[string]bool)
 	for s := range strings.SplitSeq(list, ",") {
@@ -179,9 +189,13 @@ func querySymbols(list string) ([]string, string) {
 		if s == "" {
 			continue
 		}
-		sym, err := config.NormalizeSymbol(s)
+		sym, err := normalize(s)
 		if err != nil {
-			return nil, "invalid symbol " + strconv.Quote(s) + " in symbols"
+			msg := "invalid symbol " + strconv.Quote(s) + " in symbols"
+			if se, ok := errors.AsType[*quote.SymbolError](err); ok {
+				msg += ": " + se.Reason
+			}
+			return nil, msg
 		}
 		if seen[sym] {
 			continue

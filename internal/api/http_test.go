@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/tickerd/tickerd/internal/api"
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/collector"
+	"github.com/tickerd/tickerd/internal/config"
 )
 
 // do sends method url with header h on a client that does not decompress,
@@ -353,5 +355,31 @@ func TestAccessLogAndRecover(t *testing.T) {
 	}
 	if access[0]["request_id"] != id {
 		t.Errorf("access log request_id = %v, want the X-Request-Id sent, %q", access[0]["request_id"], id)
+	}
+}
+
+// TestQuotesQuerySourceSyntax: ?symbols= is checked in the source's own
+// symbol syntax, and a refusal says it.
+func TestQuotesQuerySourceSyntax(t *testing.T) {
+	b := board.New(nil)
+	tests := []struct {
+		name, kind, query string
+		status            int
+		says              string
+	}{
+		{"binance_refuses_dash", config.KindBinance, "?symbols=BTC-USD", 400, "such as BTCUSDT"},
+		{"binance_takes_its_own", config.KindBinance, "?symbols=btcusdt", 200, `"unknown":["BTCUSDT"]`},
+		{"json_takes_slash", config.KindJSON, "?symbols=EUR/USD", 200, `"unknown":["EUR/USD"]`},
+		{"sim_refuses_slash", config.KindSim, "?symbols=EUR/USD", 400, `invalid symbol \"EUR/USD\"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := config.Source{Kind: tc.kind}
+			url := serve(t, b, &api.Options{NormalizeSymbol: src.NormalizeSymbol})
+			resp, body := do(t, http.MethodGet, url+"/api/quotes"+tc.query, nil)
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.says) {
+				t.Errorf("GET /api/quotes%s with kind %s = %d %s, want %d saying %s", tc.query, tc.kind, resp.StatusCode, body, tc.status, tc.says)
+			}
+		})
 	}
 }

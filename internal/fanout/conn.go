@@ -133,7 +133,7 @@ func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, q query)
 	if h.register(c) {
 		if len(q.symbols) > 0 || q.since != nil {
 			c.run(stopCtx, func() *pendingSub {
-				req, werr := q.request(h.opts.MaxSymbolsPerClient)
+				req, werr := q.request(h.opts.MaxSymbolsPerClient, h.opts.NormalizeSymbol)
 				if werr != nil {
 					c.replyError(werr)
 					return nil
@@ -302,7 +302,7 @@ func parseQuery(v url.Values) (query, error) {
 // request returns the subscribe that the query asks for on connect: its
 // symbols, and since (at most one, of at most readLimit bytes, like a
 // message), or the error to send the client.
-func (q query) request(maxSyms int) (request, *wireError) {
+func (q query) request(maxSyms int, norm normalizer) (request, *wireError) {
 	req := request{Op: opSubscribe, Symbols: q.symbols}
 	switch {
 	case len(q.since) > 1:
@@ -312,7 +312,7 @@ func (q query) request(maxSyms int) (request, *wireError) {
 	case len(q.symbols) == 0:
 		return request{}, newError(CodeBadRequest, "since without symbols: want ?symbols=AAPL,MSFT&since=...")
 	case len(q.since) == 1:
-		s, werr := parseSince([]byte(q.since[0]), maxSyms)
+		s, werr := parseSince([]byte(q.since[0]), maxSyms, norm)
 		if werr != nil {
 			return request{}, werr
 		}

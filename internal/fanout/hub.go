@@ -107,6 +107,14 @@ type Options struct {
 	// later messages.
 	DemandWait time.Duration
 
+	// NormalizeSymbol checks and normalises a symbol a client names: it
+	// must accept what the source can collect (config.Source's
+	// NormalizeSymbol), so that a client cannot make the collector ask for
+	// a symbol in another provider's spelling. An error that is a
+	// *quote.SymbolError has its Reason shown to the client. Nil means
+	// config.NormalizeSymbol.
+	NormalizeSymbol func(sym string) (string, error)
+
 	Logger     *slog.Logger          // connections and rejections; nil discards
 	Registerer prometheus.Registerer // where the metrics are registered; nil means no metrics
 }
@@ -284,6 +292,9 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 	}
 	if o.DemandWait <= 0 {
 		o.DemandWait = defaultDemandWait
+	}
+	if o.NormalizeSymbol == nil {
+		o.NormalizeSymbol = config.NormalizeSymbol
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -62,7 +62,7 @@ func (c *client) carryOut(m message) *pendingSub {
 		c.replyError(newError(CodeBadRequest, "binary messages are not supported: send JSON text"))
 		return nil
 	}
-	req, werr := parseRequest(m.data, c.h.opts.MaxSymbolsPerClient)
+	req, werr := parseRequest(m.data, c.h.opts.MaxSymbolsPerClient, c.h.opts.NormalizeSymbol)
 	if werr != nil {
 		c.replyError(werr)
 		return nil

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -55,7 +56,7 @@ func newError(code, msg string) *wireError {
 // known op and, for subscribe and unsubscribe, at least one symbol (not yet
 // normalised); a subscribe's "since" is parsed into req.since, naming at
 // most maxSyms symbols. Only a subscribe may carry "since".
-func parseRequest(data []byte, maxSyms int) (request, *wireError) {
+func parseRequest(data []byte, maxSyms int, norm normalizer) (request, *wireError) {
 	var req request
 	if err := json.Unmarshal(data, &req); err != nil {
 		return request{}, newError(CodeBadRequest, "want a JSON object such as {\"op\":\"subscribe\",\"symbols\":[\"AAPL\"]}: "+err.Error())
@@ -77,7 +78,7 @@ func parseRequest(data []byte, maxSyms int) (request, *wireError) {
 		}
 		return req, nil
 	}
-	s, werr := parseSince(req.Since, maxSyms)
+	s, werr := parseSince(req.Since, maxSyms, norm)
 	if werr != nil {
 		return request{}, werr
 	}
@@ -85,15 +86,27 @@ func parseRequest(data []byte, maxSyms int) (request, *wireError) {
 	return req, nil
 }
 
+// normalizer is Options.NormalizeSymbol, with its default.
+type normalizer func(string) (string, error)
+
 // normalize returns the normalised form of a symbol from a client, or an
-// invalid_symbol error naming it.
-func normalize(s string) (string, *wireError) {
-	n, err := config.NormalizeSymbol(s)
+// invalid_symbol error naming it and saying the source's syntax.
+func (f normalizer) normalize(s string) (string, *wireError) {
+	n, err := f(s)
 	if err != nil {
-		return "", newError(CodeInvalidSymbol, "invalid symbol "+shortQuote(s)+": want 1 to "+
-			strconv.Itoa(config.MaxSymbolLen)+" letters, digits, '.', '-' or '^'")
+		return "", newError(CodeInvalidSymbol, "invalid symbol "+shortQuote(s)+": "+symbolSyntax(err))
 	}
 	return n, nil
+}
+
+// symbolSyntax says what a symbol should look like, from the error that
+// rejected it: the source's own words when it gives them (a
+// *quote.SymbolError), else the default syntax's.
+func symbolSyntax(err error) string {
+	if se, ok := errors.AsType[*quote.SymbolError](err); ok {
+		return se.Reason
+	}
+	return "want 1 to " + strconv.Itoa(config.MaxSymbolLen) + " letters, digits, '.', '-' or '^'"
 }
 
 // shortQuote quotes s for a message, cut to a readable length.

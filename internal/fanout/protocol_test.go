@@ -36,7 +36,7 @@ func TestParseRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, werr := parseRequest([]byte(tt.in), 100)
+			req, werr := parseRequest([]byte(tt.in), 100, config.NormalizeSymbol)
 			switch {
 			case tt.code == "" && werr != nil:
 				t.Fatalf("parseRequest(%s) = error %s %q, want op %q", tt.in, werr.Code, werr.Message, tt.op)
@@ -68,7 +68,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, werr := resolve(tt.in, star)
+			got, werr := resolve(tt.in, star, config.NormalizeSymbol)
 			if tt.code != "" {
 				if werr == nil || werr.Code != tt.code {
 					t.Fatalf("resolve(%q) = %q, %+v, want error %q", tt.in, got, werr, tt.code)
@@ -157,7 +157,7 @@ func FuzzParseRequest(f *testing.F) {
 	}
 	const maxSyms = 3
 	f.Fuzz(func(t *testing.T, data []byte) {
-		req, werr := parseRequest(data, maxSyms)
+		req, werr := parseRequest(data, maxSyms, config.NormalizeSymbol)
 		if werr != nil {
 			if werr.Code == "" || werr.Message == "" {
 				t.Fatalf("parseRequest(%q) = error %+v, want a code and a message", data, werr)
@@ -184,7 +184,7 @@ func FuzzParseRequest(f *testing.F) {
 				}
 			}
 		}
-		names, werr := resolve(req.Symbols, []string{"AAPL"})
+		names, werr := resolve(req.Symbols, []string{"AAPL"}, config.NormalizeSymbol)
 		if werr != nil {
 			return
 		}

@@ -32,7 +32,7 @@ type sinceJSON struct {
 // fields are ignored, as in requests. Absent or null, it returns nil.
 // Every error is a bad_request: the client's resume state is broken, not
 // its subscription.
-func parseSince(raw json.RawMessage, maxSyms int) (*since, *wireError) {
+func parseSince(raw json.RawMessage, maxSyms int, norm normalizer) (*since, *wireError) {
 	if len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil, nil
 	}
@@ -51,7 +51,7 @@ func parseSince(raw json.RawMessage, maxSyms int) (*since, *wireError) {
 	}
 	s := &since{epoch: *in.Epoch, seq: make(map[string]uint64, len(in.Seq))}
 	for k, v := range in.Seq {
-		n, werr := normalize(k)
+		n, werr := norm.normalize(k)
 		if werr != nil {
 			return nil, newError(CodeBadRequest, "since: seq: "+werr.Message)
 		}

@@ -50,7 +50,7 @@ type pendingSub struct {
 func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	names, werr := resolve(req.Symbols, h.configured)
+	names, werr := resolve(req.Symbols, h.configured, h.opts.NormalizeSymbol)
 	if werr != nil {
 		return nil, werr
 	}
@@ -356,7 +356,7 @@ func (h *Hub) unsubscribe(c *client, raw []string) *wireError {
 			all = true
 			continue
 		}
-		n, werr := normalize(s)
+		n, werr := normalizer(h.opts.NormalizeSymbol).normalize(s)
 		if werr != nil {
 			return werr
 		}
@@ -436,7 +436,7 @@ func (h *Hub) unregister(c *client) {
 
 // resolve normalises the symbols of a request, expanding "*" to star and
 // dropping duplicates. An invalid symbol rejects the whole request.
-func resolve(raw, star []string) ([]string, *wireError) {
+func resolve(raw, star []string, norm normalizer) ([]string, *wireError) {
 	seen := make(map[string]bool, len(raw))
 	out := make([]string, 0, len(raw))
 	add := func(n string) {
@@ -452,7 +452,7 @@ func resolve(raw, star []string) ([]string, *wireError) {
 			}
 			continue
 		}
-		n, werr := normalize(s)
+		n, werr := norm.normalize(s)
 		if werr != nil {
 			return nil, werr
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/tickerd/tickerd/internal/board"
+	"github.com/tickerd/tickerd/internal/config"
 )
 
 func TestSubscribeSnapshotThenUpdates(t *testing.T) {
@@ -221,4 +222,33 @@ func TestRateLimited(t *testing.T) {
 	c.send(`{"op":"list"}`)
 	c.expectSubscribed("AAPL")
 	c.expectError(CodeRateLimited)
+}
+
+// TestSourceSymbolSyntax: with the source's own normalizer, a client's
+// symbol in another provider's spelling is refused with that source's
+// syntax in the message, and its own spelling is accepted, in a subscribe
+// and in a resume's since alike.
+func TestSourceSymbolSyntax(t *testing.T) {
+	src := newFakeSource("BTCUSDT", "EUR/USD")
+	binance := config.Source{Kind: config.KindBinance}
+	h := newHarness(t, src, &Options{NormalizeSymbol: binance.NormalizeSymbol}, nil)
+	c := h.dial(t, "client", "", nil)
+	tests := []struct {
+		name, send string
+		code, says string
+	}{
+		{"other_spelling", `{"op":"subscribe","symbols":["BTC-USD"]}`, CodeInvalidSymbol, "BTCUSDT"},
+		{"other_spelling_in_since", `{"op":"subscribe","symbols":["BTCUSDT"],"since":{"epoch":"e","seq":{"BTC_USDT":3}}}`, CodeBadRequest, "BTCUSDT"},
+		{"slash", `{"op":"subscribe","symbols":["EUR/USD"]}`, CodeInvalidSymbol, "Binance pair"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c.send(tc.send)
+			if m := c.expectError(tc.code); !strings.Contains(m.Message, tc.says) {
+				t.Errorf("error for %s = %q, want it to say %q", tc.send, m.Message, tc.says)
+			}
+		})
+	}
+	c.send(`{"op":"subscribe","symbols":["btcusdt"]}`)
+	c.expectSubscribed("BTCUSDT")
 }

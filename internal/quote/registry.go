@@ -166,10 +166,28 @@ func NormalizeSymbol(kindName, sym string) (string, error) {
 		err = k.check(upper)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w %.40q for %s: %v", ErrInvalidSymbol, sym, kindName, err)
+		return "", &SymbolError{Symbol: sym, Kind: kindName, Reason: err.Error()}
 	}
 	return upper, nil
 }
+
+// SymbolError is NormalizeSymbol's (and CheckSymbol's) error for a
+// symbol not in its kind's syntax. It wraps ErrInvalidSymbol; Reason says
+// the kind's syntax with an example, in words a client can be shown
+// ("want a Binance pair, base and quote joined without separator, such as
+// BTCUSDT").
+type SymbolError struct {
+	Symbol string // as given
+	Kind   string // the source kind
+	Reason string
+}
+
+func (e *SymbolError) Error() string {
+	return fmt.Sprintf("%v %.40q for %s: %s", ErrInvalidSymbol, e.Symbol, e.Kind, e.Reason)
+}
+
+// Unwrap returns ErrInvalidSymbol.
+func (e *SymbolError) Unwrap() error { return ErrInvalidSymbol }
 
 // BaseURL returns the URL a Source built by New(kind, o) sends its
 // requests to, for the caller's connection: o.BaseURL, else the kind's
