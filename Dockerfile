@@ -31,12 +31,11 @@ COPY --from=build /out/usr/local/bin/tickerd /usr/local/bin/tickerd
 COPY deploy/config.yaml /etc/tickerd/config.yaml
 ENV TICKERD_CONFIG=/etc/tickerd/config.yaml
 USER 65532:65532
-# 8080: dashboard, REST API, websocket; 9090: admin_listen (metrics, health
-# checks, pprof), to keep off the public network.
-EXPOSE 8080 9090
+EXPOSE 8080
 # Exec form: the image has no shell. `tickerd healthcheck` GETs
-# http://127.0.0.1:<port>/healthz, the port of the config's admin_listen,
-# else of TICKERD_LISTEN, else of the config's listen.
+# http://127.0.0.1:<port>/healthz, the port of the admin listener when there
+# is one (TICKERD_ADMIN_LISTEN, admin_listen), else of TICKERD_LISTEN, else
+# of the config's listen.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/tickerd", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/tickerd"]

@@ -279,9 +279,10 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 }
 
 // healthcheckFlags returns the healthcheck subcommand's flag set, which
-// prints nothing, and its -url. The default URL's port is the config
-// file's admin_listen (TICKERD_CONFIG, else ./config.yaml), where /healthz
-// is when it is set, else TICKERD_LISTEN's, else the file's listen, else
+// prints nothing, and its -url. The default URL's port is the admin
+// listener's, where /healthz is when there is one: TICKERD_ADMIN_LISTEN's,
+// else the config file's admin_listen (TICKERD_CONFIG, else
+// ./config.yaml); else TICKERD_LISTEN's, else the file's listen, else
 // 8080.
 func healthcheckFlags(getenv func(string) string) (*flag.FlagSet, *string) {
 	fs := newFlagSet("tickerd healthcheck")
@@ -297,6 +298,9 @@ func healthcheckFlags(getenv func(string) string) (*flag.FlagSet, *string) {
 		case listen == "":
 			listen = cfg.Listen
 		}
+	}
+	if admin := getenv(config.EnvAdminListen); admin != "" {
+		listen = admin
 	}
 	def := "http://127.0.0.1:8080/healthz"
 	if _, port, err := net.SplitHostPort(listen); err == nil {

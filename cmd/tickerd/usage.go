@@ -36,6 +36,7 @@ Environment:
   TICKERD_LISTEN       the listen address, over the config file's (-listen wins over both)
   TICKERD_NATS_URL     cluster.nats_url: run as one of several instances on NATS JetStream
   TICKERD_INSTANCE_ID  cluster.instance_id: this instance's unique name (default: the host name)
+  TICKERD_ADMIN_LISTEN admin_listen: metrics, health checks and pprof on their own listener
 
 Configuration:
   With neither -config nor TICKERD_CONFIG, tickerd reads ./config.yaml, and runs

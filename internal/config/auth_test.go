@@ -185,3 +185,30 @@ func TestParseAdminListen(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyEnvAdminListen(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   string
+		want    string
+		wantErr bool
+	}{
+		{"unset", "", "", false},
+		{"set", "0.0.0.0:9090", "0.0.0.0:9090", false},
+		{"bad", "9090", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			err := config.ApplyEnv(cfg, func(k string) string {
+				if k == config.EnvAdminListen {
+					return tc.value
+				}
+				return ""
+			})
+			if (err != nil) != tc.wantErr || cfg.AdminListen != tc.want {
+				t.Errorf("ApplyEnv(%s=%q) = %v, admin_listen %q; want error %v, %q", config.EnvAdminListen, tc.value, err, cfg.AdminListen, tc.wantErr, tc.want)
+			}
+		})
+	}
+}

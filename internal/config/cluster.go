@@ -124,13 +124,14 @@ func checkFile(s string) error {
 
 // Environment variables that [ApplyEnv] reads.
 const (
-	EnvListen     = "TICKERD_LISTEN"      // overrides listen
-	EnvNATSURL    = "TICKERD_NATS_URL"    // overrides cluster.nats_url
-	EnvInstanceID = "TICKERD_INSTANCE_ID" // overrides cluster.instance_id
+	EnvListen      = "TICKERD_LISTEN"       // overrides listen
+	EnvNATSURL     = "TICKERD_NATS_URL"     // overrides cluster.nats_url
+	EnvInstanceID  = "TICKERD_INSTANCE_ID"  // overrides cluster.instance_id
+	EnvAdminListen = "TICKERD_ADMIN_LISTEN" // overrides admin_listen
 )
 
 // ApplyEnv sets the keys the environment overrides (EnvListen, EnvNATSURL,
-// EnvInstanceID) in cfg, checked as the file's values are. Variables that
+// EnvInstanceID, EnvAdminListen) in cfg, checked as the file's values are. Variables that
 // are unset or empty change nothing. A bad value is an error naming the
 // variable; cfg is then unchanged.
 func ApplyEnv(cfg *Config, getenv func(string) string) error {
@@ -143,6 +144,7 @@ func ApplyEnv(cfg *Config, getenv func(string) string) error {
 		{EnvListen, &c.Listen, checkListen},
 		{EnvNATSURL, &c.Cluster.NATSURL, checkNATSURL},
 		{EnvInstanceID, &c.Cluster.InstanceID, checkName("instance id", ".", false)},
+		{EnvAdminListen, &c.AdminListen, checkListen},
 	} {
 		v := getenv(e.name)
 		if v == "" {

@@ -139,6 +139,9 @@ func TestContainerDeployClusterKubernetes(t *testing.T) {
 	if p := dig(dep, "spec", "template", "spec", "containers", 0, "readinessProbe", "httpGet", "path"); p != "/readyz" {
 		t.Errorf("readinessProbe path = %v, want /readyz", p)
 	}
+	if env[config.EnvAdminListen] != "0.0.0.0:9090" {
+		t.Errorf("env %s = %q, want 0.0.0.0:9090 (the admin port)", config.EnvAdminListen, env[config.EnvAdminListen])
+	}
 	if p := dig(dep, "spec", "template", "spec", "containers", 0, "readinessProbe", "httpGet", "port"); p != "admin" {
 		t.Errorf("readinessProbe port = %v, want admin (admin_listen)", p)
 	}

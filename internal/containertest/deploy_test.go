@@ -64,8 +64,9 @@ type (
 			Name          string `yaml:"name"`
 			ContainerPort int    `yaml:"containerPort"`
 		} `yaml:"ports"`
-		ReadinessProbe k8sProbe `yaml:"readinessProbe"`
-		LivenessProbe  k8sProbe `yaml:"livenessProbe"`
+		Env            []map[string]any `yaml:"env"`
+		ReadinessProbe k8sProbe         `yaml:"readinessProbe"`
+		LivenessProbe  k8sProbe         `yaml:"livenessProbe"`
 		Resources      struct {
 			Requests map[string]string `yaml:"requests"`
 			Limits   map[string]string `yaml:"limits"`
@@ -150,8 +151,8 @@ func TestContainerDeployKubernetes(t *testing.T) {
 	}
 	if cfg, err := config.Load(path); err != nil {
 		t.Errorf("config.Load(ConfigMap config.yaml) = %v, want nil", err)
-	} else if cfg.Listen != "0.0.0.0:8080" || cfg.AdminListen != "0.0.0.0:9090" {
-		t.Errorf("ConfigMap config listen, admin_listen = %q, %q, want %q, %q", cfg.Listen, cfg.AdminListen, "0.0.0.0:8080", "0.0.0.0:9090")
+	} else if cfg.Listen != "0.0.0.0:8080" {
+		t.Errorf("ConfigMap config listen = %q, want %q", cfg.Listen, "0.0.0.0:8080")
 	}
 
 	dep := byKind["Deployment"].Spec
@@ -174,6 +175,15 @@ func TestContainerDeployKubernetes(t *testing.T) {
 	}
 	if len(c.Ports) != 2 || c.Ports[0].ContainerPort != 8080 || c.Ports[0].Name != "http" || c.Ports[1].ContainerPort != 9090 || c.Ports[1].Name != "admin" {
 		t.Errorf("ports = %+v, want http 8080 and admin 9090 (admin_listen)", c.Ports)
+	}
+	var adminEnv any
+	for _, e := range c.Env {
+		if e["name"] == config.EnvAdminListen {
+			adminEnv = e["value"]
+		}
+	}
+	if adminEnv != "0.0.0.0:9090" {
+		t.Errorf("env %s = %v, want 0.0.0.0:9090 (the admin port)", config.EnvAdminListen, adminEnv)
 	}
 	for _, p := range []struct {
 		name, got, port, want string
