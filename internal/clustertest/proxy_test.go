@@ -4,6 +4,8 @@ package clustertest
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -57,6 +59,22 @@ func (l *requestLog) since(t time.Time) []upstreamRequest {
 		}
 	}
 	return out
+}
+
+// wait returns the time of the first request from inst read at or after
+// t, waiting for one until ctx ends (polling: the time is the one
+// recorded, whatever the poll's delay).
+func (l *requestLog) wait(ctx context.Context, t time.Time, inst string) (time.Time, error) {
+	for {
+		for _, r := range l.since(t) {
+			if r.inst == inst {
+				return r.at, nil
+			}
+		}
+		if !sleepCtx(ctx, 5*time.Millisecond) {
+			return time.Time{}, fmt.Errorf("no upstream request from %s since %s: %w", inst, t.Format("15:04:05.000"), ctx.Err())
+		}
+	}
 }
 
 // connsAccepted returns how many connections inst's proxy accepted.
