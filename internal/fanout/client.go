@@ -65,6 +65,11 @@ type client struct {
 	// forgot is the epoch of the last since c was reset from, until the
 	// next reset: later subscribes with that since need no reset.
 	forgot string
+	// star is set while c is subscribed to "*": by a subscribe naming
+	// it, until an unsubscribe of "*". Symbols that join the configured
+	// set then join c's (Hub.extendStarsLocked). Written only with Hub.mu
+	// held too, like subs.
+	star bool
 	// busy is set while a subscribe of c waits (opLoop runs): messages
 	// read meanwhile wait in queue, at most maxQueued, and are carried out
 	// in order once it is done.

@@ -21,7 +21,7 @@
 // A batch value other than 1, true, 0 or false gets HTTP 400. Clients'
 // messages are never arrays. A client sends ops:
 //
-//	{"op":"subscribe","symbols":["AAPL","MSFT"]}  "*" means every configured symbol
+//	{"op":"subscribe","symbols":["AAPL","MSFT"]}  "*" means every configured symbol, live (below)
 //	{"op":"subscribe","symbols":["AAPL","MSFT"],"since":{"epoch":"6f1d2c3b4a5e6f70","seq":{"AAPL":17,"MSFT":4}}}
 //	{"op":"unsubscribe","symbols":["AAPL"]}       "*" means all of the client's symbols
 //	{"op":"list"}
@@ -111,6 +111,22 @@
 // of its symbols is at fault. When a symbol stops being collected
 // (it leaves the board's symbol set) its subscribers get an unknown_symbol error listing it in
 // "symbols", then a "subscribed" without it.
+//
+// "*" is live: a client that subscribed to it follows the configured
+// set (the board's Symbols().Configured; not the symbols clients added)
+// until it unsubscribes from "*". A symbol that a reload adds to the set
+// joins the client's set, which the client learns from a "subscribed"
+// followed by the symbol's snapshot, as after a subscribe; one the reload
+// removes leaves it with unknown_symbol, as for every subscriber. A
+// symbol the client unsubscribed from by name stays out unless a later
+// subscribe names it (it is not added again while it stays configured).
+// "*" counts against MaxSymbolsPerClient like the symbols it stands for:
+// a subscribe to "*" that would pass the limit is refused, and of the
+// symbols a reload adds, those past the limit (the last ones in the
+// configured order) are left out and named in "symbols" of a
+// too_many_symbols error; they are not added later when room frees up,
+// but symbols added by later reloads are, as far as the room goes. So a
+// client's set never passes the limit.
 //
 // With Options.DynamicSymbols, subscribing to a valid symbol that is not
 // collected starts collecting it (Demand.Add) while at least one client is

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"path"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -425,18 +427,74 @@ func (h *Hub) reconcileLocked() {
 			gone[c] = append(gone[c], name)
 		}
 	}
-	configured := make([]string, 0, len(cur))
+	created := make(map[string]bool)
 	for _, name := range cur {
-		h.adoptLocked(name)
+		if h.syms[name] == nil && h.adoptLocked(name) != nil {
+			created[name] = true
+		}
 	}
+	was := make(map[string]bool, len(h.configured))
+	for _, name := range h.configured {
+		was[name] = true
+	}
+	configured := make([]string, 0, len(cur))
+	var added []string // configured now, and not before (or with a new Value)
 	for _, name := range set.Configured {
 		if h.syms[name] != nil {
 			configured = append(configured, name)
+			if !was[name] || created[name] {
+				added = append(added, name)
+			}
 		}
 	}
 	h.configured = configured
 	for c, names := range gone {
 		h.m.addSubscriptions(-c.unsubscribed(names))
+	}
+	h.extendStarsLocked(added)
+}
+
+// extendStarsLocked subscribes every client that subscribed to "*" (and
+// has not unsubscribed from it) to added, the symbols that have just
+// joined the configured set, as far as MaxSymbolsPerClient allows: those
+// past it are left out, in the configured order, and named in a
+// too_many_symbols error. Each such client gets the error, if any, then
+// "subscribed" and the snapshots of the symbols added, as a subscribe
+// would give it.
+func (h *Hub) extendStarsLocked(added []string) {
+	if len(added) == 0 {
+		return
+	}
+	for c := range h.clients {
+		// c.star and c.subs change only under h.mu, which we hold.
+		c.mu.Lock()
+		if !c.star {
+			c.mu.Unlock()
+			continue
+		}
+		room := h.opts.MaxSymbolsPerClient - len(c.subs)
+		var fit, over []string
+		for _, n := range added {
+			switch _, ok := c.subs[n]; {
+			case ok:
+			case room > 0:
+				fit = append(fit, n)
+				room--
+			default:
+				over = append(over, n)
+			}
+		}
+		if len(over) > 0 {
+			e := &wireError{Type: "error", Code: CodeTooManySymbols, Symbols: over,
+				Message: "newly configured symbols left out of \"*\", past the limit of " +
+					strconv.Itoa(h.opts.MaxSymbolsPerClient) + " per client: " + strings.Join(over, ", ")}
+			c.ctrl = append(c.ctrl, frame{encode(e), kindError})
+			c.wakeLocked()
+		}
+		c.mu.Unlock()
+		if len(fit) > 0 {
+			h.completeLocked(c, &pendingSub{names: fit})
+		}
 	}
 }
 

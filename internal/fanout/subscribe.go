@@ -35,6 +35,8 @@ func (h *Hub) handle(c *client, req request) *pendingSub {
 // client's opLoop; its symbols stay reserved (Hub.reserved) until finish.
 type pendingSub struct {
 	names    []string // the symbols to add, resolved when the subscribe came
+	raw      []string // the symbols as the client named them, for resolving "*" again at finish
+	star     bool     // the subscribe names "*": c follows the configured set from then on
 	since    *since   // nil without "since"
 	resume   bool     // since is of the board's epoch: its seqs may be waited for
 	reserved []string // the dynamic symbols it asked for or found pending, reserved
@@ -74,7 +76,7 @@ func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 			missing = append(missing, n)
 		}
 	}
-	p := &pendingSub{names: add, since: req.since}
+	p := &pendingSub{names: add, since: req.since, raw: req.Symbols, star: slices.Contains(req.Symbols, "*")}
 	if len(missing) > 0 {
 		if werr := h.askLocked(missing, p); werr != nil {
 			return nil, werr
@@ -225,6 +227,9 @@ func (h *Hub) finish(c *client, p *pendingSub, stopped bool) {
 	if stopped {
 		return
 	}
+	if p.star && !h.restarLocked(c, p) {
+		return
+	}
 	var missing []string
 	for _, n := range p.names {
 		if h.adoptLocked(n) == nil {
@@ -238,6 +243,34 @@ func (h *Hub) finish(c *client, p *pendingSub, stopped bool) {
 	}
 	_ = h.spawnS.TrySend(struct{}{}) // a State: never blocks; watchers for the entries adopted
 	h.completeLocked(c, p)
+}
+
+// restarLocked resolves "*" in p again, after p has waited: the
+// configured set may have changed meanwhile, and "*" means the set as it
+// is when c is subscribed. It reports false, after replying
+// too_many_symbols, if the set has grown past c's room.
+func (h *Hub) restarLocked(c *client, p *pendingSub) bool {
+	names, werr := resolve(p.raw, h.configured, h.opts.NormalizeSymbol)
+	if werr != nil { // cannot happen: p.raw was resolved once already
+		c.replyError(werr)
+		return false
+	}
+	c.mu.Lock()
+	have := len(c.subs)
+	add := names[:0]
+	for _, n := range names {
+		if _, ok := c.subs[n]; !ok {
+			add = append(add, n)
+		}
+	}
+	c.mu.Unlock()
+	if max := h.opts.MaxSymbolsPerClient; have+len(add) > max {
+		c.replyError(newError(CodeTooManySymbols, "subscribing to "+strconv.Itoa(len(add))+
+			" more symbols would exceed the limit of "+strconv.Itoa(max)+" per client"))
+		return false
+	}
+	p.names = add
+	return true
 }
 
 // completeLocked subscribes c to p's symbols, which all have an entry,
@@ -256,6 +289,9 @@ func (h *Hub) completeLocked(c *client, p *pendingSub) {
 	case c.ep.n < cur.n:
 		c.resetLocked(cur) // before Run's epoch watcher does
 		reset = true
+	}
+	if p.star {
+		c.star = true
 	}
 	sn := p.since
 	resume := sn != nil && sn.epoch == cur.id
@@ -364,6 +400,7 @@ func (h *Hub) unsubscribe(c *client, raw []string) *wireError {
 	}
 	c.mu.Lock()
 	if all {
+		c.star = false // symbols joining the configured set no longer join c's
 		names = names[:0]
 		for n := range c.subs {
 			names = append(names, n)

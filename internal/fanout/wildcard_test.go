@@ -1,0 +1,89 @@
+package fanout
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestWildcardStaysLive: a client subscribed to "*" follows the configured
+// set on a real board: a symbol a reload adds joins its set (and its
+// quotes reach it), one a reload removes leaves it with unknown_symbol.
+// A client that named its symbols gets none of that; one that
+// unsubscribed from "*" no longer follows, and a symbol a star client
+// unsubscribed from stays out.
+func TestWildcardStaysLive(t *testing.T) {
+	src := newFakeSource("AAPL", "MSFT")
+	h := newHarness(t, src, nil, nil)
+	star := h.dial(t, "star", "?symbols=*", nil)
+	star.expectSubscribed("AAPL", "MSFT")
+	named := h.dial(t, "named", "?symbols=AAPL,MSFT", nil)
+	named.expectSubscribed("AAPL", "MSFT")
+	quit := h.dial(t, "quit", "", nil)
+	quit.send(`{"op":"subscribe","symbols":["*"]}`)
+	quit.expectSubscribed("AAPL", "MSFT")
+	quit.send(`{"op":"unsubscribe","symbols":["*"]}`)
+	quit.expectSubscribed()
+
+	src.setSymbols("AAPL", "MSFT", "GOOG") // a reload adds GOOG
+	star.expectSubscribed("AAPL", "GOOG", "MSFT")
+	src.set(t, "GOOG", snapQuote("GOOG", 1))
+	star.expectQuote("GOOG", 1)
+
+	// named and quit would get GOOG's quote before AAPL's if they had it.
+	src.set(t, "AAPL", snapQuote("AAPL", 1))
+	named.expectQuote("AAPL", 1)
+	star.expectQuote("AAPL", 1)
+	quit.send(`{"op":"list"}`)
+	quit.expectSubscribed()
+
+	src.setSymbols("AAPL", "GOOG") // a reload removes MSFT
+	for _, c := range []*wsClient{star, named} {
+		if m := c.expectError(CodeUnknownSymbol); !slices.Equal(m.Symbols, []string{"MSFT"}) {
+			t.Fatalf("%s: Read() = %s, want unknown_symbol naming [MSFT]", c.name, m)
+		}
+	}
+	star.expectSubscribed("AAPL", "GOOG")
+	named.expectSubscribed("AAPL")
+
+	// Unsubscribing from one symbol keeps the wildcard: GOOG stays out,
+	// NVDA joins.
+	star.send(`{"op":"unsubscribe","symbols":["GOOG"]}`)
+	star.expectSubscribed("AAPL")
+	src.setSymbols("AAPL", "GOOG", "NVDA")
+	star.expectSubscribed("AAPL", "NVDA")
+	src.set(t, "NVDA", snapQuote("NVDA", 1))
+	star.expectQuote("NVDA", 1)
+	if got := h.metric("tickerd_ws_subscriptions", ""); got != 3 {
+		t.Fatalf("tickerd_ws_subscriptions = %v, want 3 (star's AAPL, NVDA; named's AAPL)", got)
+	}
+}
+
+// TestWildcardLimit: symbols a reload adds join a "*" subscriber's set
+// only up to MaxSymbolsPerClient, in the configured order; the rest are
+// named in a too_many_symbols error, and the set stays within the limit.
+func TestWildcardLimit(t *testing.T) {
+	src := newFakeSource("AAPL", "MSFT")
+	h := newHarness(t, src, &Options{MaxSymbolsPerClient: 3}, nil)
+	c := h.dial(t, "star", "", nil)
+	c.send(`{"op":"subscribe","symbols":["*"]}`)
+	c.expectSubscribed("AAPL", "MSFT")
+
+	src.setSymbols("AAPL", "MSFT", "NVDA", "GOOG")
+	if m := c.expectError(CodeTooManySymbols); !slices.Equal(m.Symbols, []string{"GOOG"}) {
+		t.Fatalf("Read() = %s, want too_many_symbols naming [GOOG]", m)
+	}
+	c.expectSubscribed("AAPL", "MSFT", "NVDA")
+
+	// With room again (MSFT removed), the next symbol added joins.
+	src.setSymbols("AAPL", "NVDA", "GOOG", "TSLA")
+	c.expectError(CodeUnknownSymbol)
+	c.expectSubscribed("AAPL", "NVDA")
+	c.expectSubscribed("AAPL", "NVDA", "TSLA")
+
+	// A subscribe to "*" past the limit changes nothing, as before.
+	other := h.dial(t, "other", "", nil)
+	other.send(`{"op":"subscribe","symbols":["*"]}`)
+	other.expectError(CodeTooManySymbols)
+	other.send(`{"op":"list"}`)
+	other.expectSubscribed()
+}
