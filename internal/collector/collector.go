@@ -57,9 +57,10 @@ type Doer interface {
 
 // Resetter is a Doer whose connection can be reset; *httpx.Client is one.
 // When an answer is for another symbol than the one asked
-// (quote.ErrWrongSymbol), the pipelined connection is misaligned: the
-// collector fails that collection and, if its Doer is a Resetter, resets
-// the connection so that the next pulse starts aligned.
+// (quote.ErrWrongSymbol), the pipelined connection is misaligned: if its
+// Doer is a Resetter, the collector resets the connection and asks once
+// more on the new one; a second wrong answer resets it again and fails
+// the collection. The wrong answer is never taken as the symbol's quote.
 type Resetter interface {
 	Reset(cause error)
 }
@@ -471,10 +472,21 @@ func (c *Collector) collect(ctx context.Context, s *symbol) {
 		start := c.opts.Now()
 		q, err = c.fetch(ctx, s.name)
 		c.opts.Metrics.collected(s.name, err, c.opts.Now().Sub(start))
-		c.pauseFor(err)
 		if r, ok := c.do.(Resetter); ok && errors.Is(err, quote.ErrWrongSymbol) {
+			// The answer was another request's: the stream is misaligned
+			// (a stray answer), and so are the answers behind it. The
+			// reset realigns it; ask once more, on the new connection,
+			// so that a stray costs a reset, not a pulse of every symbol
+			// behind it. A second wrong answer resets again and fails.
 			r.Reset(err)
+			start = c.opts.Now()
+			q, err = c.fetch(ctx, s.name)
+			c.opts.Metrics.collected(s.name, err, c.opts.Now().Sub(start))
+			if errors.Is(err, quote.ErrWrongSymbol) {
+				r.Reset(err)
+			}
 		}
+		c.pauseFor(err)
 	}
 	c.record(ctx, s, q, err)
 }

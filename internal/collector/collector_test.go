@@ -42,6 +42,7 @@ const (
 	hold                    // Do reports on entered, then waits for release and answers
 	status429               // HTTP 429 with Retry-After: 30
 	wrongSymbol             // a quote for another symbol, as a misaligned connection gives
+	wrongUntilReset         // wrongSymbol until the next Reset, then answer: a stray answer the reset realigns
 )
 
 var errBroken = errors.New("fake: connection reset by peer")
@@ -73,6 +74,11 @@ func (f *fakeDoer) Reset(error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.resets++
+	for sym, m := range f.modes {
+		if m == wrongUntilReset {
+			f.modes[sym] = answer
+		}
+	}
 }
 
 // totalCalls returns the number of requests of all symbols.
@@ -137,7 +143,7 @@ func (f *fakeDoer) Do(ctx context.Context, req *http.Request) (*http.Response, e
 	case status429:
 		status = http.StatusTooManyRequests
 		header.Set("Retry-After", "30")
-	case wrongSymbol:
+	case wrongSymbol, wrongUntilReset:
 		body = nasdaqDoc("ZZZZ", price, volume)
 	case hang:
 		<-ctx.Done()
@@ -725,7 +731,10 @@ func TestMetricsOutcome(t *testing.T) {
 			pulse(t, c)
 			for _, o := range outcomes {
 				want := 0.0
-				if o == tc.want {
+				switch {
+				case o == tc.want && o == "wrong_symbol":
+					want = 4 // each pulse asks again once after the reset
+				case o == tc.want:
 					want = 2
 				}
 				if got := testutil.ToFloat64(m.collections.WithLabelValues("AAPL", o)); got != want {
@@ -735,8 +744,12 @@ func TestMetricsOutcome(t *testing.T) {
 			if got := testutil.ToFloat64(m.pulses); got != 2 {
 				t.Errorf("tickerd_pulses_total = %v, want 2", got)
 			}
-			if got := histogramCount(t, reg, "tickerd_collection_seconds"); got != 2 {
-				t.Errorf("tickerd_collection_seconds count = %d, want 2", got)
+			asks := uint64(2)
+			if tc.want == "wrong_symbol" {
+				asks = 4
+			}
+			if got := histogramCount(t, reg, "tickerd_collection_seconds"); got != asks {
+				t.Errorf("tickerd_collection_seconds count = %d, want %d", got, asks)
 			}
 		})
 	}

@@ -224,7 +224,28 @@ func TestWrongSymbolResetsConnection(t *testing.T) {
 	f.mu.Lock()
 	resets := f.resets
 	f.mu.Unlock()
-	if resets != 1 {
-		t.Errorf("connection resets = %d, want 1", resets)
+	if resets != 2 {
+		t.Errorf("connection resets = %d, want 2 (one, a second ask, another)", resets)
+	}
+}
+
+// TestStrayAnswerRetried: one wrong answer (a stray answer misaligned the
+// stream) costs a reset and a second ask, not the pulse: the symbol gets
+// its own quote in the same collection.
+func TestStrayAnswerRetried(t *testing.T) {
+	f := newFakeDoer()
+	c := newTestCollector(f, []string{"AAPL"}, &Options{StaleAfter: 1})
+	f.setMode("AAPL", wrongUntilReset)
+	f.set("AAPL", 123.45, 1000)
+	pulse(t, c)
+	got, _ := load(t, c, "AAPL")
+	if got.Stale || got.Quote.Symbol != "AAPL" || got.Quote.Price != 123.45 || got.Quote.Seq != 1 {
+		t.Errorf("Value(AAPL) after a stray answer = %+v, want AAPL's own quote at seq 1, fresh", got)
+	}
+	f.mu.Lock()
+	resets, calls := f.resets, f.calls["AAPL"]
+	f.mu.Unlock()
+	if resets != 1 || calls != 2 {
+		t.Errorf("resets, requests = %d, %d, want 1, 2", resets, calls)
 	}
 }
