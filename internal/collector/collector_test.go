@@ -32,17 +32,17 @@ const testTimeout = 10 * time.Second
 type mode int
 
 const (
-	answer      mode = iota // a quote document at the symbol's price and volume
-	vendor                  // nasdaq's 3004 "Error while calling vendor" document
-	unknown                 // nasdaq's 1001 "Symbol not exists." document
-	garbage                 // a body that is not JSON
-	status503               // HTTP 503 with an empty body
-	broken                  // Do fails with errBroken, as a dead connection would
-	hang                    // Do waits for its context to end
-	hold                    // Do reports on entered, then waits for release and answers
-	status429               // HTTP 429 with Retry-After: 30
-	wrongSymbol             // a quote for another symbol, as a misaligned connection gives
-	wrongUntilReset         // wrongSymbol until the next Reset, then answer: a stray answer the reset realigns
+	answer          mode = iota // a quote document at the symbol's price and volume
+	vendor                      // nasdaq's 3004 "Error while calling vendor" document
+	unknown                     // nasdaq's 1001 "Symbol not exists." document
+	garbage                     // a body that is not JSON
+	status503                   // HTTP 503 with an empty body
+	broken                      // Do fails with errBroken, as a dead connection would
+	hang                        // Do waits for its context to end
+	hold                        // Do reports on entered, then waits for release and answers
+	status429                   // HTTP 429 with Retry-After: 30
+	wrongSymbol                 // a quote for another symbol, as a misaligned connection gives
+	wrongUntilReset             // wrongSymbol until the next Reset, then answer: a stray answer the reset realigns
 )
 
 var errBroken = errors.New("fake: connection reset by peer")
