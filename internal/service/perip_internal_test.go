@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -99,4 +100,47 @@ func TestLimitConnSocket(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("afterClose after Close ran %d hooks in all, want 2 (the late one at once)", calls)
 	}
+}
+
+// FuzzClientAddr: whatever the peer and X-Forwarded-For say, clientAddr
+// answers without panicking, and its answer is the peer or one of the
+// header's addresses; a peer that is no trusted proxy is the client.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.2:5000", "203.0.113.9, 198.51.100.7, 10.1.1.1")
+	f.Add("10.0.0.2:5000", "198.51.100.7, bogus")
+	f.Add("[::1]:1", "2001:db8::5,,")
+	f.Add("192.0.2.1:5000", "10.0.0.1")
+	f.Add("[fe80::1%eth0]:80", "fe80::2%eth1")
+	f.Add("pipe", "")
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {xff}}}
+		got, ok := clientAddr(r, trusted)
+		peer, err := netip.ParseAddrPort(remote)
+		if err != nil {
+			if ok {
+				t.Fatalf("clientAddr(%q, %q) = %v, ok; want not ok for a peer that is no IP", remote, xff, got)
+			}
+			return
+		}
+		if !ok || !got.IsValid() || got.Zone() != "" {
+			t.Fatalf("clientAddr(%q, %q) = %v, %v; want a valid address without zone", remote, xff, got, ok)
+		}
+		p := peer.Addr().Unmap().WithZone("")
+		if !inPrefixes(trusted, p) {
+			if got != p {
+				t.Fatalf("clientAddr(%q, %q) = %v, want the untrusted peer %v", remote, xff, got, p)
+			}
+			return
+		}
+		if got == p {
+			return
+		}
+		for _, h := range strings.Split(xff, ",") {
+			if a, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil && a.Unmap().WithZone("") == got {
+				return
+			}
+		}
+		t.Fatalf("clientAddr(%q, %q) = %v, neither the peer nor an address of the header", remote, xff, got)
+	})
 }
