@@ -2,7 +2,15 @@ package service
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tickerd/tickerd/internal/auth"
 )
 
 func TestExposed(t *testing.T) {
@@ -79,5 +87,65 @@ func TestOriginAllowed(t *testing.T) {
 		if got := originAllowed(patterns, tc.origin); got != tc.want {
 			t.Errorf("originAllowed(%q, %q) = %v, want %v", patterns, tc.origin, got, tc.want)
 		}
+	}
+}
+
+// TestGuardPrincipalToHub: the websocket route gets the token's Principal
+// in its request context, and the URL without the token, so the hub can
+// apply the grant and never logs the token.
+func TestGuardPrincipalToHub(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keys, []byte("hub-test-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(&auth.Options{APIKeysFile: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		ok    bool
+		query string
+	}
+	got := make(chan seen, 1)
+	r := chi.NewRouter()
+	r.Get("/ws", func(w http.ResponseWriter, r *http.Request) {
+		_, ok := auth.FromContext(r.Context())
+		got <- seen{ok, r.URL.RawQuery}
+	})
+	srv := httptest.NewServer(guard(r, accessOptions{auth: a})) // on 127.0.0.1
+	defer srv.Close()
+	client := srv.Client()
+	tests := []struct {
+		name   string
+		target string
+		header string
+		want   seen
+	}{
+		{"query_token", "/ws?symbols=AAPL&token=hub-test-key-0123456789", "", seen{true, "symbols=AAPL"}},
+		{"header_token", "/ws?symbols=AAPL", "Bearer hub-test-key-0123456789", seen{true, "symbols=AAPL"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+tc.target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("GET %s = %v", tc.target, err)
+			}
+			resp.Body.Close()
+			select {
+			case s := <-got:
+				if s != tc.want {
+					t.Errorf("GET %s: the hub saw principal %v, query %q; want %v, %q", tc.target, s.ok, s.query, tc.want.ok, tc.want.query)
+				}
+			default:
+				t.Fatalf("GET %s = %d, the hub was not called", tc.target, resp.StatusCode)
+			}
+		})
 	}
 }
