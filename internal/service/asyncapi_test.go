@@ -49,6 +49,15 @@ type asyncSpec struct {
 	query   *openapi3.Schema            // the channel's ws binding query
 	order   map[string][]string         // message id -> its payload's properties, in the spec's order
 	codes   []string                    // the error message's codes
+	// examples are the messages' examples, as JSON (their fields
+	// reordered: Go sorts a map's keys).
+	examples []asyncExample
+}
+
+// asyncExample is an example of message id.
+type asyncExample struct {
+	id   string
+	data []byte
 }
 
 // loadAsyncSpec reads docs/asyncapi.yaml.
@@ -86,8 +95,9 @@ func parseAsyncSpec(ctx context.Context, data []byte) (*asyncSpec, error) {
 		}
 		Components struct {
 			Messages map[string]struct {
-				Name    string
-				Payload asyncRef
+				Name     string
+				Payload  asyncRef
+				Examples []struct{ Payload any }
 			}
 			Schemas map[string]any
 		}
@@ -153,6 +163,13 @@ func parseAsyncSpec(ctx context.Context, data []byte) (*asyncSpec, error) {
 		}
 		if schemaNames[id], s.payload[id], err = schemaOf(m.Payload); err != nil {
 			return nil, fmt.Errorf("message %s: payload: %w", id, err)
+		}
+		for i, ex := range m.Examples {
+			b, err := json.Marshal(ex.Payload)
+			if err != nil {
+				return nil, fmt.Errorf("message %s: example %d: %w", id, i, err)
+			}
+			s.examples = append(s.examples, asyncExample{id, b})
 		}
 	}
 
@@ -640,6 +657,20 @@ func TestAsyncAPI(t *testing.T) {
 	waitFirstPulse(t, b, cfg.Symbols)
 	seen := newAsyncSeen()
 	epoch := b.Epoch()
+
+	// The spec's own examples match it.
+	for _, ex := range spec.examples {
+		var v any
+		if err := json.Unmarshal(ex.data, &v); err != nil {
+			t.Fatalf("example of %s %s: %v", ex.id, ex.data, err)
+		}
+		if err := spec.payload[ex.id].VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+			t.Errorf("example of %s %s does not match its payload: %v", ex.id, ex.data, err)
+		}
+	}
+	if len(spec.examples) < len(spec.payload) {
+		t.Errorf("%d examples for %d messages, want one each at least", len(spec.examples), len(spec.payload))
+	}
 
 	// a: subscribed on connect, then each op and each error.
 	a := dialAsync(t, "a", spec, seen, r.url, url.Values{"symbols": {"AAPL,zzzz"}})
