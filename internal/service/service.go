@@ -195,11 +195,13 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		WriteTimeout:        ws.WriteTimeout,
 		PingInterval:        ws.PingInterval,
 		ResumeWait:          resumeWait(cfg),
+		NormalizeSymbol:     cfg.Source.NormalizeSymbol, // clients name symbols as the source spells them
 		Logger:              s.log,
 		Registerer:          s.reg,
 	})
 
-	r := api.Handler(s.board, &api.Options{Ready: s.ready, LastSuccess: s.source.lastSuccess, Logger: s.log, AccessLog: cfg.Log.Access})
+	r := api.Handler(s.board, &api.Options{Ready: s.ready, LastSuccess: s.source.lastSuccess, Logger: s.log, AccessLog: cfg.Log.Access,
+		NormalizeSymbol: cfg.Source.NormalizeSymbol})
 	// GET only (and HEAD, which the router answers as GET): other methods
 	// get 405 with Allow.
 	r.Get("/api/cluster", s.serveCluster)
