@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -186,17 +188,45 @@ func tail(path string, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// freePort returns a 127.0.0.1 TCP port that was free a moment ago.
-// Another process may take it before the test's process binds it; the
-// machine's other users are few enough for that to be rare.
+// freePort returns a 127.0.0.1 TCP port that was free a moment ago, below
+// the ephemeral range where possible: outgoing connections (the proxies'
+// own, other tests') take ports in that range, so a port from it may be
+// gone by the time a process binds it. Another process may still take the
+// port before the test's process binds it; that is rare enough.
 func freePort(t *testing.T) int {
 	t.Helper()
+	lo := ephemeralLow()
+	for range 50 {
+		if lo <= 20000 {
+			break
+		}
+		port := 10000 + rand.IntN(lo-10000)
+		if ln, err := net.Listen("tcp", hostPort(port)); err == nil {
+			ln.Close()
+			return port
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("net.Listen = %v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow returns the lowest port of the kernel's ephemeral range
+// (Linux), or 0 when unknown.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 0
+	}
+	lo, _ := strconv.Atoi(f[0])
+	return lo
 }
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
