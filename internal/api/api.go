@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/tickerd/tickerd/internal/auth"
 	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/config"
 	"github.com/tickerd/tickerd/internal/fanout"
@@ -96,6 +98,10 @@ type Options struct {
 //	/api/quotes[?symbols=A,B]          {"quotes":[Quote...]} (with "unknown":[...] for listed symbols not collected)
 //	/api/quotes/{symbol}               Quote, or 404 {"error":"..."}
 //	/api/quotes/{symbol}/history[?limit=N]  {"symbol":"AAPL","history":[Quote...]}, the last N, oldest first
+//
+// Behind auth.Middleware, a token with a symbols claim sees only the
+// symbols it allows: /api/quotes lists those, and naming another (in
+// ?symbols= or the path) is 403 {"error":"forbidden: ..."}.
 //	/api/status                        Status: the upstream's health
 //	/healthz                           200 {"status":"ok"}
 //	/readyz                            200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
@@ -153,12 +159,17 @@ type api struct {
 }
 
 func (a *api) quotes(w http.ResponseWriter, r *http.Request) {
-	syms := a.b.Symbols().All()
+	p, _ := auth.FromContext(r.Context()) // nil (no auth, or an API key's grant): every symbol
+	syms := slices.DeleteFunc(a.b.Symbols().All(), func(sym string) bool { return !p.Allows(sym) })
 	var unknown []string
 	if q, ok := r.URL.Query()["symbols"]; ok {
 		want, err := querySymbols(strings.Join(q, ","), a.normalize)
 		if err != "" {
 			writeError(w, r, http.StatusBadRequest, err)
+			return
+		}
+		if denied := slices.DeleteFunc(slices.Clone(want), p.Allows); len(denied) > 0 {
+			writeError(w, r, http.StatusForbidden, "forbidden: the token does not allow "+strings.Join(denied, ", "))
 			return
 		}
 		syms = want
@@ -214,6 +225,9 @@ func querySymbols(list string, normalize func(string) (string, error)) ([]string
 
 func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 	sym := symbolParam(r)
+	if !a.allowed(w, r, sym) {
+		return
+	}
 	s, ok := a.b.Snapshot(sym)
 	if !ok {
 		writeError(w, r, http.StatusNotFound, "unknown symbol "+sym)
@@ -224,6 +238,9 @@ func (a *api) quote(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) history(w http.ResponseWriter, r *http.Request) {
 	sym := symbolParam(r)
+	if !a.allowed(w, r, sym) {
+		return
+	}
 	limit := -1
 	if l, ok := r.URL.Query()["limit"]; ok {
 		n, err := strconv.Atoi(l[0])
@@ -264,6 +281,17 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// allowed reports whether the request's token (auth.FromContext) allows
+// sym, and answers 403 when it does not: before the lookup, so that a
+// token cannot learn which symbols exist beyond its grant.
+func (a *api) allowed(w http.ResponseWriter, r *http.Request, sym string) bool {
+	if p, _ := auth.FromContext(r.Context()); !p.Allows(sym) {
+		writeError(w, r, http.StatusForbidden, "forbidden: the token does not allow "+sym)
+		return false
+	}
+	return true
 }
 
 // symbolParam returns the {symbol} path segment unescaped: chi hands it
