@@ -102,6 +102,7 @@ type Options struct {
 // Behind auth.Middleware, a token with a symbols claim sees only the
 // symbols it allows: /api/quotes lists those, and naming another (in
 // ?symbols= or the path) is 403 {"error":"forbidden: ..."}.
+//
 //	/api/status                        Status: the upstream's health
 //	/healthz                           200 {"status":"ok"}
 //	/readyz                            200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
