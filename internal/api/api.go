@@ -99,16 +99,15 @@ type Options struct {
 //	/api/quotes/{symbol}               Quote, or 404 {"error":"..."}
 //	/api/quotes/{symbol}/history[?limit=N]  {"symbol":"AAPL","history":[Quote...]}, the last N, oldest first
 //
-// Behind auth.Middleware, a token with a symbols claim sees only the
-// symbols it allows: /api/quotes lists those, and naming another (in
-// ?symbols= or the path) is 403 {"error":"forbidden: ..."}.
-//
 //	/api/status                        Status: the upstream's health
 //	/healthz                           200 {"status":"ok"}
 //	/readyz                            200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
 //
 // Unknown paths under /api answer 404 and wrong methods on any route of
-// the router 405 with Allow, both as {"error":"..."}.
+// the router 405 with Allow, both as {"error":"..."}. Behind
+// auth.Middleware, a token with a symbols claim sees only the symbols it
+// allows: /api/quotes lists those, and naming another (in ?symbols= or
+// the path) is 403 {"error":"forbidden: ..."}.
 func Handler(b *board.Board, opts *Options) chi.Router {
 	a := &api{b: b, log: slog.New(slog.DiscardHandler), now: time.Now}
 	var o Options
