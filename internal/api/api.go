@@ -98,7 +98,6 @@ type Options struct {
 //	/api/quotes[?symbols=A,B]          {"quotes":[Quote...]} (with "unknown":[...] for listed symbols not collected)
 //	/api/quotes/{symbol}               Quote, or 404 {"error":"..."}
 //	/api/quotes/{symbol}/history[?limit=N]  {"symbol":"AAPL","history":[Quote...]}, the last N, oldest first
-//
 //	/api/status                        Status: the upstream's health
 //	/healthz                           200 {"status":"ok"}
 //	/readyz                            200 {"status":"ready"} or 503 {"status":"not ready","reason":"..."}
