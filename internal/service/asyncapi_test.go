@@ -800,8 +800,13 @@ func TestAsyncAPI(t *testing.T) {
 	}
 	d.await("rate_limited error", isError(fanout.CodeRateLimited))
 
+	// With auth configured, a token in the query.
+	auth := start(t, authConfig(t), nil)
+	f := dialAsync(t, "f", spec, seen, auth.url, url.Values{"token": {hs256(t, authSecret, time.Minute)}, "symbols": {"AAPL"}})
+	f.await("the subscribe on connect", isType("subscribed"), isQuote("AAPL"))
+
 	// Close every client, so that every frame is in.
-	for _, cl := range []*asyncClient{a, bc, c, d} {
+	for _, cl := range []*asyncClient{a, bc, c, d, f} {
 		cl.close()
 	}
 
@@ -924,6 +929,13 @@ func testAsyncAPIBroken(t *testing.T, specData []byte, frames []asyncFrame) {
 		}
 		t.Fatalf("no key %s to delete", key)
 	}
+	replace := func(n *yaml.Node, text string) {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+			t.Fatalf("yaml.Unmarshal(%s) = %v", text, err)
+		}
+		*n = *doc.Content[0]
+	}
 	tests := []struct {
 		name   string
 		mutate func(root *yaml.Node) // nil: the spec as it is, which every frame passes
@@ -949,6 +961,12 @@ func testAsyncAPIBroken(t *testing.T, specData []byte, frames []asyncFrame) {
 		{"batch_of_one", func(root *yaml.Node) {
 			schema(root, "Batch").Content = append(schema(root, "Batch").Content,
 				&yaml.Node{Kind: yaml.ScalarNode, Value: "maxItems"}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "1"})
+		}},
+		{"error_symbols_never", func(root *yaml.Node) {
+			replace(schema(root, "Error", "then"), "{not: {required: [symbols]}}")
+		}},
+		{"status_error_never", func(root *yaml.Node) {
+			replace(schema(root, "Status", "then"), "{not: {required: [error]}}")
 		}},
 		{"subscribe_without_since", func(root *yaml.Node) { deleteKey(schema(root, "Subscribe", "properties"), "since") }},
 	}
