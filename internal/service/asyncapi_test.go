@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,13 +38,13 @@ const asyncMaxClientMessage = 4096
 // asyncChannel is the spec's one channel, GET /ws.
 const asyncChannel = "ws"
 
-// asyncSpec is docs/asyncapi.yaml made checkable. AsyncAPI 3.0 has no
-// validator in Go; its schemas here are plain JSON Schema, and their
+// asyncSpec is docs/asyncapi.yaml made checkable. There is no well-kept
+// AsyncAPI 3 parser in Go; the spec's schemas are plain JSON Schema, and their
 // $refs (#/components/schemas/...) mean the same in an OpenAPI 3.1
 // document: so components.schemas is loaded as one with kin-openapi, and
 // every message is validated with its JSON Schema 2020-12 validation
 // (openapi3.EnableJSONSchema2020). The rest of the document (channel,
-// messages, operations) is checked by hand in loadAsyncSpec. Read-only
+// messages, operations) is checked by hand in parseAsyncSpec. Read-only
 // once loaded.
 type asyncSpec struct {
 	payload map[string]*openapi3.Schema // message id -> its payload schema
@@ -114,7 +115,7 @@ func parseAsyncSpec(ctx context.Context, data []byte) (*asyncSpec, error) {
 	}
 	ch, ok := raw.Channels[asyncChannel]
 	if !ok || len(raw.Channels) != 1 || ch.Address != "/ws" {
-		return nil, fmt.Errorf("channels %v, want one, %s at /ws", slices.Sorted(mapKeys(raw.Channels)), asyncChannel)
+		return nil, fmt.Errorf("channels %v, want one, %s at /ws", slices.Sorted(maps.Keys(raw.Channels)), asyncChannel)
 	}
 
 	// components.schemas as an OpenAPI 3.1 document.
@@ -218,7 +219,7 @@ func parseAsyncSpec(ctx context.Context, data []byte) (*asyncSpec, error) {
 
 	// Each message is told by its discriminator: a client message by its
 	// op, a server message by its type, a batch by being an array.
-	props := nodeAt(&root, "components", "schemas")
+	props := yamlNodeAt(&root, "components", "schemas")
 	for id, p := range s.payload {
 		w, ok := way[id]
 		if !ok {
@@ -245,7 +246,7 @@ func parseAsyncSpec(ctx context.Context, data []byte) (*asyncSpec, error) {
 			return nil, fmt.Errorf("messages %s and %s have the same %s %q", old, id, key, v)
 		}
 		m[v] = id
-		for _, k := range mappingKeys(nodeAt(props, schemaNames[id], "properties")) {
+		for _, k := range yamlKeys(yamlNodeAt(props, schemaNames[id], "properties")) {
 			s.order[id] = append(s.order[id], k)
 		}
 	}
@@ -277,18 +278,8 @@ type asyncChannelDoc struct {
 	}
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-// nodeAt returns the node at path of mapping keys under n, or nil.
-func nodeAt(n *yaml.Node, path ...string) *yaml.Node {
+// yamlNodeAt returns the node at path of mapping keys under n, or nil.
+func yamlNodeAt(n *yaml.Node, path ...string) *yaml.Node {
 	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
@@ -307,8 +298,8 @@ func nodeAt(n *yaml.Node, path ...string) *yaml.Node {
 	return n
 }
 
-// mappingKeys returns the keys of a mapping node, in order.
-func mappingKeys(n *yaml.Node) []string {
+// yamlKeys returns the keys of a mapping node, in order.
+func yamlKeys(n *yaml.Node) []string {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -372,7 +363,7 @@ func (s *asyncSpec) checkFrame(data []byte, batch bool) ([]asyncMsg, error) {
 // message its type names, and its fields' order against the order of the
 // payload's properties.
 func (s *asyncSpec) checkServer(data []byte) (asyncMsg, error) {
-	keys, err := objectKeys(data)
+	keys, err := jsonObjectKeys(data)
 	if err != nil {
 		return asyncMsg{}, fmt.Errorf("server message %s: %w", data, err)
 	}
@@ -453,8 +444,8 @@ func (s *asyncSpec) checkQuery(q url.Values) error {
 	return nil
 }
 
-// objectKeys returns the keys of a JSON object, in order.
-func objectKeys(data []byte) ([]string, error) {
+// jsonObjectKeys returns the keys of a JSON object, in order.
+func jsonObjectKeys(data []byte) ([]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, fmt.Errorf("not a JSON object")
@@ -646,15 +637,15 @@ func (c *asyncClient) await(what string, want ...func(asyncMsg) bool) []asyncMsg
 	return got
 }
 
-func isType(typ string) func(asyncMsg) bool {
+func asyncType(typ string) func(asyncMsg) bool {
 	return func(m asyncMsg) bool { return m.Type == typ }
 }
 
-func isQuote(sym string) func(asyncMsg) bool {
+func asyncQuote(sym string) func(asyncMsg) bool {
 	return func(m asyncMsg) bool { return m.Type == "quote" && m.Symbol == sym }
 }
 
-func isError(code string) func(asyncMsg) bool {
+func asyncError(code string) func(asyncMsg) bool {
 	return func(m asyncMsg) bool { return m.Type == "error" && m.Code == code }
 }
 
@@ -690,7 +681,7 @@ func TestAsyncAPI(t *testing.T) {
 
 	// a: subscribed on connect, then each op and each error.
 	a := dialAsync(t, "a", spec, seen, r.url, url.Values{"symbols": {"AAPL,zzzz"}})
-	got := a.await("the subscribe on connect", isType("subscribed"), isQuote("AAPL"), isType("status"))
+	got := a.await("the subscribe on connect", asyncType("subscribed"), asyncQuote("AAPL"), asyncType("status"))
 	if want := []string{"AAPL", "ZZZZ"}; !slices.Equal(got[0].Symbols, want) || got[0].Epoch != epoch {
 		t.Errorf("subscribed on connect = %+v, want symbols %q, epoch %q", got[0], want, epoch)
 	}
@@ -698,11 +689,11 @@ func TestAsyncAPI(t *testing.T) {
 		t.Errorf("status on connect = %+v, want ZZZZ unknown", st)
 	}
 	a.send(`{"op":"list"}`, true)
-	a.await("list's subscribed", isType("subscribed"))
+	a.await("list's subscribed", asyncType("subscribed"))
 	a.send(`{"op":"subscribe","symbols":["msft"]}`, true)
-	a.await("subscribe's subscribed and quote", isType("subscribed"), isQuote("MSFT"))
+	a.await("subscribe's subscribed and quote", asyncType("subscribed"), asyncQuote("MSFT"))
 	a.send(`{"op":"unsubscribe","symbols":["MSFT"]}`, true)
-	if m := a.await("unsubscribe's subscribed", isType("subscribed"))[0]; !slices.Equal(m.Symbols, []string{"AAPL", "ZZZZ"}) {
+	if m := a.await("unsubscribe's subscribed", asyncType("subscribed"))[0]; !slices.Equal(m.Symbols, []string{"AAPL", "ZZZZ"}) {
 		t.Errorf("unsubscribe MSFT: subscribed %q, want [AAPL ZZZZ]", m.Symbols)
 	}
 
@@ -729,14 +720,14 @@ func TestAsyncAPI(t *testing.T) {
 	// checks at the end need every one to have run.
 	for _, tc := range errorTests {
 		a.send(tc.msg, tc.valid)
-		if m := a.await(tc.name+"'s error", isType("error"))[0]; m.Code != tc.code {
+		if m := a.await(tc.name+"'s error", asyncType("error"))[0]; m.Code != tc.code {
 			t.Errorf("%s: %s got error %q, want %q", tc.name, tc.msg, m.Code, tc.code)
 		}
 	}
 	a.write(websocket.MessageBinary, []byte(`{"op":"list"}`))
-	a.await("binary frame's error", isError(fanout.CodeBadRequest))
+	a.await("binary frame's error", asyncError(fanout.CodeBadRequest))
 	a.send(`{"op":"list"}`, true) // rejected requests changed nothing
-	if m := a.await("list's subscribed", isType("subscribed"))[0]; !slices.Equal(m.Symbols, []string{"AAPL", "ZZZZ"}) {
+	if m := a.await("list's subscribed", asyncType("subscribed"))[0]; !slices.Equal(m.Symbols, []string{"AAPL", "ZZZZ"}) {
 		t.Errorf("after the errors: subscribed %q, want [AAPL ZZZZ]", m.Symbols)
 	}
 
@@ -744,7 +735,7 @@ func TestAsyncAPI(t *testing.T) {
 	aapl := snapshot(t, b, "AAPL").Quote.Seq
 	since := fmt.Sprintf(`{"epoch":%q,"seq":{"AAPL":%d}}`, epoch, aapl)
 	bc := dialAsync(t, "b", spec, seen, r.url, url.Values{"symbols": {"AAPL,MSFT"}, "since": {since}})
-	if m := bc.await("the resume's subscribed", isType("subscribed"), isQuote("MSFT"))[0]; !slices.Equal(m.Recovered, []string{"AAPL"}) {
+	if m := bc.await("the resume's subscribed", asyncType("subscribed"), asyncQuote("MSFT"))[0]; !slices.Equal(m.Recovered, []string{"AAPL"}) {
 		t.Errorf("resume with %s: recovered %q, want [AAPL]", since, m.Recovered)
 	}
 
@@ -755,30 +746,30 @@ func TestAsyncAPI(t *testing.T) {
 		other = strings.Repeat("1", 16)
 	}
 	c.send(`{"op":"subscribe","symbols":["AAPL","ZZZZ"],"since":{"epoch":"`+other+`","seq":{"AAPL":1}}}`, true)
-	got = c.await("the resume's reset and snapshot", isType("reset"), isType("subscribed"), isQuote("AAPL"), isType("status"))
+	got = c.await("the resume's reset and snapshot", asyncType("reset"), asyncType("subscribed"), asyncQuote("AAPL"), asyncType("status"))
 	if got[0].Epoch != epoch || got[1].Recovered == nil || len(got[1].Recovered) != 0 {
 		t.Errorf("resume of another epoch: %+v then %+v, want reset to %q and recovered []", got[0], got[1], epoch)
 	}
 	c.send(`{"op":"subscribe","symbols":["NOPE"]}`, true)
-	c.await("unknown_symbol error", isError(fanout.CodeUnknownSymbol))
+	c.await("unknown_symbol error", asyncError(fanout.CodeUnknownSymbol))
 
 	// A pulse: quotes for everyone.
 	pulse(t, r.svc.Collector())
 	for _, cl := range []*asyncClient{a, bc, c} {
-		cl.await("the pulse's quote", isQuote("AAPL"))
+		cl.await("the pulse's quote", asyncQuote("AAPL"))
 	}
 
 	// A new epoch: reset for everyone, then the new epoch's quotes.
 	next := board.NewEpoch()
 	b.SetEpoch(next)
 	for _, cl := range []*asyncClient{a, bc, c} {
-		if m := cl.await("reset", isType("reset"))[0]; m.Epoch != next {
+		if m := cl.await("reset", asyncType("reset"))[0]; m.Epoch != next {
 			t.Errorf("%s: reset to %q, want %q", cl.name, m.Epoch, next)
 		}
 	}
 	pulse(t, r.svc.Collector())
 	for _, cl := range []*asyncClient{a, bc, c} {
-		cl.await("the new epoch's quote", isQuote("AAPL"))
+		cl.await("the new epoch's quote", asyncQuote("AAPL"))
 	}
 
 	// MSFT no longer collected: b is told and unsubscribed.
@@ -787,7 +778,7 @@ func TestAsyncAPI(t *testing.T) {
 	if err := r.svc.Reload(&reloaded); err != nil {
 		t.Fatalf("Reload() = %v", err)
 	}
-	got = bc.await("MSFT's unknown_symbol and subscribed", isError(fanout.CodeUnknownSymbol), isType("subscribed"))
+	got = bc.await("MSFT's unknown_symbol and subscribed", asyncError(fanout.CodeUnknownSymbol), asyncType("subscribed"))
 	if !slices.Equal(got[0].Symbols, []string{"MSFT"}) || !slices.Equal(got[1].Symbols, []string{"AAPL"}) {
 		t.Errorf("MSFT removed: %+v then %+v, want an error naming MSFT, then subscribed [AAPL]", got[0], got[1])
 	}
@@ -798,12 +789,12 @@ func TestAsyncAPI(t *testing.T) {
 	for range 119 { // the same message, checked once: sent as fast as it goes
 		d.write(websocket.MessageText, []byte(`{"op":"list"}`))
 	}
-	d.await("rate_limited error", isError(fanout.CodeRateLimited))
+	d.await("rate_limited error", asyncError(fanout.CodeRateLimited))
 
 	// With auth configured, a token in the query.
 	auth := start(t, authConfig(t), nil)
 	f := dialAsync(t, "f", spec, seen, auth.url, url.Values{"token": {hs256(t, authSecret, time.Minute)}, "symbols": {"AAPL"}})
-	f.await("the subscribe on connect", isType("subscribed"), isQuote("AAPL"))
+	f.await("the subscribe on connect", asyncType("subscribed"), asyncQuote("AAPL"))
 
 	// Close every client, so that every frame is in.
 	for _, cl := range []*asyncClient{a, bc, c, d, f} {
@@ -894,7 +885,7 @@ source:
 	b := r.svc.Board()
 	waitFirstPulse(t, b, cfg.Symbols)
 	e := dialAsync(t, "e", spec, seen, r.url, url.Values{"symbols": {"FULL"}, "batch": {"0"}})
-	m := e.await("FULL's quote", isType("subscribed"), isQuote("FULL"))[1]
+	m := e.await("FULL's quote", asyncType("subscribed"), asyncQuote("FULL"))[1]
 	if want := 16; len(m.Keys) != want {
 		t.Errorf("FULL's quote has fields %q, want all %d", m.Keys, want)
 	}
@@ -914,7 +905,7 @@ source:
 // frames of a real run: each mutation must make at least one of them fail.
 func testAsyncAPIBroken(t *testing.T, specData []byte, frames []asyncFrame) {
 	schema := func(root *yaml.Node, path ...string) *yaml.Node {
-		n := nodeAt(root, append([]string{"components", "schemas"}, path...)...)
+		n := yamlNodeAt(root, append([]string{"components", "schemas"}, path...)...)
 		if n == nil {
 			t.Fatalf("%s has no components.schemas.%s", asyncPath, strings.Join(path, "."))
 		}
