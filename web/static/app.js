@@ -102,7 +102,52 @@ function saveWatchlist(list) {
 
 // ---- state ------------------------------------------------------------
 
-const client = new TickerClient({ symbols: loadWatchlist() });
+// ---- access token -------------------------------------------------------
+
+// A server with auth on wants a token: from /?token=... (kept in this
+// tab's sessionStorage and taken out of the address bar, so that it is
+// not bookmarked, shared or logged by the next page), or typed into the
+// token form, which the page shows when the server refuses it.
+const TOKEN_KEY = 'tickerd.token';
+
+function takeToken() {
+  const url = new URL(location.href);
+  const t = url.searchParams.get('token');
+  if (t) {
+    try { sessionStorage.setItem(TOKEN_KEY, t); } catch (e) { /* private mode: this page only */ }
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    return t;
+  }
+  try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return ''; }
+}
+
+const token = takeToken();
+
+// apiHeaders are the headers of the page's REST requests.
+function apiHeaders() {
+  const h = { Accept: 'application/json' };
+  if (token) h.Authorization = 'Bearer ' + token;
+  return h;
+}
+
+// askToken shows the token form instead of the table and stops the client.
+function askToken(why) {
+  client.close();
+  $('token-why').textContent = why;
+  $('token-form').hidden = false;
+  $('add-form').hidden = true;
+  tableEl.closest('.table-wrap').hidden = true;
+  $('token').focus();
+}
+
+$('token-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  try { sessionStorage.setItem(TOKEN_KEY, $('token').value.trim()); } catch (e) { /* private mode */ }
+  location.reload();
+});
+
+const client = new TickerClient({ symbols: loadWatchlist(), token });
 const rows = new Map(); // symbol -> row state, see addRow
 let known = [];         // the server's configured symbols, from GET /api/quotes
 let conn = { state: 'connecting', retryAt: 0, attempt: 0 };
@@ -180,6 +225,10 @@ client.addEventListener('status', (ev) => {
 });
 
 client.addEventListener('error', (ev) => {
+  if (ev.detail.code === 'token_expired') {
+    askToken('Your access token expired. Enter a new one.');
+    return;
+  }
   showMessage(friendlyError(ev.detail));
   saveWatchlist(client.symbols);
 });
@@ -355,7 +404,7 @@ function toggleMore(r, open = r.more.hidden) {
 // one is shown if it is newer than what the websocket brought.
 function loadHistory(r) {
   const n = ++r.hist;
-  fetch('/api/quotes/' + encodeURIComponent(r.sym) + '/history', { headers: { Accept: 'application/json' } })
+  fetch('/api/quotes/' + encodeURIComponent(r.sym) + '/history', { headers: apiHeaders() })
     .then((resp) => (resp.ok ? resp.json() : null))
     .then((body) => {
       if (!body || !Array.isArray(body.history) || rows.get(r.sym) !== r || r.hist !== n) return;
@@ -574,8 +623,14 @@ for (const th of tableEl.querySelectorAll('th[data-sort]')) {
 
 // loadKnown fetches the server's symbols for the suggestions.
 function loadKnown() {
-  fetch('/api/quotes', { headers: { Accept: 'application/json' } })
-    .then((resp) => (resp.ok ? resp.json() : null))
+  fetch('/api/quotes', { headers: apiHeaders() })
+    .then((resp) => {
+      if (resp.status === 401) {
+        askToken(token ? 'The server refused this token (wrong or expired). Enter another.' : 'This tickerd needs an access token.');
+        return null;
+      }
+      return resp.ok ? resp.json() : null;
+    })
     .then((body) => {
       if (!body || !Array.isArray(body.quotes)) return;
       known = body.quotes.map((q) => q.symbol).filter((s) => typeof s === 'string').sort();
@@ -731,7 +786,7 @@ function drawChart(el, r) {
 function addSymbol(raw) {
   const sym = normalizeSymbol(raw);
   if (!sym || sym === '*') {
-    showMessage('“' + raw.trim() + '” is not a valid symbol. Use 1 to 12 letters, digits, “.”, “-” or “^”.');
+    showMessage('“' + raw.trim() + '” is not a valid symbol. Use 1 to 32 letters, digits or “. - ^ / : = _”.');
     return false;
   }
   if (rows.has(sym)) {

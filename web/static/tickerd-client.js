@@ -57,7 +57,10 @@
 //
 // A TickerClient is for one page's main thread; nothing in it blocks.
 
-const SYMBOL_RE = /^[A-Za-z0-9.^-]{1,12}$/; // the server's rule (config.NormalizeSymbol)
+// The widest of the sources' symbol syntaxes (the json kind's: EUR/USD,
+// BINANCE:BTCUSDT); the server checks its source's own and says why it
+// refuses a symbol.
+const SYMBOL_RE = /^[A-Za-z0-9.^\/:=_-]{1,32}$/;
 const MAX_MESSAGE = 4096; // the server's limit on a client message, in bytes
 
 /** normalizeSymbol returns s upper-cased if it is a valid symbol or "*", and '' otherwise. */
@@ -74,6 +77,8 @@ export class TickerClient extends EventTarget {
    * @param {boolean} [options.batch] ask for batched frames (?batch=1); default true
    * @param {number} [options.backoffMin] first reconnect step, ms; default 500
    * @param {number} [options.backoffMax] reconnect cap, ms; default 30000
+   * @param {string} [options.token] access token, sent as ?token= (a browser
+   *   cannot set headers on a websocket); needed when the server has auth on
    */
   constructor(options = {}) {
     super();
@@ -81,6 +86,7 @@ export class TickerClient extends EventTarget {
     let url = options.url || proto + '//' + location.host + '/ws';
     if (url.startsWith('/')) url = proto + '//' + location.host + url;
     if (options.batch !== false) url += (url.includes('?') ? '&' : '?') + 'batch=1';
+    if (options.token) url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(options.token);
     this.url = url;
     this.backoffMin = options.backoffMin || 500;
     this.backoffMax = options.backoffMax || 30000;
