@@ -204,6 +204,22 @@ type call struct {
 	retried   bool // it used up its one retry after a failure that may have been its own
 }
 
+// abandoned reports whether cl's caller has given up, or is about to:
+// its context is done, or its deadline has passed (on the monotonic clock)
+// though the timer that ends the context has not fired yet, as right after
+// the process was frozen (SIGSTOP) past it. Such a request is never
+// written: a cluster leader frozen past its lease sends nothing when it
+// thaws.
+func (cl *call) abandoned() bool {
+	select {
+	case <-cl.gone:
+		return true
+	default:
+	}
+	d, ok := cl.req.Context().Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // fail delivers err to the caller, unless it has already given up.
 func (cl *call) fail(err error) { cl.resp.CloseWithError(err) }
 

@@ -667,6 +667,47 @@ func TestClientCancelQueued(t *testing.T) {
 	cliCheckStats(t, c, Stats{Requests: 3, Dials: 1, Connected: true})
 }
 
+// thawedCtx is a context whose deadline has passed but whose timer has not
+// fired yet: what a caller's context looks like in the moment after the
+// process is thawed (SIGCONT) past its deadline.
+type thawedCtx struct {
+	context.Context // Done and Err: not done until the test cancels it
+	deadline        time.Time
+}
+
+func (c thawedCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// A request whose deadline has passed is never written, even before its
+// context's timer ends it: a leader frozen past its lease sends nothing
+// when it thaws.
+func TestClientPastDeadlineNeverWritten(t *testing.T) {
+	got, release := make(chan string, 1), make(chan struct{})
+	srv := newCliRawServer(t, cliHeld(got, release))
+	c := cliNewClient(t, srv.URL, &Options{MaxInFlight: 1})
+	ctx := cliCtx(t)
+	cliWarm(t, ctx, c)
+
+	a := cliGo(ctx, c, http.MethodGet, "/a", nil)
+	<-got // /a is written and held: /b waits in the queue
+	bctx, fire := context.WithCancel(ctx)
+	b := cliGo(thawedCtx{bctx, time.Now().Add(-time.Second)}, c, http.MethodGet, "/b", nil)
+	close(release)
+	if r := cliWait(t, ctx, a); r.err != nil || r.body != "/a" {
+		t.Fatalf("Do(/a) = %q, %v, want /a, nil", r.body, r.err)
+	}
+	if got, err := cliGet(ctx, c, "/c"); err != nil || got != "/c" { // queued behind /b
+		t.Fatalf("Do(/c) = %q, %v, want /c, nil", got, err)
+	}
+	fire() // the timer catches up
+	if r := cliWait(t, ctx, b); !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Do(/b) = %v, want context.Canceled", r.err)
+	}
+	want := []string{"GET /warm", "GET /a", "GET /c"}
+	if got := srv.seenOn(0); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("server saw %q, want %q (no /b: its deadline had passed)", got, want)
+	}
+}
+
 // A caller that gives up after its request was written gets its ctx error at
 // once. If its response is at the head of the line and has not arrived, the
 // connection is reset at once (ResponseTimeout is an hour here): nobody

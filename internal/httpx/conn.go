@@ -315,10 +315,8 @@ func (cn *conn) writeLoop(ctx, connCtx context.Context, retry []*call, in *vanil
 				return res
 			}
 		}
-		select {
-		case <-cl.gone:
+		if cl.abandoned() {
 			continue // the caller gave up while it was queued: never written
-		default:
 		}
 		cl.start, cl.end = lw.offset(bw), -1
 		lw.pending = append(lw.pending, cl)
