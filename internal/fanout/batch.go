@@ -61,6 +61,7 @@ type batchConn struct {
 	timeout time.Duration   // a blocking write that makes no progress for this long fails with errSlow
 	sndbuf  int             // the kernel send buffer asked for (SO_SNDBUF); 0 when left to the kernel
 	pre     []byte          // read ahead by net/http, returned by Read first; owned by the reader
+	gate    frameGate       // follows the client's frame headers, refusing a message past readLimit; owned by the reader
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -68,6 +69,8 @@ type batchConn struct {
 	flushing bool      // a goroutine is writing queued bytes to the socket, without mu
 	closing  bool      // a close frame has been queued: no more text frames
 	buf      *[]byte   // the queued bytes; from batchPool, nil when none
+	queued   uint64    // bytes ever queued: the stream offset at the end of buf
+	sent     uint64    // bytes the socket has taken: the stream offset at the start of buf
 	err      error     // the first write error: what was queued then is lost, and every later write fails with it
 }
 
@@ -77,7 +80,7 @@ type batchConn struct {
 // the kernel's autotuning of it: what the kernel holds for a client that
 // does not read is then bounded (see the package doc).
 func newBatchConn(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) *batchConn {
-	c := &batchConn{Conn: conn, pre: pre, timeout: timeout}
+	c := &batchConn{Conn: conn, pre: pre, timeout: timeout, gate: frameGate{limit: readLimit}}
 	c.idle.L = &c.mu
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -92,21 +95,120 @@ func newBatchConn(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) 
 	return c
 }
 
-func (c *batchConn) Read(p []byte) (int, error) {
+// Read reads the client's bytes for coder/websocket: what net/http read
+// ahead, then the socket's. Every byte passes the frame gate: once a
+// frame header announces a message past readLimit, Read returns the bytes
+// before that header, then errTooBig for good, so the connection is
+// refused (1009) before any of the payload is read or waited for. coder/websocket's own read limit would read readLimit bytes
+// of it first.
+func (c *batchConn) Read(p []byte) (n int, err error) {
+	if err := c.gate.err; err != nil {
+		return 0, err
+	}
 	if len(c.pre) > 0 {
-		n := copy(p, c.pre)
+		n = copy(p, c.pre)
 		c.pre = c.pre[n:]
 		if len(c.pre) == 0 {
 			c.pre = nil
 		}
-		return n, nil
+	} else {
+		n, err = c.Conn.Read(p)
 	}
-	return c.Conn.Read(p)
+	if m := c.gate.scan(p[:n]); m < n {
+		return m, c.gate.err
+	}
+	return n, err
+}
+
+// errTooBig is the frame gate's error: a client's frame header announced a
+// message of more than readLimit bytes.
+var errTooBig = errors.New("fanout: client message too big")
+
+// frameGate follows the frames of the stream a client sends (RFC 6455,
+// section 5.2), header by header, to refuse a message past its limit at
+// the header that announces it: a data frame whose length, with the
+// message's earlier fragments, exceeds limit. It only counts: checking
+// the frames is coder/websocket's job, and control frames are left to it
+// (it refuses those over 125 bytes). It is not safe for concurrent use.
+type frameGate struct {
+	limit uint64   // the largest message accepted; set by newBatchConn
+	hdr   [14]byte // the header being read
+	hn    int      // bytes of it read so far
+	skip  uint64   // payload bytes of the current frame still to pass
+	msg   uint64   // payload bytes of the current data message so far
+	err   error    // errTooBig once refused: nothing more passes
+}
+
+// scan follows b, the next bytes of the stream, and returns how many of
+// them may pass: all of them, or, once a header announces too big a
+// message, those before that header (g.err is set then), so that
+// coder/websocket never acts on it.
+func (g *frameGate) scan(b []byte) int {
+	i, start := 0, 0 // start: where the header being read began in b (0 if before b)
+	for i < len(b) {
+		if g.hn == 0 {
+			start = i
+		}
+		if g.skip > 0 {
+			k := uint64(len(b) - i)
+			if k > g.skip {
+				k = g.skip
+			}
+			i += int(k)
+			g.skip -= k
+			continue
+		}
+		g.hdr[g.hn] = b[i]
+		g.hn++
+		i++
+		if g.hn < 2 {
+			continue
+		}
+		need := 2
+		switch g.hdr[1] & 0x7f {
+		case 126:
+			need += 2
+		case 127:
+			need += 8
+		}
+		if g.hdr[1]&0x80 != 0 {
+			need += 4 // the mask key
+		}
+		if g.hn < need {
+			continue
+		}
+		var l uint64
+		switch l = uint64(g.hdr[1] & 0x7f); l {
+		case 126:
+			l = uint64(binary.BigEndian.Uint16(g.hdr[2:]))
+		case 127:
+			l = binary.BigEndian.Uint64(g.hdr[2:])
+		}
+		g.hn = 0
+		g.skip = l
+		switch op := g.hdr[0] & 0x0f; op {
+		case 0x1, 0x2: // text, binary: a new message
+			g.msg = 0
+			fallthrough
+		case 0x0: // continuation
+			if l > g.limit || g.msg+l > g.limit {
+				g.err = fmt.Errorf("%w: a frame header announces %d bytes, more than the limit of %d", errTooBig, g.msg+l, g.limit)
+				g.skip = 0
+				return start
+			}
+			g.msg += l
+		}
+	}
+	return i
 }
 
 // Write queues p, a control frame from coder/websocket, and sends the
-// queue, blocking until the socket has taken it (after another
-// goroutine's flush, if one runs).
+// queue, blocking until the socket has taken the last byte of p (sent by
+// another goroutine's flush, if one runs, or by its own). It succeeds
+// only then: when the queue is dropped, or a flush stops with part of p
+// unsent, it fails, and coder/websocket drops the connection. (What of
+// p remains queued after errSlow still goes out, before the close frame,
+// so the stream stays whole.)
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,17 +216,21 @@ func (c *batchConn) Write(p []byte) (int, error) {
 		c.closing = true
 	}
 	c.queueLocked(p)
-	for c.flushing {
+	end := c.queued
+	for c.flushing && c.sent < end && c.err == nil {
 		c.idle.Wait()
 	}
-	if c.err != nil {
+	switch {
+	case c.sent >= end:
+		return len(p), nil // a flush sent it
+	case c.err != nil:
 		return 0, c.err // p was dropped with the rest of the queue: never a false success
 	}
-	if c.buf == nil {
-		return len(p), nil // the flush that ran sent it
-	}
-	if _, err := c.flushLocked(true); err != nil {
+	if _, err := c.flushLocked(true, end); err != nil && c.sent < end {
 		return 0, err
+	}
+	if c.sent < end { // cannot happen: a blocking flush sends all or fails
+		return 0, fmt.Errorf("fanout: write: %d of %d bytes sent", len(p)-int(end-c.sent), len(p))
 	}
 	return len(p), nil
 }
@@ -165,6 +271,7 @@ func (c *batchConn) appendArray(msgs []frame) error {
 		sep = ','
 	}
 	*c.buf = append(*c.buf, ']')
+	c.queued += uint64(n)
 	return nil
 }
 
@@ -173,10 +280,15 @@ func (c *batchConn) canAppendLocked() error {
 	case c.err != nil:
 		return c.err
 	case c.closing:
-		return net.ErrClosed
+		return errClosing
 	}
 	return nil
 }
+
+// errClosing is appendText's error once a close frame is queued: the
+// connection is ending, and what is queued (the close frame last) must
+// still go out, so the caller stops without dropping the queue.
+var errClosing = fmt.Errorf("fanout: close frame queued: %w", net.ErrClosed)
 
 // headerLocked queues the header of an unmasked final text frame of l
 // bytes (RFC 6455, section 5.2).
@@ -204,6 +316,7 @@ func (c *batchConn) queueLocked(p []byte) {
 		c.buf = batchPool.Get().(*[]byte)
 	}
 	*c.buf = append(*c.buf, p...)
+	c.queued += uint64(len(p))
 }
 
 // buffered returns how many bytes are queued.
@@ -228,7 +341,7 @@ func (c *batchConn) tryFlush() (full bool, err error) {
 	case c.flushing:
 		return c.buf != nil, nil
 	}
-	return c.flushLocked(false)
+	return c.flushLocked(false, 0)
 }
 
 // flush writes the whole queue, blocking until the socket has taken it
@@ -242,7 +355,7 @@ func (c *batchConn) flush() error {
 	if c.err != nil {
 		return c.err // what was queued is lost
 	}
-	_, err := c.flushLocked(true)
+	_, err := c.flushLocked(true, 0)
 	return err
 }
 
@@ -277,13 +390,17 @@ func (c *batchConn) makeRoom() {
 }
 
 // flushLocked writes the queue, blocking or not, with mu released around
-// the socket writes; bytes queued meanwhile go too. It reports whether
+// the socket writes; bytes queued meanwhile go too, unless until > 0:
+// then it stops once the stream up to offset until is sent (a Write's
+// control frame), leaving what was queued behind it to whoever queued
+// it, so that a stream of frames queued meanwhile cannot hold the
+// control frame's writer for ever. It reports whether
 // bytes remain (full: a write that must not block could not finish). It
 // must not be called while another goroutine flushes.
-func (c *batchConn) flushLocked(block bool) (full bool, err error) {
+func (c *batchConn) flushLocked(block bool, until uint64) (full bool, err error) {
 	c.flushing = true
 	defer c.idle.Broadcast()
-	for c.buf != nil && err == nil {
+	for c.buf != nil && err == nil && (until == 0 || c.sent < until) {
 		b := c.buf
 		c.buf = nil
 		c.mu.Unlock()
@@ -294,6 +411,8 @@ func (c *batchConn) flushLocked(block bool) (full bool, err error) {
 			n, err = c.writeNow(*b)
 		}
 		c.mu.Lock()
+		c.sent += uint64(n)
+		c.idle.Broadcast() // a Write whose bytes are out returns
 		if (err == nil || errors.Is(err, errSlow)) && n < len(*b) {
 			// Full, or no progress: the rest goes back in front of what
 			// was queued meanwhile.

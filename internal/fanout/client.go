@@ -28,7 +28,7 @@ const maxCtrl = 16
 // the order their symbols became pending.
 type client struct {
 	h       *Hub
-	conn    *websocket.Conn
+	conn    wsConn     // never the library's writes: see wsConn
 	bc      *batchConn // conn's socket: writers hold frames in it and flush them in batches
 	remote  string
 	batch   bool                    // every frame is a JSON array of messages (?batch=1); read-only
@@ -100,7 +100,7 @@ type frame struct {
 	kind msgKind // the metrics label
 }
 
-func newClient(h *Hub, conn *websocket.Conn, bc *batchConn, remote string, batch bool, stop context.CancelCauseFunc, stopped <-chan struct{}) *client {
+func newClient(h *Hub, conn wsConn, bc *batchConn, remote string, batch bool, stop context.CancelCauseFunc, stopped <-chan struct{}) *client {
 	c := &client{h: h, conn: conn, bc: bc, remote: remote, batch: batch, stop: stop, stopped: stopped, subs: make(map[string]*sub)}
 	c.roomS, c.roomR = vanilla.NewState[struct{}]()
 	return c

@@ -16,6 +16,30 @@ import (
 // the connection with 1009 (message too big).
 const readLimit = 4 << 10
 
+// wsConn is what the Hub uses of a client's *websocket.Conn: reading the
+// client's messages, pings, and the close handshake. It has no Write or
+// Writer, on purpose: the Hub frames its text frames itself, in the
+// client's batchConn, and a frame written by coder/websocket's Write
+// could cut into one of them. Holding the connection only as a wsConn
+// keeps fan-out code from reaching them (TestNoDataWritePath checks that
+// nothing of the Hub holds more).
+type wsConn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Ping(ctx context.Context) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
+var _ wsConn = (*websocket.Conn)(nil)
+
+// acceptOptions are the websocket.AcceptOptions of a client connection.
+// Compression is off explicitly, whatever coder/websocket's default: the
+// frames the Hub writes by hand are uncompressed (RSV1 clear), which is
+// only valid on a connection that negotiated no extension.
+func acceptOptions(origins []string) *websocket.AcceptOptions {
+	return &websocket.AcceptOptions{OriginPatterns: origins, CompressionMode: websocket.CompressionDisabled}
+}
+
 // Causes of a connection's end, mapped to close codes by closeStatus.
 var (
 	errShutdown  = errors.New("fanout: server shutting down")
@@ -47,10 +71,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
+	served := false
+	defer func() {
+		// Also when Accept panics: net/http recovers a handler's panic, and
+		// Run must not wait for this admission forever.
+		if !served {
+			h.release()
+		}
+	}()
 	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, sndbuf: h.opts.SendBuffer}
-	conn, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.AllowedOrigins})
+	conn, err := websocket.Accept(hw, r, acceptOptions(h.opts.AllowedOrigins))
 	if err != nil { // Accept has answered
-		h.release()
 		reason := rejectHandshake
 		if hw.status == http.StatusForbidden {
 			reason = rejectOrigin
@@ -63,6 +94,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// goroutine's stack: the connection keeps only what serve needs.
 	// serve exits once the connection has ended and its other goroutines
 	// have exited; it releases the admission, which Run waits for.
+	conn.SetReadLimit(readLimit) // behind the batchConn's frame gate, which refuses at the header
+	served = true
 	go h.serve(conn, hw.conn, r.RemoteAddr, q)
 }
 
@@ -101,9 +134,8 @@ func (h *Hub) release() {
 // coder/websocket would drop the connection without a close frame, and it
 // costs every Read a registration. A connection that must be cut is
 // closed with CloseNow instead.
-func (h *Hub) serve(conn *websocket.Conn, bc *batchConn, remote string, q query) {
+func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query) {
 	defer h.release()
-	conn.SetReadLimit(readLimit)
 	stopCtx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	c := newClient(h, conn, bc, remote, q.batch, stop, stopCtx.Done())
@@ -235,6 +267,8 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 		return websocket.StatusPolicyViolation, "slow consumer: socket took nothing for " + writeTimeout.String()
 	case errors.Is(cause, errNoPong):
 		return websocket.StatusPolicyViolation, "ping not answered"
+	case errors.Is(cause, errTooBig):
+		return websocket.StatusMessageTooBig, fmt.Sprintf("message too big: the limit is %d bytes", readLimit)
 	}
 	return websocket.StatusNormalClosure, ""
 }

@@ -213,10 +213,18 @@ func (c *client) slowLoop(sent sentCounts) {
 }
 
 // fail stops the connection after a write error. A slow client's queue is
-// kept: it ends on a whole frame, and the close frame goes behind it.
+// kept: it ends on a whole frame, and the close frame goes behind it. So
+// is the queue of a connection whose close frame is queued already
+// (errClosing): the close frame, behind the frames before it, is being
+// sent by whoever queued it, and dropping it would end the connection
+// without one.
 func (c *client) fail(err error) {
-	if errors.Is(err, errSlow) {
+	switch {
+	case errors.Is(err, errSlow):
 		c.stop(err)
+		return
+	case errors.Is(err, errClosing):
+		c.stop(fmt.Errorf("%w: %w", errConnEnded, err))
 		return
 	}
 	c.bc.drop()
