@@ -25,6 +25,12 @@ import (
 	"github.com/tickerd/tickerd/internal/sim"
 )
 
+// A Term is the collector's Sink and its Lease: no request past the term.
+var (
+	_ collector.Sink  = (*Term)(nil)
+	_ collector.Lease = (*Term)(nil)
+)
+
 // natsServer is an embedded nats-server with JetStream in a temp dir, on
 // a loopback port that stays the same across restarts.
 type natsServer struct {

@@ -94,6 +94,12 @@ func (t *Term) usable() (time.Time, error) {
 	return t.deadline, nil
 }
 
+// Until returns the term's deadline, or ErrNotLeader once it has passed
+// (checked on the monotonic clock, whether or not the timer that ends the
+// term has fired): the term is a collector.Lease, so a collector sends no
+// request past it.
+func (t *Term) Until() (time.Time, error) { return t.usable() }
+
 // fenced records a rejected write and restarts the term's Lead.
 func (t *Term) fenced(key string) error {
 	t.n.metrics.fenced.Inc()

@@ -65,6 +65,17 @@ type Resetter interface {
 	Reset(cause error)
 }
 
+// Lease is a Sink whose writes land only for a while: cluster mode's term
+// as leader, which ends at a deadline on the monotonic clock. Before each
+// request the collector asks Until for that deadline: with an error (the
+// term is over, though the timer that cancels the collector may not have
+// fired yet, as right after the process was frozen), it sends nothing and
+// records nothing; otherwise the request's context ends by the deadline.
+// So a leader past its lease never polls the upstream.
+type Lease interface {
+	Until() (time.Time, error)
+}
+
 // Sink receives what the collector produces, in order per symbol: the
 // symbol set whenever it changes, and each symbol's new Snapshot. A
 // *board.Board is a Sink; so is the cluster mode's writer. Put may block
@@ -468,6 +479,15 @@ func (c *Collector) collect(ctx context.Context, s *symbol) {
 	if err == nil && c.limiter != nil {
 		err = c.limiter.Wait(ctx)
 	}
+	if l, ok := c.sink.(Lease); ok && err == nil {
+		until, lerr := l.Until()
+		if lerr != nil {
+			return // not ours to collect any more
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, until)
+		defer cancel()
+	}
 	if err == nil {
 		start := c.opts.Now()
 		q, err = c.fetch(ctx, s.name)
@@ -487,6 +507,9 @@ func (c *Collector) collect(ctx context.Context, s *symbol) {
 			}
 		}
 		c.pauseFor(err)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return // called off (Run ending, the symbol removed, the term over): not the upstream's failure
 	}
 	c.record(ctx, s, q, err)
 }

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tickerd/tickerd/internal/board"
 	"github.com/tickerd/tickerd/internal/quote"
 )
 
@@ -248,4 +250,49 @@ func TestStrayAnswerRetried(t *testing.T) {
 	if resets != 1 || calls != 2 {
 		t.Errorf("resets, requests = %d, %d, want 1, 2", resets, calls)
 	}
+}
+
+// leaseSink is a Board behind a Lease that ends at until, or is over.
+type leaseSink struct {
+	*board.Board
+	until time.Time
+	over  bool
+}
+
+func (l *leaseSink) Until() (time.Time, error) {
+	if l.over {
+		return time.Time{}, errors.New("lease over")
+	}
+	return l.until, nil
+}
+
+// TestLease: with a Sink that is a Lease, a collection past the lease
+// sends nothing and records nothing, and a request in flight ends at the
+// lease's deadline, whatever the collection timeout.
+func TestLease(t *testing.T) {
+	t.Run("over", func(t *testing.T) {
+		f := newFakeDoer()
+		sink := &leaseSink{Board: board.New(nil), over: true}
+		c := &testCollector{New(quote.NewNasdaq("http://upstream.test", ""), f, sink, []string{"AAPL"}, &Options{Timeout: time.Minute}), sink.Board}
+		pulse(t, c)
+		if n := f.totalCalls(); n != 0 {
+			t.Errorf("requests with the lease over = %d, want 0", n)
+		}
+		if s, _ := sink.Snapshot("AAPL"); s.Attempted || s.Failures != 0 {
+			t.Errorf("Snapshot(AAPL) with the lease over = %+v, want nothing recorded", s)
+		}
+	})
+	t.Run("deadline_bounds_request", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeDoer()
+			f.setMode("AAPL", hang)
+			sink := &leaseSink{Board: board.New(nil), until: time.Now().Add(2 * time.Second)}
+			c := &testCollector{New(quote.NewNasdaq("http://upstream.test", ""), f, sink, []string{"AAPL"}, &Options{Timeout: time.Minute}), sink.Board}
+			start := time.Now()
+			pulse(t, c)
+			if d := time.Since(start); d != 2*time.Second {
+				t.Errorf("a hung request with a lease of 2s took %v, want 2s (not the 1m timeout)", d)
+			}
+		})
+	})
 }
