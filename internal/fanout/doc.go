@@ -202,4 +202,42 @@
 // Without ?batch=1 the frames of a batch share a socket write; with it
 // they are one frame, which costs the client one frame and one JSON
 // document instead of one each per message.
+//
+// # Framing
+//
+// The Hub writes its text frames itself (batchConn), and coder/websocket
+// only its control frames, each whole in one Write. That rests on
+// invariants, each pinned by a test: the client's connection is held
+// only as a wsConn, which lacks coder/websocket's Write and Writer, so
+// no fan-out code can write a data frame through the library
+// (TestNoDataWritePath); compression is off explicitly, so no extension
+// is ever negotiated and unmasked, uncompressed frames are right
+// (TestNoCompression); a control frame's Write succeeds only once its
+// last byte is in the socket, and fails if the queue it joined is
+// dropped; and a stress test reads the raw TCP stream with a strict RFC
+// 6455 parser while pings, closes and shutdown hit large batches
+// (TestFramingStress). A client's frame header announcing a message past
+// the 4 KiB limit closes the connection with 1009 at that header, before
+// any of the payload is read (coder/websocket's own limit would read the
+// first 4 KiB of it).
+//
+// # Panics
+//
+// A panic in any goroutine of the Hub (the symbol and epoch watchers, the
+// writers, a connection's reader, its op and slow-write goroutines, its
+// ping timer and closer) is not recovered: it crashes the process, with
+// the panic value and every goroutine's stack on stderr, as an
+// unrecovered panic in any Go goroutine does, and as the vanilla Hub
+// that runs the watchers and writers decides. Most of the Hub's work is
+// done with Hub.mu or a client's mu held, and some of it (NormalizeSymbol,
+// the Demand's Add and Remove, the Board's methods) is the caller's
+// code: recovering would leave those locks held and Run waiting for ever
+// for goroutines that never finish, so a crash is the only outcome that
+// is both loud and safe. TestPanicCrashesProcess shows it for a panic in
+// NormalizeSymbol and Demand.Add (the reader's op goroutine, Hub.mu
+// held), in Board.Symbols (Run's watcher, Hub.mu held) and in the
+// connection's own goroutine. The one exception is ServeHTTP itself,
+// which runs on net/http's goroutine: net/http recovers a handler's
+// panic, and ServeHTTP releases its admission then, so Run does not wait
+// for a connection that never started.
 package fanout
