@@ -56,7 +56,18 @@ func writeTestFile(t *testing.T, name string, data []byte) {
 // hs256 returns a token signed with key, expiring in ttl.
 func hs256(t *testing.T, key []byte, ttl time.Duration) string {
 	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "tester", "exp": time.Now().Add(ttl).Unix()}).SignedString(key)
+	return hs256Claims(t, key, map[string]any{"exp": time.Now().Add(ttl).Unix()})
+}
+
+// hs256Claims returns a token signed with key for sub "tester", expiring
+// in an hour, with claims added (or replacing those).
+func hs256Claims(t *testing.T, key []byte, claims map[string]any) string {
+	t.Helper()
+	c := jwt.MapClaims{"sub": "tester", "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range claims {
+		c[k] = v
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(key)
 	if err != nil {
 		t.Fatalf("SignedString = %v", err)
 	}

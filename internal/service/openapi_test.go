@@ -267,6 +267,33 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 
+	// With auth on: 401 without a token on every route but the public
+	// probes, 403 for a symbol the token's claim does not cover.
+	acfg := authConfig(t)
+	acfg.Symbols = []string{"AAPL", "MSFT"}
+	ar := start(t, acfg, nil)
+	authCheck := &specCheck{doc: doc, router: specRouter(t, loadSpec(t), ar.url), seen: c.seen}
+	for path := range doc.Paths.Map() {
+		if path == "/healthz" || path == "/readyz" {
+			continue
+		}
+		url := ar.url + strings.ReplaceAll(path, "{symbol}", "AAPL")
+		h := http.Header(nil)
+		if path == "/ws" {
+			h = wsHandshake
+		}
+		if resp, body := authCheck.roundTrip(t, ar.client, newRequest(t, url, h), false); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without a token = %d %s, want 401", path, resp.StatusCode, body)
+		}
+	}
+	narrow := hs256Claims(t, authSecret, map[string]any{"symbols": []string{"AAPL"}})
+	for _, path := range []string{"/api/quotes?symbols=MSFT", "/api/quotes/MSFT", "/api/quotes/MSFT/history"} {
+		req := newRequest(t, ar.url+path, http.Header{"Authorization": {"Bearer " + narrow}})
+		if resp, body := authCheck.roundTrip(t, ar.client, req, false); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET %s with a token for AAPL only = %d %s, want 403", path, resp.StatusCode, body)
+		}
+	}
+
 	if missed := c.unseen(); len(missed) > 0 {
 		t.Errorf("documented responses no request produced: %q", missed)
 	}
