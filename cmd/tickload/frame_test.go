@@ -33,7 +33,9 @@ type wantMsg struct {
 	err    bool
 }
 
-func (w wantMsg) String() string { return fmt.Sprintf("%s %s %d err=%v", w.typ, w.symbol, w.seq, w.err) }
+func (w wantMsg) String() string {
+	return fmt.Sprintf("%s %s %d err=%v", w.typ, w.symbol, w.seq, w.err)
+}
 
 // TestFrameMessages reads whole frames as the server sends them: single
 // messages, and in batch mode arrays of them, quotes with and without
