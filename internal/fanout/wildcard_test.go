@@ -3,6 +3,7 @@ package fanout
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestWildcardStaysLive: a client subscribed to "*" follows the configured
@@ -86,4 +87,37 @@ func TestWildcardLimit(t *testing.T) {
 	other.expectError(CodeTooManySymbols)
 	other.send(`{"op":"list"}`)
 	other.expectSubscribed()
+}
+
+// TestWildcardWaitingSubscribe: a subscribe to "*" that waits (here a
+// resume, for the board to reach the client's seq) means the configured
+// set as it is when it completes: a symbol a reload added while it
+// waited is in its "subscribed".
+func TestWildcardWaitingSubscribe(t *testing.T) {
+	src := newFakeSource("AAPL", "MSFT")
+	src.set(t, "AAPL", snapQuote("AAPL", 4))
+	waiting := make(chan struct{}, 1)
+	h := newHarness(t, src, &Options{ResumeWait: waitLimit}, func(h *harness) {
+		h.hub.onWait = func() { waiting <- struct{}{} }
+	})
+	other := h.dial(t, "other", "?symbols=*", nil)
+	other.expectSubscribed("AAPL", "MSFT")
+	other.expectQuote("AAPL", 4)
+
+	c := h.dial(t, "resumer", "", nil)
+	c.send(`{"op":"subscribe","symbols":["*"],"since":{"epoch":"` + testEpoch + `","seq":{"AAPL":5}}}`)
+	select {
+	case <-waiting:
+	case <-time.After(waitLimit):
+		t.Fatal("the resuming subscribe did not wait")
+	}
+	src.setSymbols("AAPL", "MSFT", "GOOG")
+	other.expectSubscribed("AAPL", "GOOG", "MSFT") // the Hub has taken the reload in
+	src.set(t, "AAPL", snapQuote("AAPL", 5))       // the board catches up: the wait ends
+	c.expectSubscribedResume(testEpoch, []string{"AAPL"}, "AAPL", "GOOG", "MSFT")
+
+	other.expectQuote("AAPL", 5)
+	src.setSymbols("AAPL", "MSFT", "GOOG", "NVDA") // and c follows the set from now on
+	other.expectSubscribed("AAPL", "GOOG", "MSFT", "NVDA")
+	c.expectSubscribed("AAPL", "GOOG", "MSFT", "NVDA")
 }
