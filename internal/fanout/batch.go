@@ -39,8 +39,10 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return 
 // the frames of a batch go out in one socket write. coder/websocket writes
 // its control frames (ping, pong, close) through Write, which sends them
 // with whatever is queued before them at once, as coder/websocket expects
-// (it may close the socket right after a close frame). Reads return the
-// bytes net/http had read ahead first.
+// (it may close the socket right after a close frame), and returns once
+// their last byte is in the socket. Reads return the bytes net/http had
+// read ahead first, and pass a frame gate that refuses a client message
+// past readLimit at its header.
 //
 // The text frames are framed here rather than by coder/websocket's Write:
 // that takes the connection's frame lock, which a control frame's Write
