@@ -197,11 +197,13 @@ type instance struct {
 }
 
 type clusterOpts struct {
-	ttl         time.Duration
-	symbols     []string
-	paused func(ctx context.Context)
-	maxDynamic  int
-	url         string
+	ttl        time.Duration
+	symbols    []string
+	paused     func(ctx context.Context)
+	maxDynamic int
+	url        string
+	period     time.Duration // the pulse; 0 means 100ms
+	maxRPS     float64       // the collector's MaxRPS; 0: a pulse is one burst
 }
 
 func startInstance(t testing.TB, ns *natsServer, up *upstream, id string, o clusterOpts) *instance {
@@ -211,6 +213,9 @@ func startInstance(t testing.TB, ns *natsServer, up *upstream, id string, o clus
 	}
 	if o.symbols == nil {
 		o.symbols = []string{"AAPL", "MSFT", "NVDA"}
+	}
+	if o.period == 0 {
+		o.period = 100 * time.Millisecond
 	}
 	url := o.url
 	if url == "" {
@@ -224,19 +229,19 @@ func startInstance(t testing.TB, ns *natsServer, up *upstream, id string, o clus
 	src := quote.NewNasdaq(up.url, id)
 	node, err := New(in.board, &Options{
 		URL: url, Instance: id, LeaseTTL: o.ttl, MaxDynamic: o.maxDynamic,
-		NATS:        []nats.Option{nats.SetCustomDialer(in.dialer)},
+		NATS:   []nats.Option{nats.SetCustomDialer(in.dialer)},
 		paused: o.paused,
-		Logger:      testLogger(id),
+		Logger: testLogger(id),
 		Lead: func(ctx context.Context, term *Term) error {
 			in.mu.Lock()
 			in.terms = append(in.terms, term)
 			in.mu.Unlock()
-			c := collector.New(src, client, term, o.symbols, &collector.Options{Timeout: time.Second, Seed: term.Seed, Logger: testLogger(id)})
+			c := collector.New(src, client, term, o.symbols, &collector.Options{Timeout: time.Second, Seed: term.Seed, Logger: testLogger(id), MaxRPS: o.maxRPS})
 			var wg sync.WaitGroup
 			wg.Add(1)
 			// Exits when ctx ends.
 			go func() { defer wg.Done(); _ = term.Follow(ctx, c) }()
-			err := c.Run(ctx, every(100*time.Millisecond))
+			err := c.Run(ctx, every(o.period))
 			wg.Wait()
 			return err
 		},

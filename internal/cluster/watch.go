@@ -162,6 +162,43 @@ func (n *Node) wakeAppliedLocked() {
 	}
 }
 
+// appliedLocked notes that the watch has applied revision rev. n.mu must
+// be held.
+func (n *Node) appliedLocked(rev uint64) {
+	if rev > n.applied {
+		n.applied = rev
+		if n.initial {
+			n.wakeAppliedLocked()
+		}
+	}
+}
+
+// applySnapshot applies the value of sym's snapshot key at revision rev:
+// decoded, recorded as known, then put on the board, the last two in the
+// watch's order. The board is written outside n.mu, so that the leader's
+// writes do not wait for the board's watchers; a leader catching up waits
+// for applied, which grows only once the board has the snapshot.
+func (n *Node) applySnapshot(sym, key string, rev uint64, data []byte) {
+	snap, err := decodeSnapshot(sym, data)
+	if err != nil {
+		n.log.Warn("cluster: snapshot", "error", err)
+		n.mu.Lock()
+		n.appliedLocked(rev)
+		n.mu.Unlock()
+		return
+	}
+	n.mu.Lock()
+	n.setKnownLocked(key, rev, snap)
+	n.mu.Unlock()
+	prev, _ := n.board.Snapshot(sym)
+	if err := n.board.Put(context.Background(), snap); err == nil && snap.Quote.Seq > prev.Quote.Seq && !snap.Quote.CollectedAt.IsZero() {
+		n.metrics.watchLag.Observe(time.Since(snap.Quote.CollectedAt).Seconds())
+	}
+	n.mu.Lock()
+	n.appliedLocked(rev)
+	n.mu.Unlock()
+}
+
 // setKnownLocked records key's revision unless a newer one is known.
 func (n *Node) setKnownLocked(key string, rev uint64, snap board.Snapshot) {
 	if cur, ok := n.known[key]; ok && cur.rev > rev {
@@ -182,18 +219,20 @@ func (n *Node) dropInterestLocked(inst, sym string) {
 	broadcastLocked(&n.wantW)
 }
 
-// apply applies one watched entry to the node's state and the board.
+// apply applies one watched entry to the node's state and the board. It
+// runs on the watch's one goroutine, so entries reach the board in stream
+// order; a snapshot, the common case, is decoded and put on the board
+// outside n.mu, which the leader's writes need too.
 func (n *Node) apply(e jetstream.KeyValueEntry) {
 	key, rev := e.Key(), e.Revision()
 	del := e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
+	if sym, ok := parseSnapKey(key); ok && !del {
+		n.applySnapshot(sym, key, rev, e.Value())
+		return
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if rev > n.applied {
-		n.applied = rev
-		if n.initial {
-			n.wakeAppliedLocked()
-		}
-	}
+	n.appliedLocked(rev)
 	switch {
 	case key == epochKey:
 		if del || len(e.Value()) == 0 {
@@ -241,21 +280,8 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 			}
 		}
 	default:
-		if sym, ok := parseSnapKey(key); ok {
-			if del {
-				n.setKnownLocked(key, rev, board.Snapshot{})
-				return
-			}
-			snap, err := decodeSnapshot(sym, e.Value())
-			if err != nil {
-				n.log.Warn("cluster: snapshot", "error", err)
-				return
-			}
-			n.setKnownLocked(key, rev, snap)
-			prev, _ := n.board.Snapshot(sym)
-			if err := n.board.Put(context.Background(), snap); err == nil && snap.Quote.Seq > prev.Quote.Seq && !snap.Quote.CollectedAt.IsZero() {
-				n.metrics.watchLag.Observe(time.Since(snap.Quote.CollectedAt).Seconds())
-			}
+		if _, ok := parseSnapKey(key); ok { // deleted
+			n.setKnownLocked(key, rev, board.Snapshot{})
 			return
 		}
 		if inst, sym, ok := parseInterestKey(key); ok {

@@ -1,0 +1,99 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickerd/tickerd/internal/board"
+)
+
+// BenchmarkWatchLag measures what NATS adds between the leader and a
+// follower: from a quote's collected_at on the leader to its snapshot on
+// the follower's board, for every symbol of every pulse, reported as
+// p50-ms and p99-ms. A pulse of all symbols at once (burst) is the
+// default schedule's shape; "spread" caps the collector at 2x the symbol
+// count per second (source.max_rps), so the same quotes reach NATS over
+// half the second. Each iteration is one pulse (1s).
+//
+//	go test -run '^$' -bench WatchLag -benchtime 10x ./internal/cluster/
+func BenchmarkWatchLag(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		symbols int
+		spread  bool
+	}{
+		{"burst_500", 500, false},
+		{"spread_500", 500, true},
+		{"burst_5000", 5000, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			syms := make([]string, bc.symbols)
+			for i := range syms {
+				syms[i] = fmt.Sprintf("S%04d", i)
+			}
+			o := clusterOpts{symbols: syms, period: time.Second}
+			if bc.spread {
+				o.maxRPS = float64(2 * bc.symbols)
+			}
+			ns := startNATS(b)
+			up := startUpstream(b)
+			a, f := startInstance(b, ns, up, "a", o), startInstance(b, ns, up, "b", o)
+			if leaderOf(b, 10*time.Second, a, f) == f {
+				a, f = f, a
+			}
+			last := syms[len(syms)-1]
+			waitFor(b, 10*time.Second, "the follower has every symbol", func() bool { _, ok := f.board.Value(last); return ok })
+			lags := watchLags(b, f.board, syms)
+			slices.Sort(lags)
+			if len(lags) == 0 {
+				b.Fatal("no quotes reached the follower")
+			}
+			q := func(p float64) float64 { return float64(lags[int(p*float64(len(lags)-1))]) / 1e6 }
+			b.ReportMetric(q(0.5), "p50-ms")
+			b.ReportMetric(q(0.99), "p99-ms")
+			b.ReportMetric(float64(len(lags))/float64(b.N), "quotes/pulse")
+		})
+	}
+}
+
+// watchLags watches syms on the follower's board for b.N pulses (b.N
+// seconds) and returns each new quote's lag since its collection.
+func watchLags(b *testing.B, fb *board.Board, syms []string) []time.Duration {
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var lags []time.Duration
+	var wg sync.WaitGroup
+	for _, s := range syms {
+		v, _ := fb.Value(s)
+		w := v.Watch()
+		w.Recv(ctx) // the current snapshot: not a new quote
+		wg.Add(1)
+		// Exits when ctx is cancelled below.
+		go func() {
+			defer wg.Done()
+			defer w.Close()
+			for {
+				snap, err := w.Recv(ctx)
+				if err != nil {
+					return
+				}
+				d := time.Since(snap.Quote.CollectedAt)
+				mu.Lock()
+				lags = append(lags, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	b.ResetTimer()
+	for range b.N {
+		time.Sleep(time.Second) // one pulse: the benchmark measures what arrives in it
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	return lags
+}
