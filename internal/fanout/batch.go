@@ -444,6 +444,12 @@ func (c *batchConn) flushLocked(block bool, until uint64) (full bool, err error)
 // written and an error wrapping errSlow; the rest stays queued, so the
 // stream still ends on a whole frame (a close frame may follow it).
 func (c *batchConn) writeBlocking(b []byte) (n int, err error) {
+	if c.timeout > 0 {
+		// Cleared on the way out: a deadline left behind would fail the
+		// next non-blocking write (writeNow) once it passed, and cut a
+		// healthy client write_timeout after the last blocking write.
+		defer c.Conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // fails only on a closed conn
+	}
 	for n < len(b) {
 		if c.timeout > 0 {
 			_ = c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)) // fails only on a closed conn, which Write reports

@@ -370,3 +370,22 @@ func TestBatchConnWriteNoFalseSuccess(t *testing.T) {
 		t.Fatal("appendText() after a failed flush = nil, want the error")
 	}
 }
+
+// TestBlockingWriteLeavesNoDeadline: a blocking write (a ping's frame
+// goes that way) sets a write deadline; once done, it must not stay
+// behind, or the next non-blocking write fails when it passes and a
+// healthy client is cut write_timeout after each ping (seen at 10,000
+// clients: every one cut at ping_interval + write_timeout).
+func TestBlockingWriteLeavesNoDeadline(t *testing.T) {
+	const ping, writeTimeout = 300 * time.Millisecond, 100 * time.Millisecond
+	src := newFakeSource("AAPL")
+	h := newHarness(t, src, &Options{PingInterval: ping, WriteTimeout: writeTimeout}, nil)
+	c := h.dial(t, "client", "?symbols=AAPL", nil)
+	c.expectSubscribed("AAPL")
+	start := time.Now()
+	for seq := uint64(1); time.Since(start) < 4*ping; seq++ {
+		src.set(t, "AAPL", snapQuote("AAPL", seq))
+		c.expectQuote("AAPL", seq)
+		time.Sleep(ping / 10) // quotes spread over several pings, not a wait for an event
+	}
+}
