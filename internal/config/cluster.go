@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -54,19 +55,27 @@ func checkNATSURL(s string) error {
 	if len(urls) > maxNATSURLs {
 		return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("at most %d URLs", maxNATSURLs)}
 	}
-	for _, raw := range urls {
+	// Errors name the URL by its place in the list and its scheme only:
+	// whatever else it holds may be a credential.
+	for i, raw := range urls {
 		raw = strings.TrimSpace(raw)
 		u, err := url.Parse(raw)
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err // without the URL
+		}
 		if err != nil {
-			return &detail{sentinel: ErrInvalidValue, msg: "invalid URL " + quote(raw), cause: err}
+			return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("URL %d: invalid", i+1), cause: err}
+		}
+		if u.User != nil {
+			return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("URL %d: user info (a password) in the URL: put credentials in creds_file", i+1)}
 		}
 		switch u.Scheme {
 		case "nats", "tls", "ws", "wss":
 		default:
-			return &detail{sentinel: ErrInvalidValue, msg: "want nats://host:port (or tls, ws, wss), got " + quote(raw)}
+			return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("URL %d: want nats://host:port (or tls, ws, wss), got scheme %s", i+1, quote(u.Scheme))}
 		}
 		if u.Host == "" {
-			return &detail{sentinel: ErrInvalidValue, msg: "URL " + quote(raw) + " has no host"}
+			return &detail{sentinel: ErrInvalidValue, msg: fmt.Sprintf("URL %d: no host", i+1)}
 		}
 	}
 	return nil

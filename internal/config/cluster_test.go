@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,8 @@ func TestParseCluster(t *testing.T) {
 		{"url_scheme", "cluster:\n  nats_url: http://127.0.0.1:4222\n", 2, "cluster.nats_url"},
 		{"url_second_bad", "cluster:\n  nats_url: \"nats://127.0.0.1:4222,127.0.0.1\"\n", 2, "cluster.nats_url"},
 		{"url_no_host", "cluster:\n  nats_url: nats://\n", 2, "cluster.nats_url"},
+		{"url_user_info", "cluster:\n  nats_url: nats://tickerd:s3cr3t@127.0.0.1:4222\n", 2, "cluster.nats_url"},
+		{"url_bad_scheme_with_secret", "cluster:\n  nats_url: htps://u:s3cr3t@host\n", 2, "cluster.nats_url"},
 		{"bucket_dot", "cluster:\n  bucket: a.b\n", 2, "cluster.bucket"},
 		{"bucket_empty", "cluster:\n  bucket: \"\"\n", 2, "cluster.bucket"},
 		{"replicas_zero", "cluster:\n  replicas: 0\n", 2, "cluster.replicas"},
@@ -63,6 +66,9 @@ func TestParseCluster(t *testing.T) {
 			var ce *config.Error
 			if !errors.As(err, &ce) || ce.Line != tc.line || ce.Key != tc.key {
 				t.Fatalf("Parse(%q) = %v, want an error at line %d, key %s", tc.data, err, tc.line, tc.key)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("Parse(%q) = %v, shows the password", tc.data, err)
 			}
 		})
 	}

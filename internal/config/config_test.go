@@ -553,6 +553,9 @@ func TestParseSourceKeys(t *testing.T) {
 		{"max_rps_not_a_number", "source:\n  max_rps: fast\n", 2, "source.max_rps"},
 		{"stale_after_zero", "source:\n  stale_after: 0\n", 2, "source.stale_after"},
 		{"unknown_kind", "source:\n  kind: nyse\n", 2, "source.kind"},
+		{"url_bad_scheme_with_secret", "source:\n  url: ftp://user:s3cr3t@host/\n", 2, "source.url"},
+		{"url_no_host_with_secret", "source:\n  url: \"htps://s3cr3t@api.example\"\n", 2, "source.url"},
+		{"url_user_info", "source:\n  url: https://user:s3cr3t@\n", 2, "source.url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

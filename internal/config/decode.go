@@ -536,14 +536,15 @@ func checkURL(s string) error {
 	if err != nil {
 		return &detail{sentinel: ErrInvalidValue, msg: "invalid URL", cause: err}
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &detail{sentinel: ErrInvalidValue, msg: "want an absolute http or https URL, got " + quote(s)}
-	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
 		// Without the value, which may hold a credential: the URL is the
 		// scheme, host and path prefix every request goes to; keys go in
 		// api_key_file or headers, which are never shown.
 		return &detail{sentinel: ErrInvalidValue, msg: "want a base URL without user info, query or fragment (put keys in api_key_file or headers)"}
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// The scheme only: the rest may hold a credential.
+		return &detail{sentinel: ErrInvalidValue, msg: "want an absolute http or https URL, got scheme " + quote(u.Scheme)}
 	}
 	return nil
 }
