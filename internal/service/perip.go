@@ -64,10 +64,14 @@ func (l *perIPLimit) wrap(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		hw := &hijackHook{ResponseWriter: w, release: func() { l.releaseKey(key) }}
+		// Deferred, so that a panic net/http recovers does not keep the
+		// slot for good.
+		defer func() {
+			if !hw.hooked {
+				l.releaseKey(key) // not upgraded, or not on a limitConn: nothing holds the slot
+			}
+		}()
 		next(hw, r)
-		if !hw.hooked {
-			l.releaseKey(key) // not upgraded, or not on a limitConn: nothing holds the slot
-		}
 	}
 }
 
@@ -128,7 +132,7 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 		if h == "" {
 			continue
 		}
-		a, err := netip.ParseAddr(h)
+		a, err := parseHop(h)
 		if err != nil {
 			return client, true
 		}
@@ -138,6 +142,15 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 		}
 	}
 	return client, true
+}
+
+// parseHop parses one X-Forwarded-For entry: an address, or (as some
+// load balancers write it) an address with a port, IPv6 in brackets.
+func parseHop(h string) (netip.Addr, error) {
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr(), nil
+	}
+	return netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
 }
 
 func inPrefixes(list []netip.Prefix, a netip.Addr) bool {

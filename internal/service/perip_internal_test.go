@@ -3,10 +3,13 @@ package service
 import (
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestClientAddr(t *testing.T) {
@@ -28,6 +31,10 @@ func TestClientAddr(t *testing.T) {
 		{"proxy_garbage", "10.0.0.2:5000", []string{"198.51.100.7, bogus"}, "10.0.0.2"},
 		{"proxy_empty_entries", "10.0.0.2:5000", []string{"198.51.100.7,, "}, "198.51.100.7"},
 		{"proxy_v6", "[::1]:5000", []string{"2001:db8::5"}, "2001:db8::5"},
+		{"proxy_hop_with_port", "10.0.0.2:5000", []string{"198.51.100.7:4711"}, "198.51.100.7"},
+		{"proxy_v6_hop_with_port", "10.0.0.2:5000", []string{"[2001:db8::1]:4711"}, "2001:db8::1"},
+		{"proxy_v6_hop_in_brackets", "10.0.0.2:5000", []string{"[2001:db8::1]"}, "2001:db8::1"},
+		{"proxy_unknown_hop", "10.0.0.2:5000", []string{"unknown"}, "10.0.0.2"},
 		{"mapped", "[::ffff:192.0.2.1]:5000", nil, "192.0.2.1"},
 	}
 	for _, tc := range tests {
@@ -137,10 +144,30 @@ func FuzzClientAddr(f *testing.F) {
 			return
 		}
 		for _, h := range strings.Split(xff, ",") {
-			if a, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil && a.Unmap().WithZone("") == got {
+			if a, err := parseHop(strings.TrimSpace(h)); err == nil && a.Unmap().WithZone("") == got {
 				return
 			}
 		}
 		t.Fatalf("clientAddr(%q, %q) = %v, neither the peer nor an address of the header", remote, xff, got)
 	})
+}
+
+// TestPerIPPanicReleases: a handler panic (which net/http recovers) does
+// not keep the address's slot.
+func TestPerIPPanicReleases(t *testing.T) {
+	l := newPerIPLimit(1, nil, prometheus.NewRegistry())
+	h := l.wrap(func(http.ResponseWriter, *http.Request) { panic("boom") })
+	serve := func() (panicked bool) {
+		defer func() { panicked = recover() != nil }()
+		h(httptest.NewRecorder(), &http.Request{RemoteAddr: "192.0.2.1:5000", Header: http.Header{}})
+		return false
+	}
+	for i := range 2 {
+		if !serve() {
+			t.Fatalf("request %d: the handler did not run (slot still held?)", i+1)
+		}
+	}
+	if n := len(l.open); n != 0 {
+		t.Errorf("open slots after two panicked requests = %v, want none", l.open)
+	}
 }
