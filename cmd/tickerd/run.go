@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"time"
 
 	"github.com/tickerd/tickerd/internal/config"
@@ -267,7 +269,7 @@ func runHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := healthClient(*url).Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
@@ -291,6 +293,7 @@ func healthcheckFlags(getenv func(string) string) (*flag.FlagSet, *string) {
 	if path == "" {
 		path = defaultConfigPath
 	}
+	scheme := "http"
 	if cfg, err := config.Load(path); err == nil {
 		switch {
 		case cfg.AdminListen != "":
@@ -298,13 +301,30 @@ func healthcheckFlags(getenv func(string) string) (*flag.FlagSet, *string) {
 		case listen == "":
 			listen = cfg.Listen
 		}
+		if cfg.AdminListen == "" && cfg.TLS.Enabled() {
+			scheme = "https" // /healthz is on the main listener, which speaks TLS
+		}
 	}
 	if admin := getenv(config.EnvAdminListen); admin != "" {
-		listen = admin
+		listen, scheme = admin, "http"
 	}
-	def := "http://127.0.0.1:8080/healthz"
-	if _, port, err := net.SplitHostPort(listen); err == nil {
-		def = "http://127.0.0.1:" + port + "/healthz"
+	port := "8080"
+	if _, p, err := net.SplitHostPort(listen); err == nil {
+		port = p
 	}
-	return fs, fs.String("url", def, "health endpoint `URL`")
+	return fs, fs.String("url", scheme+"://127.0.0.1:"+port+"/healthz", "health endpoint `URL`")
+}
+
+// healthClient is the healthcheck's client: for https on loopback it does
+// not verify the certificate, which names the service's public host, not
+// 127.0.0.1; the check is of this machine's own process.
+func healthClient(u string) *http.Client {
+	pu, err := neturl.Parse(u)
+	if err != nil || pu.Scheme != "https" {
+		return http.DefaultClient
+	}
+	if ip := net.ParseIP(pu.Hostname()); ip == nil || !ip.IsLoopback() {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback: our own process
 }
