@@ -90,11 +90,29 @@ func newBatchConn(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) 
 		}
 	}
 	if sndbuf > 0 {
-		if b, ok := conn.(interface{ SetWriteBuffer(int) error }); ok && b.SetWriteBuffer(sndbuf) == nil {
+		if b, ok := bufferSizer(conn); ok && b.SetWriteBuffer(sndbuf) == nil {
 			c.sndbuf = sndbuf
 		}
 	}
 	return c
+}
+
+// writeBufferSizer is a socket whose kernel send buffer can be set.
+type writeBufferSizer interface{ SetWriteBuffer(int) error }
+
+// bufferSizer returns the socket under conn whose send buffer bounds what
+// the kernel holds for the client: conn itself, or under TLS (a
+// *tls.Conn, which has no SetWriteBuffer) the connection it wraps. Only
+// the buffer's size is set through it; bytes always go through conn.
+func bufferSizer(conn net.Conn) (writeBufferSizer, bool) {
+	if b, ok := conn.(writeBufferSizer); ok {
+		return b, true
+	}
+	if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		b, ok := w.NetConn().(writeBufferSizer)
+		return b, ok
+	}
+	return nil, false
 }
 
 // Read reads the client's bytes for coder/websocket: what net/http read
@@ -385,7 +403,7 @@ func (c *batchConn) makeRoom() {
 	}
 	c.mu.Unlock()
 	if c.sndbuf > 0 {
-		if b, ok := c.Conn.(interface{ SetWriteBuffer(int) error }); ok {
+		if b, ok := bufferSizer(c.Conn); ok {
 			_ = b.SetWriteBuffer(4*c.sndbuf + queued + 4096) // best effort: without it the close just ends the connection
 		}
 	}

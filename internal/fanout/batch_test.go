@@ -3,6 +3,7 @@ package fanout
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -387,5 +388,42 @@ func TestBlockingWriteLeavesNoDeadline(t *testing.T) {
 		src.set(t, "AAPL", snapQuote("AAPL", seq))
 		c.expectQuote("AAPL", seq)
 		time.Sleep(ping / 10) // quotes spread over several pings, not a wait for an event
+	}
+}
+
+// TestBufferSizerUnderTLS: under TLS the send buffer is sized on the TCP
+// connection the *tls.Conn wraps (which has no SetWriteBuffer itself).
+func TestBufferSizerUnderTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() { // exits when Accept returns: one connection, or the listener closed
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if c, ok := <-accepted; ok {
+		defer c.Close()
+	}
+	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+	b, ok := bufferSizer(tc)
+	if !ok {
+		t.Fatal("bufferSizer(*tls.Conn) = false, want the TCP connection under it")
+	}
+	if b != raw.(writeBufferSizer) {
+		t.Errorf("bufferSizer(*tls.Conn) = %T, want the wrapped %T", b, raw)
+	}
+	if _, ok := bufferSizer(struct{ net.Conn }{raw}); ok {
+		t.Error("bufferSizer(a conn hiding SetWriteBuffer) = true, want false")
 	}
 }
