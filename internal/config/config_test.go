@@ -31,6 +31,9 @@ var errorCases = []struct {
 	// Document level.
 	{"syntax_error", "listen: \":8080\"\nsource:\n  kind: [\n", 3, "", config.ErrSyntax},
 	{"syntax_error_unterminated_quote", "listen: \":1\"\nhistory: 'unterminated\n", 2, "", config.ErrSyntax},
+	{"syntax_error_unterminated_quote_first_line", "listen: \"127.0.0.1:0\nsymbols: [AAPL]\n", 1, "", config.ErrSyntax},
+	{"syntax_error_unterminated_quote_after_apostrophe", "# it's a comment\nsource: {user_agent: don't}\nlisten: \"127.0.0.1:0\nsymbols: [AAPL]\n", 3, "", config.ErrSyntax},
+	{"syntax_error_unknown_anchor", "history: 3\nsymbols:\n  - AAPL\n  - *nope\n", 4, "", config.ErrSyntax},
 	{"syntax_error_tab", "\tlisten: \":1\"\n", 1, "", config.ErrSyntax},
 	{"empty_file", "", 1, "", config.ErrEmpty},
 	{"comments_only", "# nothing here\n\n", 1, "", config.ErrEmpty},

@@ -22,6 +22,7 @@ import (
 type decoder struct {
 	file  string // file name for errors
 	lines int    // lines in the data, at least 1; set by document
+	data  []byte // the data, for the lines of errors yaml.v3 gives none; set by document
 
 	keys       map[string]*yaml.Node // dotted path -> its key node, for checks across keys
 	symbols    []symbolEntry         // the symbols list as written, checked by checkSymbols
@@ -223,6 +224,7 @@ func (d *decoder) document(data []byte) (root *yaml.Node, err error) {
 	if err := d.checkText(data); err != nil {
 		return nil, err
 	}
+	d.data = data
 	d.lines = max(1, bytes.Count(data, []byte("\n"))+1)
 	if bytes.HasSuffix(data, []byte("\n")) {
 		d.lines--
@@ -308,9 +310,81 @@ func (d *decoder) syntaxErr(err error) *Error {
 	if parserProblems[strings.TrimPrefix(msg, "yaml: ")] {
 		line++ // also right when yaml.v3 gave no line: it means 0
 	}
+	switch {
+	case strings.HasPrefix(msg, "yaml: unknown anchor '"):
+		// yaml.v3 gives no line: the first alias of the anchor is the
+		// mistake.
+		name, _, _ := strings.Cut(strings.TrimPrefix(msg, "yaml: unknown anchor '"), "'")
+		if l := lineOf(d.data, "*"+name); l > 0 {
+			line = l
+		}
+	case msg == "yaml: found unexpected end of stream":
+		// A quoted scalar left open runs to the end of the input, and
+		// yaml.v3 names the end when the quote opened on the first line:
+		// the quote is the mistake.
+		if l := openQuoteLine(d.data); l > 0 {
+			line = l
+		}
+	}
 	// A problem found at the end of the input (an unclosed bracket) is on
 	// the last line, not the empty one after the final newline.
 	return &Error{File: d.file, Line: min(max(line, 1), d.lines), Err: &detail{sentinel: ErrSyntax, msg: msg}}
+}
+
+// lineOf returns the 1-based line of the first occurrence of s in data, 0
+// if there is none.
+func lineOf(data []byte, s string) int {
+	i := bytes.Index(data, []byte(s))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
+}
+
+// openQuoteLine returns the 1-based line of a quoted scalar that data
+// leaves open, 0 if none is. A quote opens a scalar only where a value
+// starts (at the start of a line, or after ':', '-', '[', '{', ',' or
+// '?' and spaces), so an apostrophe inside a plain scalar is not one;
+// backslash escapes in double quotes and ” in single quotes are skipped,
+// and comments outside quotes are ignored.
+func openQuoteLine(data []byte) int {
+	line, openLine := 1, 0
+	var quote byte     // the open quote, 0 outside quotes
+	valueStart := true // a quote here would open a scalar
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c == '\n' {
+			line++
+		}
+		switch {
+		case quote == '"' && c == '\\':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				line++
+			}
+			i++ // the escaped byte
+		case quote == '\'' && c == '\'' && i+1 < len(data) && data[i+1] == '\'':
+			i++ // '' is a quote inside single quotes
+		case quote != 0 && c == quote:
+			quote, valueStart = 0, false
+		case quote != 0:
+		case c == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
+			for i+1 < len(data) && data[i+1] != '\n' {
+				i++ // the comment, up to its newline
+			}
+			valueStart = true
+		case (c == '"' || c == '\'') && valueStart:
+			quote, openLine = c, line
+		case c == '\n' || c == ':' || c == '-' || c == '[' || c == '{' || c == ',' || c == '?':
+			valueStart = true
+		case c == ' ' || c == '\t':
+		default:
+			valueStart = false
+		}
+	}
+	if quote != 0 {
+		return openLine
+	}
+	return 0
 }
 
 // mapping decodes the mapping n, found at path prefix, key by key.
