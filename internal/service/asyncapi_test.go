@@ -246,9 +246,7 @@ func parseAsyncSpec(ctx context.Context, data []byte) (*asyncSpec, error) {
 			return nil, fmt.Errorf("messages %s and %s have the same %s %q", old, id, key, v)
 		}
 		m[v] = id
-		for _, k := range yamlKeys(yamlNodeAt(props, schemaNames[id], "properties")) {
-			s.order[id] = append(s.order[id], k)
-		}
+		s.order[id] = append(s.order[id], yamlKeys(yamlNodeAt(props, schemaNames[id], "properties"))...)
 	}
 	if s.batch == "" {
 		return nil, errors.New("no batch message (an array payload)")
