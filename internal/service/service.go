@@ -73,8 +73,9 @@ const MaxHeaderBytes = 64 << 10
 
 // Service is one tickerd instance. Create it with New and run it with Run;
 // it is not reusable after Run returns. New holds a few resources (the
-// embedded simulator's listener, the source client): Run releases them
-// when it returns, and Close releases them for a Service that is never run.
+// embedded simulator's listener, the admin listener, the source client):
+// Run releases them when it returns, and Close releases them for a Service
+// that is never run.
 type Service struct {
 	cfgMu sync.Mutex
 	// Guarded by cfgMu.
@@ -105,8 +106,9 @@ type Service struct {
 	serving     atomic.Bool         // set while Run's parts run: readiness
 }
 
-// New builds the service from cfg: it starts nothing but the embedded
-// simulator's listener (so the client has an address to dial).
+// New builds the service from cfg. It starts nothing, but opens the
+// embedded simulator's listener (so the client has an address to dial)
+// and the admin listener (so a bad admin_listen fails at once).
 func New(cfg *config.Config, opts *Options) (*Service, error) {
 	s := &Service{cfg: cfg, log: slog.New(slog.DiscardHandler), reg: prometheus.NewRegistry(), reloadEvery: defaultReloadInterval}
 	// In cluster mode the collector runs only while this instance leads,
@@ -226,7 +228,9 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 // are collected from the next pulse, removed ones stop (their websocket
 // subscribers get an error saying so), and the schedule changes; clients
 // stay connected. Keys that need a restart (listen, source, history,
-// websocket) keep their running values and are logged. cfg must come from
+// websocket, http, cluster, auth, admin_listen, tls) keep their running
+// values and are logged; the TLS certificate and the auth key files are
+// read again. cfg must come from
 // config.Load or config.Parse, which validated it.
 func (s *Service) Reload(cfg *config.Config) error {
 	sched, err := config.ParseSchedule(cfg.Schedule)
@@ -246,6 +250,8 @@ func (s *Service) Reload(cfg *config.Config) error {
 		"auth":         !reflect.DeepEqual(cfg.Auth, old.Auth),
 		"admin_listen": cfg.AdminListen != old.AdminListen,
 		"tls":          cfg.TLS != old.TLS,
+		"http":         cfg.HTTP != old.HTTP,
+		"cluster":      cfg.Cluster != old.Cluster,
 	} {
 		if changed {
 			s.log.Warn("config reload: key needs a restart to take effect", "key", key)
@@ -258,9 +264,6 @@ func (s *Service) Reload(cfg *config.Config) error {
 	}
 	if s.coll != nil && cfg.Schedule != old.Schedule {
 		s.coll.SetSchedule(sched)
-	}
-	if s.node != nil && !reflect.DeepEqual(cfg.Cluster, old.Cluster) {
-		s.log.Warn("config reload: key needs a restart to take effect", "key", "cluster")
 	}
 	// The key files named by the running config: a SIGHUP after a key
 	// rotation or a certificate renewal takes effect now, not at the next
@@ -432,6 +435,9 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	s.log.Info("tickerd running", attrs...)
 	if exposed(ln.Addr()) && !s.auth.Enabled() {
 		s.log.Warn("listening beyond loopback without auth: anyone who can reach the port may use the API and the websocket (and, with dynamic_symbols, make tickerd collect symbols); configure auth or listen on 127.0.0.1", "listen", ln.Addr().String())
+	}
+	if s.adminLn != nil && exposed(s.adminLn.Addr()) {
+		s.log.Warn("admin listener beyond loopback: /metrics and /debug/pprof (profiles, heap dumps) take no token; keep the port private (a NetworkPolicy, a firewall)", "admin_listen", s.adminLn.Addr().String())
 	}
 	var errs []error
 	s.serving.Store(true)
