@@ -32,6 +32,7 @@ type client struct {
 	bc      *batchConn // conn's socket: writers hold frames in it and flush them in batches
 	remote  string
 	batch   bool                    // every frame is a JSON array of messages (?batch=1); read-only
+	grant   Grant                   // what the client's token allows; nil: everything; set before the client is registered, read-only then
 	stop    context.CancelCauseFunc // ends the connection with a cause; first cause wins; any goroutine
 	stopped <-chan struct{}         // closed once stop has been called: writers give up
 

@@ -96,7 +96,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// have exited; it releases the admission, which Run waits for.
 	conn.SetReadLimit(readLimit) // behind the batchConn's frame gate, which refuses at the header
 	served = true
-	go h.serve(conn, hw.conn, r.RemoteAddr, q)
+	go h.serve(conn, hw.conn, r.RemoteAddr, q, h.grantOf(r))
 }
 
 // admit counts a new connection against MaxClients; it returns the reason
@@ -134,11 +134,13 @@ func (h *Hub) release() {
 // coder/websocket would drop the connection without a close frame, and it
 // costs every Read a registration. A connection that must be cut is
 // closed with CloseNow instead.
-func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query) {
+func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant) {
 	defer h.release()
 	stopCtx, stop := context.WithCancelCause(context.Background())
 	defer stop(nil)
 	c := newClient(h, conn, bc, remote, q.batch, stop, stopCtx.Done())
+	c.grant = g
+	defer c.watchExpiry()()
 	start := time.Now()
 
 	c.bg.Add(1)
@@ -267,6 +269,8 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 		return websocket.StatusPolicyViolation, "slow consumer: socket took nothing for " + writeTimeout.String()
 	case errors.Is(cause, errNoPong):
 		return websocket.StatusPolicyViolation, "ping not answered"
+	case errors.Is(cause, errTokenExpired):
+		return websocket.StatusPolicyViolation, "token expired"
 	case errors.Is(cause, errTooBig):
 		return websocket.StatusMessageTooBig, fmt.Sprintf("message too big: the limit is %d bytes", readLimit)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"path"
 	"runtime"
 	"strconv"
@@ -108,6 +109,11 @@ type Options struct {
 	// default, 5s. Like ResumeWait, the wait holds up only the client's
 	// later messages.
 	DemandWait time.Duration
+
+	// Grant returns what a connecting client's token allows it (see
+	// Grant), from its upgrade request; the service reads it from
+	// auth.FromContext. Nil, or a nil Grant, allows everything.
+	Grant func(r *http.Request) Grant
 
 	// NormalizeSymbol checks and normalises a symbol a client names: it
 	// must accept what the source can collect (config.Source's
@@ -472,11 +478,11 @@ func (h *Hub) extendStarsLocked(added []string) {
 			c.mu.Unlock()
 			continue
 		}
-		room := h.opts.MaxSymbolsPerClient - len(c.subs)
+		room := c.limit() - len(c.subs)
 		var fit, over []string
 		for _, n := range added {
 			switch _, ok := c.subs[n]; {
-			case ok:
+			case ok, !c.allows(n): // had it, or the token does not allow it
 			case room > 0:
 				fit = append(fit, n)
 				room--
@@ -487,7 +493,7 @@ func (h *Hub) extendStarsLocked(added []string) {
 		if len(over) > 0 {
 			e := &wireError{Type: "error", Code: CodeTooManySymbols, Symbols: over,
 				Message: "newly configured symbols left out of \"*\", past the limit of " +
-					strconv.Itoa(h.opts.MaxSymbolsPerClient) + " per client: " + strings.Join(over, ", ")}
+					strconv.Itoa(c.limit()) + " per client: " + strings.Join(over, ", ")}
 			c.ctrl = append(c.ctrl, frame{encode(e), kindError})
 			c.wakeLocked()
 		}

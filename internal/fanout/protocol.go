@@ -26,6 +26,8 @@ const (
 	CodeUnknownSymbol  = "unknown_symbol"   // a valid symbol that is not (or no longer) collected
 	CodeTooManySymbols = "too_many_symbols" // past MaxSymbolsPerClient or MaxDynamicSymbols
 	CodeRateLimited    = "rate_limited"     // past OpsPerSecond; the message was ignored
+	CodeForbidden      = "forbidden"        // the client's token does not allow a symbol it named; the set is unchanged
+	CodeTokenExpired   = "token_expired"    // the client's token expired: the connection closes with 1008
 )
 
 // timeLayout is RFC 3339 with nanoseconds, always nine digits.

@@ -56,6 +56,10 @@ func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 	if werr != nil {
 		return nil, werr
 	}
+	if werr := c.checkGrant(req.Symbols, h.opts.NormalizeSymbol); werr != nil {
+		return nil, werr
+	}
+	names = c.allowedOnly(names) // "*": the configured symbols the token allows
 	// c.subs changes only under h.mu, which we hold throughout.
 	c.mu.Lock()
 	have := len(c.subs)
@@ -66,9 +70,8 @@ func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 		}
 	}
 	c.mu.Unlock()
-	if max := h.opts.MaxSymbolsPerClient; have+len(add) > max {
-		return nil, newError(CodeTooManySymbols, "subscribing to "+strconv.Itoa(len(add))+
-			" more symbols would exceed the limit of "+strconv.Itoa(max)+" per client")
+	if have+len(add) > c.limit() {
+		return nil, c.tooMany(len(add))
 	}
 	var missing []string
 	for _, n := range add {
@@ -77,6 +80,10 @@ func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 		}
 	}
 	p := &pendingSub{names: add, since: req.since, raw: req.Symbols, star: slices.Contains(req.Symbols, "*")}
+	if len(missing) > 0 && !c.dynamicAllowed() {
+		return nil, &wireError{Type: "error", Code: CodeUnknownSymbol, Symbols: missing,
+			Message: "not collected, and the token does not allow adding symbols: " + strings.Join(missing, ", ")}
+	}
 	if len(missing) > 0 {
 		if werr := h.askLocked(missing, p); werr != nil {
 			return nil, werr
@@ -255,6 +262,7 @@ func (h *Hub) restarLocked(c *client, p *pendingSub) bool {
 		c.replyError(werr)
 		return false
 	}
+	names = c.allowedOnly(names)
 	c.mu.Lock()
 	have := len(c.subs)
 	add := names[:0]
@@ -264,9 +272,8 @@ func (h *Hub) restarLocked(c *client, p *pendingSub) bool {
 		}
 	}
 	c.mu.Unlock()
-	if max := h.opts.MaxSymbolsPerClient; have+len(add) > max {
-		c.replyError(newError(CodeTooManySymbols, "subscribing to "+strconv.Itoa(len(add))+
-			" more symbols would exceed the limit of "+strconv.Itoa(max)+" per client"))
+	if have+len(add) > c.limit() {
+		c.replyError(c.tooMany(len(add)))
 		return false
 	}
 	p.names = add

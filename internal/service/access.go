@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickerd/tickerd/internal/auth"
 	"github.com/tickerd/tickerd/internal/config"
+	"github.com/tickerd/tickerd/internal/fanout"
 )
 
 // hubAuthFirstMessage reports whether the websocket hub authenticates a
@@ -212,4 +213,14 @@ func (s *Service) closeAdmin() {
 	if s.adminLn != nil {
 		s.adminOnce.Do(func() { s.adminLn.Close() })
 	}
+}
+
+// tokenGrant is the fan-out's Grant for a websocket upgrade: the
+// Principal auth.Middleware verified, nil (everything) without auth or
+// for an API key's grant.
+func tokenGrant(r *http.Request) fanout.Grant {
+	if p, ok := auth.FromContext(r.Context()); ok && p != nil {
+		return p
+	}
+	return nil
 }

@@ -198,6 +198,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		PingInterval:        ws.PingInterval,
 		ResumeWait:          resumeWait(cfg),
 		NormalizeSymbol:     cfg.Source.NormalizeSymbol, // clients name symbols as the source spells them
+		Grant:               tokenGrant,                 // auth.Middleware put the token's Principal in the request
 		Logger:              s.log,
 		Registerer:          s.reg,
 	})
