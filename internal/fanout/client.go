@@ -32,7 +32,7 @@ type client struct {
 	bc      *batchConn // conn's socket: writers hold frames in it and flush them in batches
 	remote  string
 	batch   bool                    // every frame is a JSON array of messages (?batch=1); read-only
-	grant   Grant                   // what the client's token allows; nil: everything; set before the client is registered, read-only then
+	grant   Grant                   // what the client's token allows; nil: everything; set before the client is registered, then replaced only by an auth op, under Hub.mu
 	stop    context.CancelCauseFunc // ends the connection with a cause; first cause wins; any goroutine
 	stopped <-chan struct{}         // closed once stop has been called: writers give up
 
@@ -54,11 +54,12 @@ type client struct {
 	// Guarded by mu. subs is written only with Hub.mu held too, so a
 	// holder of Hub.mu may read it across several mu sections.
 	subs      map[string]*sub
-	dirty     []*sub  // subscriptions whose pending update is set, oldest first, each once
-	base      []*sub  // dirty's backing array from its start: reused once dirty is empty
-	ctrl      []frame // control messages to send first, FIFO
-	scheduled bool    // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
-	done      bool    // the connection is being torn down: no writer or ping is started any more
+	dirty     []*sub      // subscriptions whose pending update is set, oldest first, each once
+	base      []*sub      // dirty's backing array from its start: reused once dirty is empty
+	ctrl      []frame     // control messages to send first, FIFO
+	scheduled bool        // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
+	done      bool        // the connection is being torn down: no writer or ping is started any more
+	expT      *time.Timer // closes the connection at the grant's expiry; armed by watchExpiry
 	// ep is the epoch of what c is sent: set by the first "subscribed"
 	// (zero before), advanced by resetLocked. Updates of an older epoch
 	// are dropped; one of a newer epoch is sent after a "reset".

@@ -269,7 +269,7 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 		return websocket.StatusPolicyViolation, "slow consumer: socket took nothing for " + writeTimeout.String()
 	case errors.Is(cause, errNoPong):
 		return websocket.StatusPolicyViolation, "ping not answered"
-	case errors.Is(cause, errTokenExpired):
+	case errors.Is(cause, ErrTokenExpired):
 		return websocket.StatusPolicyViolation, "token expired"
 	case errors.Is(cause, errTooBig):
 		return websocket.StatusMessageTooBig, fmt.Sprintf("message too big: the limit is %d bytes", readLimit)

@@ -28,8 +28,9 @@ type Grant interface {
 	Expiry() time.Time
 }
 
-// errTokenExpired ends a connection whose grant has expired.
-var errTokenExpired = errors.New("fanout: token expired")
+// ErrTokenExpired is what Options.Verify's error wraps for a token that
+// has expired; it also ends a connection whose grant has expired.
+var ErrTokenExpired = errors.New("fanout: token expired")
 
 // grantOf returns r's grant from Options.Grant, nil without one.
 func (h *Hub) grantOf(r *http.Request) Grant {
@@ -101,21 +102,65 @@ func (c *client) tooMany(add int) *wireError {
 		" more symbols would exceed the limit of "+strconv.Itoa(c.limit())+" per client")
 }
 
-// watchExpiry arms the close of c at its grant's expiry; the returned
-// func disarms it. A grant that has expired already closes at once.
+// watchExpiry arms the close of c at its grant's expiry (again, for a
+// grant replaced by an auth op); the returned func disarms it for good. A
+// grant that has expired already closes at once.
 func (c *client) watchExpiry() (disarm func()) {
-	if c.grant == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expT != nil {
+		c.expT.Stop()
+		c.expT = nil
+	}
+	if c.grant == nil || c.done {
 		return func() {}
 	}
 	exp := c.grant.Expiry()
 	if exp.IsZero() {
 		return func() {}
 	}
-	// Runs once, at expiry, unless disarmed: queues the error (sent if
-	// the socket takes it before the close) and ends the connection.
+	// Runs once, at expiry, unless disarmed or re-armed: queues the
+	// error (sent if the socket takes it before the close) and ends the
+	// connection.
 	t := time.AfterFunc(time.Until(exp), func() {
 		c.replyError(newError(CodeTokenExpired, "token expired"))
-		c.stop(errTokenExpired)
+		c.stop(ErrTokenExpired)
 	})
-	return func() { t.Stop() }
+	c.expT = t
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.expT != nil {
+			c.expT.Stop()
+			c.expT = nil
+		}
+	}
+}
+
+// reauth takes a fresh token from an auth op: a valid one replaces c's
+// grant (subscriptions stay) and its expiry, and is answered with
+// "subscribed"; an expired one ends the connection as an expiry does;
+// any other is refused with invalid_token and c keeps its grant. The
+// client is told nothing about why beyond that; Verify's error is logged
+// at debug, without the token.
+func (h *Hub) reauth(c *client, token string) {
+	if h.opts.Verify == nil {
+		c.replyError(newError(CodeBadRequest, "auth: this server takes no tokens"))
+		return
+	}
+	g, err := h.opts.Verify(token)
+	switch {
+	case errors.Is(err, ErrTokenExpired):
+		c.replyError(newError(CodeTokenExpired, "token expired"))
+		c.stop(ErrTokenExpired)
+	case err != nil:
+		h.log.Debug("websocket auth refused", "remote", c.remote, "error", err)
+		c.replyError(newError(CodeInvalidToken, "invalid token"))
+	default:
+		h.mu.Lock()
+		c.grant = g // read under h.mu (subscribe, extendStars)
+		h.mu.Unlock()
+		c.watchExpiry()
+		c.replySubscribed()
+	}
 }

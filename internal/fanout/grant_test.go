@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"path"
 	"slices"
@@ -120,4 +121,49 @@ func TestGrantExpiry(t *testing.T) {
 	if late := time.Since(expiry); late > time.Second {
 		t.Errorf("closed %v after the token expired, want within 1s", late)
 	}
+}
+
+// TestGrantRefresh: an auth op with a fresh token keeps the connection
+// past the old token's expiry and takes the new grant; a refused token
+// gets invalid_token and changes nothing; an expired one closes with
+// 1008.
+func TestGrantRefresh(t *testing.T) {
+	src := newFakeSource("AAPL", "MSFT")
+	soon := time.Now().Add(400 * time.Millisecond)
+	tokens := map[string]Grant{
+		"soon":  fakeGrant{patterns: []string{"AAPL"}, expiry: soon},
+		"fresh": fakeGrant{expiry: time.Now().Add(time.Hour)},
+	}
+	verify := func(tok string) (Grant, error) {
+		switch g, ok := tokens[tok]; {
+		case tok == "expired":
+			return nil, fmt.Errorf("verify: %w", ErrTokenExpired)
+		case !ok:
+			return nil, errors.New("verify: bad signature")
+		default:
+			return g, nil
+		}
+	}
+	h := newHarness(t, src, &Options{Grant: grantFromHeader(tokens), Verify: verify}, nil)
+
+	c := dialWithGrant(t, h, "refreshed", "?symbols=AAPL", "soon")
+	c.expectSubscribed("AAPL")
+	c.send(`{"op":"auth","token":"bad"}`)
+	c.expectError(CodeInvalidToken)
+	c.send(`{"op":"subscribe","symbols":["MSFT"]}`)
+	c.expectError(CodeForbidden) // the old grant still holds
+	c.send(`{"op":"auth","token":"fresh"}`)
+	c.expectSubscribed("AAPL")
+	c.send(`{"op":"subscribe","symbols":["MSFT"]}`)
+	c.expectSubscribed("AAPL", "MSFT") // the new grant allows it
+	for time.Now().Before(soon.Add(300 * time.Millisecond)) {
+		time.Sleep(50 * time.Millisecond) // past the old expiry: the connection must stay
+	}
+	c.send(`{"op":"list"}`)
+	c.expectSubscribed("AAPL", "MSFT")
+
+	e := dialWithGrant(t, h, "expired", "?symbols=AAPL", "fresh")
+	e.expectSubscribed("AAPL")
+	e.send(`{"op":"auth","token":"expired"}`)
+	e.expectClose(websocket.StatusPolicyViolation)
 }

@@ -115,6 +115,12 @@ type Options struct {
 	// auth.FromContext. Nil, or a nil Grant, allows everything.
 	Grant func(r *http.Request) Grant
 
+	// Verify checks the token of an auth op, {"op":"auth","token":"..."},
+	// with which a client replaces its grant without reconnecting: its
+	// error wraps ErrTokenExpired for an expired token. Nil means the op
+	// is refused.
+	Verify func(token string) (Grant, error)
+
 	// NormalizeSymbol checks and normalises a symbol a client names: it
 	// must accept what the source can collect (config.Source's
 	// NormalizeSymbol), so that a client cannot make the collector ask for

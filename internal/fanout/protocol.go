@@ -16,7 +16,11 @@ const (
 	opSubscribe   = "subscribe"
 	opUnsubscribe = "unsubscribe"
 	opList        = "list"
+	opAuth        = "auth" // a fresh token for the connection: {"op":"auth","token":"..."}
 )
+
+// maxTokenLen bounds the token of an auth op.
+const maxTokenLen = 8 << 10
 
 // Codes of "error" messages.
 const (
@@ -28,6 +32,7 @@ const (
 	CodeRateLimited    = "rate_limited"     // past OpsPerSecond; the message was ignored
 	CodeForbidden      = "forbidden"        // the client's token does not allow a symbol it named; the set is unchanged
 	CodeTokenExpired   = "token_expired"    // the client's token expired: the connection closes with 1008
+	CodeInvalidToken   = "invalid_token"    // an auth op's token was refused; the connection keeps its grant
 )
 
 // timeLayout is RFC 3339 with nanoseconds, always nine digits.
@@ -38,6 +43,7 @@ type request struct {
 	Op      string          `json:"op"`
 	Symbols []string        `json:"symbols"`
 	Since   json.RawMessage `json:"since"` // subscribe only: where a resuming client left off
+	Token   string          `json:"token"` // auth only
 
 	since *since // Since parsed by parseRequest; nil without one
 }
@@ -71,8 +77,12 @@ func parseRequest(data []byte, maxSyms int, norm normalizer) (request, *wireErro
 			return request{}, newError(CodeBadRequest, req.Op+": want a non-empty symbols list")
 		}
 	case opList:
+	case opAuth:
+		if req.Token == "" || len(req.Token) > maxTokenLen || len(req.Symbols) > 0 {
+			return request{}, newError(CodeBadRequest, "auth: want {\"op\":\"auth\",\"token\":\"...\"}, a token of at most "+strconv.Itoa(maxTokenLen)+" bytes and no symbols")
+		}
 	default:
-		return request{}, newError(CodeUnknownOp, "unknown op "+shortQuote(req.Op)+": want subscribe, unsubscribe or list")
+		return request{}, newError(CodeUnknownOp, "unknown op "+shortQuote(req.Op)+": want subscribe, unsubscribe, list or auth")
 	}
 	if req.Op != opSubscribe {
 		if len(req.Since) > 0 {

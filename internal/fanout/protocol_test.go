@@ -166,6 +166,10 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		switch req.Op {
 		case opList:
+		case opAuth:
+			if req.Token == "" || len(req.Token) > maxTokenLen || len(req.Symbols) > 0 {
+				t.Fatalf("parseRequest(%q) = %+v, want a token of 1 to %d bytes and no symbols", data, req, maxTokenLen)
+			}
 		case opSubscribe, opUnsubscribe:
 			if len(req.Symbols) == 0 {
 				t.Fatalf("parseRequest(%q) = %+v, want symbols", data, req)

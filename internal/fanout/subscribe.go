@@ -22,6 +22,8 @@ func (h *Hub) handle(c *client, req request) *pendingSub {
 		werr = h.unsubscribe(c, req.Symbols)
 	case opList:
 		c.replySubscribed()
+	case opAuth:
+		h.reauth(c, req.Token)
 	}
 	if werr != nil {
 		c.replyError(werr)

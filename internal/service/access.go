@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -223,4 +224,21 @@ func tokenGrant(r *http.Request) fanout.Grant {
 		return p
 	}
 	return nil
+}
+
+// verifyToken is the fan-out's Verify, for an auth op: nil (the op
+// refused as invalid) without auth, an error wrapping
+// fanout.ErrTokenExpired for an expired token.
+func (s *Service) verifyToken(token string) (fanout.Grant, error) {
+	if !s.auth.Enabled() {
+		return nil, errors.New("auth is off")
+	}
+	p, err := s.auth.Verify(token)
+	switch {
+	case errors.Is(err, auth.ErrTokenExpired):
+		return nil, fmt.Errorf("%w: %w", fanout.ErrTokenExpired, err)
+	case err != nil:
+		return nil, err
+	}
+	return p, nil
 }

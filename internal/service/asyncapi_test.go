@@ -796,6 +796,12 @@ func TestAsyncAPI(t *testing.T) {
 	narrow := dialAsync(t, "narrow", spec, seen, auth.url, url.Values{"token": {hs256Claims(t, authSecret, map[string]any{"symbols": []string{"AAPL"}})}})
 	narrow.send(`{"op":"subscribe","symbols":["MSFT"]}`, true)
 	narrow.await("forbidden error", asyncError(fanout.CodeForbidden))
+	narrow.send(`{"op":"auth","token":"not-a-token"}`, true)
+	narrow.await("invalid_token error", asyncError(fanout.CodeInvalidToken))
+	narrow.send(`{"op":"auth","token":"`+hs256(t, authSecret, time.Hour)+`"}`, true)
+	narrow.await("subscribed after a fresh token", asyncType("subscribed"))
+	narrow.send(`{"op":"auth"}`, false)
+	narrow.await("bad auth op's error", asyncError(fanout.CodeBadRequest))
 
 	// Close every client, so that every frame is in.
 	for _, cl := range []*asyncClient{a, bc, c, d, f, narrow} {
@@ -816,7 +822,7 @@ func TestAsyncAPI(t *testing.T) {
 	// messages of strings, bools and integers never are.
 	codes := []string{fanout.CodeBadRequest, fanout.CodeUnknownOp, fanout.CodeInvalidSymbol,
 		fanout.CodeUnknownSymbol, fanout.CodeTooManySymbols, fanout.CodeRateLimited,
-		fanout.CodeForbidden, fanout.CodeTokenExpired, "internal"}
+		fanout.CodeForbidden, fanout.CodeTokenExpired, fanout.CodeInvalidToken, "internal"}
 	if !slices.Equal(slices.Sorted(slices.Values(spec.codes)), slices.Sorted(slices.Values(codes))) {
 		t.Errorf("%s error codes %q, want %q", asyncPath, spec.codes, codes)
 	}

@@ -199,6 +199,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		ResumeWait:          resumeWait(cfg),
 		NormalizeSymbol:     cfg.Source.NormalizeSymbol, // clients name symbols as the source spells them
 		Grant:               tokenGrant,                 // auth.Middleware put the token's Principal in the request
+		Verify:              s.verifyToken,              // {"op":"auth"}: a fresh token on an open connection
 		Logger:              s.log,
 		Registerer:          s.reg,
 	})
