@@ -123,14 +123,17 @@ func TestNeverReadingClientCut(t *testing.T) {
 // than its quotes come, is not cut: it skips intermediate quotes
 // (coalescing), its seqs never go down, and it gets the last pulse.
 func TestSteadySlowReaderStays(t *testing.T) {
-	const wt = time.Second
+	// WriteTimeout well above the reader's pace, so that a CI machine
+	// starving this test's reader under -race for a second does not cut
+	// it (seen once with 1s); the offer lasts 3s whatever it is.
+	const wt, offer = 3 * time.Second, 3 * time.Second
 	syms := manySymbols(200)
 	src := newFakeSource(syms...)
 	h := newHarness(t, src, &Options{WriteTimeout: wt, PingInterval: time.Hour}, nil)
 	c := h.dial(t, "slow", "?symbols=*", nil)
 	c.expect("subscribed")
 
-	// The publisher offers about 1.8 MB/s for 3 x WriteTimeout; the
+	// The publisher offers about 1.8 MB/s for 3 s; the
 	// reader takes at most 460 KB/s. (On loopback the segment size is
 	// 64 KiB: the socket takes bytes in steps that big, so a reader must
 	// take several per WriteTimeout.)
@@ -138,7 +141,7 @@ func TestSteadySlowReaderStays(t *testing.T) {
 	// Exits after its last pulse.
 	go func() {
 		seq := uint64(0)
-		for end := time.Now().Add(3 * wt); time.Now().Before(end); {
+		for end := time.Now().Add(offer); time.Now().Before(end); {
 			seq++
 			for _, s := range syms {
 				src.set(t, s, snapQuote(s, seq))
