@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -54,8 +55,10 @@ func BenchmarkWatchLag(b *testing.B) {
 			last := syms[len(syms)-1]
 			waitFor(b, 10*time.Second, "the follower has every symbol", func() bool { _, ok := f.board.Value(last); return ok })
 			before := histogramOf(b, f.node.metrics.watchLag)
+			seq0 := lastSeq(b, f)
 			lags := watchLags(b, f.board, syms)
 			applied := histogramOf(b, f.node.metrics.watchLag).minus(before)
+			b.ReportMetric(float64(lastSeq(b, f)-seq0)/float64(b.N), "msgs/pulse")
 			b.ReportMetric(applied.quantile(0.5)*1e3, "apply-p50-ms")
 			b.ReportMetric(applied.quantile(0.99)*1e3, "apply-p99-ms")
 			slices.Sort(lags)
@@ -68,6 +71,16 @@ func BenchmarkWatchLag(b *testing.B) {
 			b.ReportMetric(float64(len(lags))/float64(b.N), "quotes/pulse")
 		})
 	}
+}
+
+// lastSeq returns the bucket stream's last sequence: the messages written
+// to it so far.
+func lastSeq(b *testing.B, in *instance) uint64 {
+	st, err := in.node.bucket().Status(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
 }
 
 // watchLags watches syms on the follower's board for b.N pulses (b.N

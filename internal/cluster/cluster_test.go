@@ -181,21 +181,24 @@ func TestFrozenLeader(t *testing.T) {
 	if err := term.Put(context.Background(), snap); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("old term's Put after its deadline = %v, want ErrNotLeader", err)
 	}
-	// Forced past the local check with the revision the old term knew:
-	// the successor has written the key since, so the server rejects it.
+	// Forced past the local check with the revision the old term knew of
+	// the update key it would have written next: the successor has
+	// written that key since, so the server rejects it.
 	old.node.mu.Lock()
-	staleRev := old.node.known[snapKey("AAPL")].rev
+	slot, _ := old.node.nextSlotLocked()
+	key := ringKey(slot)
+	staleRev := old.node.known[key].rev
 	old.node.mu.Unlock()
-	waitFor(t, 5*time.Second, "successor has not written AAPL since", func() bool {
+	waitFor(t, 5*time.Second, "successor has not written "+key+" since", func() bool {
 		next.node.mu.Lock()
 		defer next.node.mu.Unlock()
-		return next.node.known[snapKey("AAPL")].rev > staleRev
+		return next.node.known[key].rev > staleRev
 	})
-	data, _ := encodeSnapshot(snap)
+	data, _ := encodeShard(shard{"AAPL": snap})
 	old.node.mu.Lock()
 	js := old.node.js
 	old.node.mu.Unlock()
-	msg := natsMsg(term.kvSubject(snapKey("AAPL")), data)
+	msg := natsMsg(term.kvSubject(key), data)
 	if _, err := js.PublishMsg(context.Background(), msg, jetstream.WithExpectLastSequencePerSubject(staleRev)); !isWrongLastSeq(err) {
 		t.Errorf("forced late write = %v, want wrong last sequence", err)
 	}

@@ -8,30 +8,36 @@ import (
 	"github.com/tickerd/tickerd/internal/quote"
 )
 
-// FuzzDecodeSnapshot: any bucket value decodes without a panic; one that
-// decodes is for the key's symbol and survives an encode and decode
-// unchanged.
-func FuzzDecodeSnapshot(f *testing.F) {
-	good, _ := encodeSnapshot(board.Snapshot{Symbol: "AAPL", Attempted: true, Unknown: true,
-		Quote: quote.Quote{Symbol: "AAPL", Price: 1.5, Seq: 3, MarketStatus: "Open"}})
-	for _, s := range []string{string(good), `{"sym":"MSFT"}`, `{"sym":"AAPL","q":{"Symbol":"MSFT","Seq":1}}`, `{"sym":"AAPL","fail":-1}`, `[`, ``} {
-		f.Add("AAPL", []byte(s))
+// FuzzDecodeShard: any bucket value decodes without a panic; one that
+// decodes holds only snapshots each of its own symbol, of the key's shard
+// (i >= 0; an update key's, i < 0, may be of any), and survives an
+// encode and decode unchanged.
+func FuzzDecodeShard(f *testing.F) {
+	aapl := shardOf("AAPL")
+	good, _ := encodeShard(shard{"AAPL": {Symbol: "AAPL", Attempted: true, Unknown: true,
+		Quote: quote.Quote{Symbol: "AAPL", Price: 1.5, Seq: 3, MarketStatus: "Open"}}})
+	for _, s := range []string{string(good), `{"snaps":[{"sym":"MSFT"}]}`, `{"snaps":[{"sym":"AAPL","q":{"Symbol":"MSFT","Seq":1}}]}`,
+		`{"snaps":[{"sym":"AAPL","fail":-1}]}`, `{"snaps":[{"sym":"AAPL"},{"sym":"AAPL"}]}`, `{"snaps":[{"sym":""}]}`, `[`, ``} {
+		f.Add(aapl, []byte(s))
 	}
-	f.Fuzz(func(t *testing.T, sym string, data []byte) {
-		s, err := decodeSnapshot(sym, data)
+	f.Add(-1, good)
+	f.Fuzz(func(t *testing.T, i int, data []byte) {
+		sh, err := decodeShard(i, data)
 		if err != nil {
 			return
 		}
-		if s.Symbol != sym || s.HasQuote() && s.Quote.Symbol != sym || s.Failures < 0 {
-			t.Fatalf("decodeSnapshot(%q, %q) = %+v, want a snapshot of %q", sym, data, s, sym)
+		for sym, s := range sh {
+			if sym == "" || s.Symbol != sym || i >= 0 && shardOf(sym) != i || s.HasQuote() && s.Quote.Symbol != sym || s.Failures < 0 {
+				t.Fatalf("decodeShard(%d, %q) has %q: %+v, want a snapshot of its own symbol in shard %d", i, data, sym, s, i)
+			}
 		}
-		b, err := encodeSnapshot(s)
+		b, err := encodeShard(sh)
 		if err != nil {
 			return // a decoded float that JSON cannot hold again is refused on the way out
 		}
-		again, err := decodeSnapshot(sym, b)
-		if err != nil || !reflect.DeepEqual(again, s) {
-			t.Fatalf("decodeSnapshot(encodeSnapshot(%+v)) = %+v, %v, want it unchanged", s, again, err)
+		again, err := decodeShard(i, b)
+		if err != nil || !reflect.DeepEqual(again, sh) {
+			t.Fatalf("decodeShard(encodeShard(%+v)) = %+v, %v, want it unchanged", sh, again, err)
 		}
 	})
 }
@@ -77,12 +83,13 @@ func FuzzDecodeLease(f *testing.F) {
 // FuzzParseKeys: key names from the bucket parse without a panic, and a
 // parsed key is the one its parts make.
 func FuzzParseKeys(f *testing.F) {
-	f.Add(snapKey("AAPL"))
+	f.Add(shardKey(7))
+	f.Add("g.07")
 	f.Add(interestKey("host-1", "BTC-USD"))
 	f.Add("q.%%%")
 	f.Fuzz(func(t *testing.T, key string) {
-		if sym, ok := parseSnapKey(key); ok && snapKey(sym) != key {
-			t.Fatalf("parseSnapKey(%q) = %q, but snapKey(%q) = %q", key, sym, sym, snapKey(sym))
+		if i, ok := parseShardKey(key); ok && (shardKey(i) != key || i < 0 || i >= shards) {
+			t.Fatalf("parseShardKey(%q) = %d, but shardKey(%d) = %q", key, i, i, shardKey(i))
 		}
 		if inst, sym, ok := parseInterestKey(key); ok && interestKey(inst, sym) != key {
 			t.Fatalf("parseInterestKey(%q) = %q, %q, but interestKey = %q", key, inst, sym, interestKey(inst, sym))

@@ -197,13 +197,14 @@ type instance struct {
 }
 
 type clusterOpts struct {
-	ttl        time.Duration
-	symbols    []string
-	paused     func(ctx context.Context)
-	maxDynamic int
-	url        string
-	period     time.Duration // the pulse; 0 means 100ms
-	maxRPS     float64       // the collector's MaxRPS; 0: a pulse is one burst
+	ttl         time.Duration
+	symbols     []string
+	paused      func(ctx context.Context)
+	maxDynamic  int
+	url         string
+	period      time.Duration // the pulse; 0 means 100ms
+	maxRPS      float64       // the collector's MaxRPS; 0: a pulse is one burst
+	beforeWrite func(key string)
 }
 
 func startInstance(t testing.TB, ns *natsServer, up *upstream, id string, o clusterOpts) *instance {
@@ -230,7 +231,7 @@ func startInstance(t testing.TB, ns *natsServer, up *upstream, id string, o clus
 	node, err := New(in.board, &Options{
 		URL: url, Instance: id, LeaseTTL: o.ttl, MaxDynamic: o.maxDynamic,
 		NATS:   []nats.Option{nats.SetCustomDialer(in.dialer)},
-		paused: o.paused,
+		paused: o.paused, beforeWrite: o.beforeWrite,
 		Logger: testLogger(id),
 		Lead: func(ctx context.Context, term *Term) error {
 			in.mu.Lock()

@@ -82,6 +82,7 @@ func (n *Node) lead(ctx context.Context, kv jetstream.KeyValue, rev uint64, send
 	// The deadline is on the monotonic clock (send came from time.Now).
 	t.timer = time.AfterFunc(time.Until(t.deadline), func() { end(errLeaseExpired) })
 	defer t.timer.Stop()
+	t.startWrites()
 
 	n.log.Info("cluster: leading", "instance", n.opts.Instance, "term", rev)
 	n.mu.Lock()
@@ -121,6 +122,7 @@ func (n *Node) lead(ctx context.Context, kv jetstream.KeyValue, rev uint64, send
 	cause := context.Cause(termCtx)
 	end(nil)
 	wg.Wait()
+	t.closeWrites()
 	n.mu.Lock()
 	n.leading = 0
 	n.mu.Unlock()

@@ -10,6 +10,9 @@ type metrics struct {
 	fenced        prometheus.Counter
 	watchRestarts prometheus.Counter
 	watchLag      prometheus.Histogram
+	rounds        prometheus.Counter // update keys written
+	roundSnaps    prometheus.Counter // snapshots in them
+	compactions   prometheus.Counter // shard keys written
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -22,12 +25,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		watchRestarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_watch_restarts_total", Help: "Times the bucket watch was started anew (reconnects)."}),
 		watchLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_watch_lag_seconds", Help: "From a quote's collected_at to its snapshot applied to this instance's board.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
+		rounds:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_rounds_total", Help: "Rounds of snapshots this instance wrote as leader: one message each."}),
+		roundSnaps:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_round_snapshots_total", Help: "Snapshots in the rounds this instance wrote as leader."}),
+		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_compactions_total", Help: "Shard keys this instance rewrote as leader before their round's update key was reused."}),
 	}
 	for _, r := range []string{"ok", "lost", "error"} {
 		m.renewals.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.leader, m.term, m.renewals, m.fenced, m.watchRestarts, m.watchLag)
+		reg.MustRegister(m.leader, m.term, m.renewals, m.fenced, m.watchRestarts, m.watchLag, m.rounds, m.roundSnaps, m.compactions)
 	}
 	return m
 }

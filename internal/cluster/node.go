@@ -50,11 +50,13 @@ type Options struct {
 	Logger     *slog.Logger          // nil discards
 	Registerer prometheus.Registerer // nil registers nothing
 
-	// For tests: interest keys' TTL (0 means 3 x LeaseTTL), and a hook
+	// For tests: interest keys' TTL (0 means 3 x LeaseTTL), a hook
 	// run before each lease renewal and each campaign: a test freezes an
-	// instance (as SIGSTOP would) by blocking in it.
+	// instance (as SIGSTOP would) by blocking in it, and one run before
+	// each write of a shard or update key.
 	interestTTL time.Duration
 	paused      func(ctx context.Context)
+	beforeWrite func(key string)
 }
 
 // Node is one instance's membership of the cluster: its NATS connection,
@@ -78,13 +80,15 @@ type Node struct {
 	// Guarded by mu; written by the watch (and the Term's own writes).
 	kv       jetstream.KeyValue // nil until the bucket is set up
 	js       jetstream.JetStream
-	initial  bool              // the current watch has delivered its initial values
-	applied  uint64            // the last revision the current watch applied
-	appliedW chan struct{}     // closed and replaced when applied grows, if waited on
-	known    map[string]keyRev // the last revision (and snapshot) of each key seen
-	leader   string            // the lease holder, "" when none
-	term     uint64            // the lease holder's term
+	initial  bool                      // the current watch has delivered its initial values
+	applied  uint64                    // the last revision the current watch applied
+	appliedW chan struct{}             // closed and replaced when applied grows, if waited on
+	known    map[string]keyRev         // the last revision of each key seen
+	latest   [shards]map[string]symRev // by shard: each symbol's latest snapshot, from shard and update keys
+	leader   string                    // the lease holder, "" when none
+	term     uint64                    // the lease holder's term
 	syms     board.Symbols
+	symSet   map[string]bool            // syms' symbols
 	interest map[string]map[string]bool // symbol -> instances wanting it
 	leaseW   chan struct{}              // closed and replaced when leader changes or the watch (re)starts
 	wantW    chan struct{}              // closed and replaced when interest changes
@@ -101,8 +105,14 @@ type Node struct {
 }
 
 type keyRev struct {
+	rev    uint64
+	shards uint64 // for update keys: the shards of the round's snapshots
+}
+
+// symRev is a symbol's latest snapshot and the revision that carried it.
+type symRev struct {
 	rev  uint64
-	snap board.Snapshot // for snapshot keys
+	snap board.Snapshot
 }
 
 // New returns a Node that feeds b from the bucket. It does no I/O.
@@ -133,6 +143,9 @@ func New(b *board.Board, opts *Options) (*Node, error) {
 		reconnect: make(chan struct{}, 1),
 		wanted:    make(map[string]bool), iDirty: make(map[string]bool), iSignal: make(chan struct{}, 1),
 		natsErr: errors.New("not connected yet"),
+	}
+	for i := range n.latest {
+		n.latest[i] = make(map[string]symRev)
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -38,9 +40,18 @@ type Term struct {
 	rev      uint64    // the lease's last revision
 	deadline time.Time // monotonic: stop before the server can expire the lease
 	fence    context.CancelCauseFunc
-	symsHeld bool           // Follow has not synced the dynamic symbols yet
-	syms     *board.Symbols // a set to publish (held, or whose publish failed)
+	symsHeld bool            // Follow has not synced the dynamic symbols yet
+	syms     *board.Symbols  // a set to publish (held, or whose publish failed)
+	live     map[string]bool // the symbols of the last set given to PutSymbols; nil before the first
 	done     bool
+
+	wake chan struct{}  // capacity 1: a round waits for the writer
+	wwg  sync.WaitGroup // the writer
+
+	wmu sync.Mutex
+	// Guarded by wmu.
+	next    *batch // the round Puts add to; nil when none waits
+	wclosed bool   // the term is over: Put refuses
 }
 
 // Number returns the term: the bucket revision at which the lease was
@@ -137,31 +148,252 @@ func (t *Term) write(ctx context.Context, key string, data []byte, expect uint64
 	}
 }
 
-// Put writes snap to its symbol's key, expecting the key's last revision
-// this instance has seen. It refuses (ErrFenced, restarting Lead) a
-// snapshot whose quote would go back or repeat a seq with another quote:
-// that means another writer got there first. After a non-nil error other
-// than ErrFenced the write may or may not have landed.
+// Put writes snap and returns once the write is done: the snapshots that
+// arrive while a round is in flight go together in the next round, one
+// message to the next update key (see the bucket's keys in codec.go), so
+// a pulse costs NATS a few messages rather than one per symbol. Each
+// write expects its key's last revision this instance has seen. Put
+// refuses (ErrFenced, restarting Lead) a snapshot whose quote would go
+// back or repeat a seq with another quote: that means another writer got
+// there first. After a non-nil error other than ErrFenced the write may
+// or may not have landed; one that fails fails its whole round.
 func (t *Term) Put(ctx context.Context, snap board.Snapshot) error {
-	key := snapKey(snap.Symbol)
-	t.n.mu.Lock()
-	k := t.n.known[key]
-	t.n.mu.Unlock()
-	if cur := k.snap.Quote; cur.Seq > snap.Quote.Seq || (cur.Seq == snap.Quote.Seq && cur.Seq > 0 && !sameQuote(cur, snap.Quote)) {
-		return t.fenced(key)
-	}
-	data, err := encodeSnapshot(snap)
-	if err != nil {
-		return fmt.Errorf("cluster: encode %s: %w", snap.Symbol, err)
-	}
-	rev, err := t.write(ctx, key, data, k.rev)
-	if err != nil {
+	if _, err := t.usable(); err != nil {
 		return err
 	}
 	t.n.mu.Lock()
-	t.n.setKnownLocked(key, rev, snap)
+	cur, _ := t.n.knownSnapshotLocked(snap.Symbol)
 	t.n.mu.Unlock()
+	if goesBack(cur, snap) {
+		return t.fenced(shardKey(shardOf(snap.Symbol)))
+	}
+	t.wmu.Lock()
+	if t.wclosed {
+		t.wmu.Unlock()
+		return ErrNotLeader
+	}
+	if t.next == nil {
+		t.next = &batch{snaps: make(shard), done: make(chan struct{})}
+	}
+	b := t.next
+	if p, ok := b.snaps[snap.Symbol]; ok && goesBack(p, snap) {
+		t.wmu.Unlock()
+		return t.fenced(shardKey(shardOf(snap.Symbol)))
+	}
+	b.snaps[snap.Symbol] = snap
+	t.wmu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default: // the writer has been woken already
+	}
+	select {
+	case <-b.done:
+		return b.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// goesBack reports whether next would take a symbol's quote back from
+// cur, or give cur's seq to another quote.
+func goesBack(cur, next board.Snapshot) bool {
+	c, q := cur.Quote, next.Quote
+	return c.Seq > q.Seq || (c.Seq == q.Seq && c.Seq > 0 && !sameQuote(c, q))
+}
+
+// batch is the snapshots that go in one round, and its outcome for the
+// Puts waiting on it.
+type batch struct {
+	snaps shard
+	done  chan struct{} // closed once err is set
+	err   error
+}
+
+// startWrites starts the term's writer.
+func (t *Term) startWrites() {
+	t.wake = make(chan struct{}, 1)
+	t.wwg.Add(1)
+	// Writes rounds until the term ends.
+	go func() { defer t.wwg.Done(); t.writeLoop() }()
+}
+
+// closeWrites refuses further Puts and waits for the writer, which fails
+// the round waiting, if any. The term's context must have ended.
+func (t *Term) closeWrites() {
+	t.wmu.Lock()
+	t.wclosed = true
+	t.wmu.Unlock()
+	t.wwg.Wait()
+}
+
+// writeLoop writes the waiting round, one round at a time, until the
+// term's context ends.
+func (t *Term) writeLoop() {
+	for {
+		select {
+		case <-t.ctx.Done():
+			t.wmu.Lock()
+			b := t.next
+			t.next = nil
+			t.wmu.Unlock()
+			if b != nil {
+				b.err = ErrNotLeader
+				close(b.done)
+			}
+			return
+		case <-t.wake:
+		}
+		t.wmu.Lock()
+		b := t.next
+		t.next = nil
+		t.wmu.Unlock()
+		if b != nil {
+			b.err = t.writeRounds(b.snaps)
+			close(b.done)
+		}
+	}
+}
+
+// maxRound bounds the snapshots in one round's message, far below NATS's
+// default 1 MB payload limit (a snapshot encodes in about 400 bytes).
+const maxRound = 256
+
+// writeRounds writes snaps in rounds of at most maxRound snapshots,
+// stopping at the first that fails.
+func (t *Term) writeRounds(snaps shard) error {
+	if len(snaps) <= maxRound {
+		return t.writeRound(snaps)
+	}
+	syms := slices.Sorted(maps.Keys(snaps))
+	for c := range slices.Chunk(syms, maxRound) {
+		part := make(shard, len(c))
+		for _, sym := range c {
+			part[sym] = snaps[sym]
+		}
+		if err := t.writeRound(part); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// writeRound writes one round to the next update key, first compacting
+// the shards whose snapshots that key holds and no shard key has since.
+func (t *Term) writeRound(snaps shard) error {
+	n := t.n
+	n.mu.Lock()
+	for sym, s := range snaps {
+		if cur, ok := n.knownSnapshotLocked(sym); ok && goesBack(cur, s) {
+			n.mu.Unlock()
+			return t.fenced(shardKey(shardOf(sym)))
+		}
+	}
+	slot, owed := n.nextSlotLocked()
+	key := ringKey(slot)
+	expect := n.known[key].rev
+	n.mu.Unlock()
+	if err := t.compact(owed); err != nil {
+		return err
+	}
+	data, err := encodeShard(snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: encode round: %w", err)
+	}
+	if h := n.opts.beforeWrite; h != nil {
+		h(key)
+	}
+	rev, err := t.write(t.ctx, key, data, expect)
+	if err != nil {
+		return err
+	}
+	n.metrics.rounds.Inc()
+	n.metrics.roundSnaps.Add(float64(len(snaps)))
+	n.mu.Lock()
+	n.setKnownLocked(key, keyRev{rev: rev, shards: snaps.mask()})
+	for sym, s := range snaps {
+		n.setLatestLocked(sym, rev, s)
+	}
+	n.mu.Unlock()
+	return nil
+}
+
+// nextSlotLocked returns the update key after the last one written, and
+// the shards to compact before it is overwritten.
+func (n *Node) nextSlotLocked() (slot int, owed uint64) {
+	var last uint64
+	for i := range ringSize {
+		if r := n.known[ringKey(i)].rev; r > last {
+			last, slot = r, (i+1)%ringSize
+		}
+	}
+	k := n.known[ringKey(slot)]
+	for i := range shards {
+		if k.shards&(1<<i) != 0 && n.known[shardKey(i)].rev < k.rev {
+			owed |= 1 << i
+		}
+	}
+	return slot, owed
+}
+
+// compact writes the shard keys of the shards in mask, at once: each gets
+// the latest snapshot of every symbol of the shard, less the symbols that
+// have left the symbol set (in neither the bucket's set nor the last one
+// given to PutSymbols), so that the bucket holds no more than the set's
+// symbols. A symbol that comes back starts its seqs again, as in one
+// process.
+func (t *Term) compact(mask uint64) error {
+	if mask == 0 {
+		return nil
+	}
+	n := t.n
+	t.mu.Lock()
+	live := t.live
+	t.mu.Unlock()
+	var (
+		wg   sync.WaitGroup
+		emu  sync.Mutex
+		errs []error
+	)
+	for i := range shards {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		key := shardKey(i)
+		n.mu.Lock()
+		sh := make(shard, len(n.latest[i]))
+		for sym, s := range n.latest[i] {
+			if live == nil || live[sym] || n.symSet[sym] {
+				sh[sym] = s.snap
+			}
+		}
+		expect := n.known[key].rev
+		n.mu.Unlock()
+		data, err := encodeShard(sh)
+		if err != nil {
+			return fmt.Errorf("cluster: encode shard %d: %w", i, err)
+		}
+		wg.Add(1)
+		// Ends with the write, by the term's deadline.
+		go func() {
+			defer wg.Done()
+			if h := n.opts.beforeWrite; h != nil {
+				h(key)
+			}
+			rev, err := t.write(t.ctx, key, data, expect)
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+				return
+			}
+			n.metrics.compactions.Inc()
+			n.mu.Lock()
+			n.setKnownLocked(key, keyRev{rev: rev})
+			n.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // PutSymbols publishes the symbol set, which every instance's board
@@ -172,6 +404,10 @@ func (t *Term) PutSymbols(_ context.Context, syms board.Symbols) error {
 	t.mu.Lock()
 	s := board.Symbols{Configured: slices.Clone(syms.Configured), Dynamic: slices.Clone(syms.Dynamic)}
 	t.syms = &s
+	t.live = make(map[string]bool, len(s.Configured)+len(s.Dynamic))
+	for _, sym := range s.All() {
+		t.live[sym] = true
+	}
 	held := t.symsHeld
 	t.mu.Unlock()
 	if held {
@@ -203,7 +439,7 @@ func (t *Term) flushSymbols() error {
 			return err
 		}
 		t.n.mu.Lock()
-		t.n.setKnownLocked(symbolsKey, rev, board.Snapshot{})
+		t.n.setKnownLocked(symbolsKey, keyRev{rev: rev})
 		t.n.mu.Unlock()
 	}
 	t.mu.Lock()
@@ -219,11 +455,7 @@ func (t *Term) flushSymbols() error {
 func (t *Term) Seed(sym string) (board.Snapshot, bool) {
 	t.n.mu.Lock()
 	defer t.n.mu.Unlock()
-	k, ok := t.n.known[snapKey(sym)]
-	if !ok || k.snap.Symbol != sym {
-		return board.Snapshot{}, false
-	}
-	return k.snap, true
+	return t.n.knownSnapshotLocked(sym)
 }
 
 // Demand is what Follow drives: *collector.Collector satisfies it.

@@ -173,38 +173,80 @@ func (n *Node) appliedLocked(rev uint64) {
 	}
 }
 
-// applySnapshot applies the value of sym's snapshot key at revision rev:
-// decoded, recorded as known, then put on the board, the last two in the
-// watch's order. The board is written outside n.mu, so that the leader's
-// writes do not wait for the board's watchers; a leader catching up waits
-// for applied, which grows only once the board has the snapshot.
-func (n *Node) applySnapshot(sym, key string, rev uint64, data []byte) {
-	snap, err := decodeSnapshot(sym, data)
+// applySnapshots applies the value at revision rev of shard i's key, or
+// with i < 0 of an update key: decoded, recorded, then each snapshot not
+// older than the one last seen for its symbol put on the board, the last
+// two in the watch's order. The board is written outside n.mu, so that the
+// leader's writes do not wait for the board's watchers; a leader catching
+// up waits for applied, which grows only once the board has the
+// snapshots. A malformed value changes nothing.
+func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte) {
+	sh, err := decodeShard(i, data)
 	if err != nil {
-		n.log.Warn("cluster: snapshot", "error", err)
+		n.log.Warn("cluster: snapshots", "key", key, "error", err)
 		n.mu.Lock()
 		n.appliedLocked(rev)
 		n.mu.Unlock()
 		return
 	}
+	put := make([]board.Snapshot, 0, len(sh))
 	n.mu.Lock()
-	n.setKnownLocked(key, rev, snap)
+	kr := keyRev{rev: rev}
+	if i < 0 {
+		kr.shards = sh.mask()
+	}
+	n.setKnownLocked(key, kr)
+	for sym, s := range sh {
+		// Equal: the leader's own write, recorded when it landed.
+		if n.setLatestLocked(sym, rev, s) {
+			put = append(put, s)
+		}
+	}
+	if i >= 0 {
+		// A compaction leaves out the symbols that left the set.
+		for sym, cur := range n.latest[i] {
+			if _, ok := sh[sym]; !ok && cur.rev < rev {
+				delete(n.latest[i], sym)
+			}
+		}
+	}
 	n.mu.Unlock()
-	prev, _ := n.board.Snapshot(sym)
-	if err := n.board.Put(context.Background(), snap); err == nil && snap.Quote.Seq > prev.Quote.Seq && !snap.Quote.CollectedAt.IsZero() {
-		n.metrics.watchLag.Observe(time.Since(snap.Quote.CollectedAt).Seconds())
+	// The board ignores a snapshot equal to the one it has: a compaction's
+	// are mostly such.
+	for _, snap := range put {
+		old, _ := n.board.Snapshot(snap.Symbol)
+		if err := n.board.Put(context.Background(), snap); err == nil && snap.Quote.Seq > old.Quote.Seq && !snap.Quote.CollectedAt.IsZero() {
+			n.metrics.watchLag.Observe(time.Since(snap.Quote.CollectedAt).Seconds())
+		}
 	}
 	n.mu.Lock()
 	n.appliedLocked(rev)
 	n.mu.Unlock()
 }
 
+// setLatestLocked records snap as sym's latest, carried at revision rev,
+// unless a later revision carried one; it reports whether it did.
+func (n *Node) setLatestLocked(sym string, rev uint64, snap board.Snapshot) bool {
+	m := n.latest[shardOf(sym)]
+	if cur, ok := m[sym]; ok && cur.rev > rev {
+		return false
+	}
+	m[sym] = symRev{rev: rev, snap: snap}
+	return true
+}
+
 // setKnownLocked records key's revision unless a newer one is known.
-func (n *Node) setKnownLocked(key string, rev uint64, snap board.Snapshot) {
-	if cur, ok := n.known[key]; ok && cur.rev > rev {
+func (n *Node) setKnownLocked(key string, kr keyRev) {
+	if cur, ok := n.known[key]; ok && cur.rev > kr.rev {
 		return
 	}
-	n.known[key] = keyRev{rev: rev, snap: snap}
+	n.known[key] = kr
+}
+
+// knownSnapshotLocked returns the latest snapshot of sym seen.
+func (n *Node) knownSnapshotLocked(sym string) (board.Snapshot, bool) {
+	s, ok := n.latest[shardOf(sym)][sym]
+	return s.snap, ok
 }
 
 func (n *Node) dropInterestLocked(inst, sym string) {
@@ -226,8 +268,12 @@ func (n *Node) dropInterestLocked(inst, sym string) {
 func (n *Node) apply(e jetstream.KeyValueEntry) {
 	key, rev := e.Key(), e.Revision()
 	del := e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
-	if sym, ok := parseSnapKey(key); ok && !del {
-		n.applySnapshot(sym, key, rev, e.Value())
+	if i, ok := parseShardKey(key); ok && !del {
+		n.applySnapshots(key, i, rev, e.Value())
+		return
+	}
+	if _, ok := parseRingKey(key); ok && !del {
+		n.applySnapshots(key, -1, rev, e.Value())
 		return
 	}
 	n.mu.Lock()
@@ -243,12 +289,15 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 			for k := range n.known {
 				delete(n.known, k)
 			}
+			for i := range n.latest {
+				n.latest[i] = make(map[string]symRev)
+			}
 			n.board.SetEpoch(ep)
 			n.log.Info("cluster: epoch", "epoch", ep)
 		}
-		n.setKnownLocked(key, rev, board.Snapshot{})
+		n.setKnownLocked(key, keyRev{rev: rev})
 	case key == leaseKey:
-		n.setKnownLocked(key, rev, board.Snapshot{})
+		n.setKnownLocked(key, keyRev{rev: rev})
 		leader, term := "", uint64(0)
 		if !del {
 			var err error
@@ -262,7 +311,7 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 			broadcastLocked(&n.leaseW)
 		}
 	case key == symbolsKey:
-		n.setKnownLocked(key, rev, board.Snapshot{})
+		n.setKnownLocked(key, keyRev{rev: rev})
 		if del {
 			return
 		}
@@ -273,19 +322,27 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 		}
 		_ = n.board.PutSymbols(context.Background(), syms) // never fails
 		n.syms = syms
+		n.symSet = make(map[string]bool, len(syms.Configured)+len(syms.Dynamic))
+		for _, sym := range syms.All() {
+			n.symSet[sym] = true
+		}
 		// Snapshots delivered before the set that lists their symbol.
 		for _, sym := range syms.All() {
-			if k, ok := n.known[snapKey(sym)]; ok && k.snap.Symbol != "" {
-				_ = n.board.Put(context.Background(), k.snap) // equal or older: nothing changes
+			if snap, ok := n.knownSnapshotLocked(sym); ok {
+				_ = n.board.Put(context.Background(), snap) // equal or older: nothing changes
 			}
 		}
 	default:
-		if _, ok := parseSnapKey(key); ok { // deleted
-			n.setKnownLocked(key, rev, board.Snapshot{})
+		if _, ok := parseShardKey(key); ok { // deleted
+			n.setKnownLocked(key, keyRev{rev: rev})
+			return
+		}
+		if _, ok := parseRingKey(key); ok { // deleted
+			n.setKnownLocked(key, keyRev{rev: rev})
 			return
 		}
 		if inst, sym, ok := parseInterestKey(key); ok {
-			n.setKnownLocked(key, rev, board.Snapshot{})
+			n.setKnownLocked(key, keyRev{rev: rev})
 			if del {
 				n.dropInterestLocked(inst, sym)
 				return

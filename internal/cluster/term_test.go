@@ -1,0 +1,209 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickerd/tickerd/internal/board"
+)
+
+// sameShard returns n symbols that all hash to one shard.
+func sameShard(n int) []string {
+	var out []string
+	want := shardOf("X0")
+	for i := 0; len(out) < n; i++ {
+		if s := fmt.Sprintf("X%d", i); shardOf(s) == want {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// roundRig is one leading instance whose collector does not pulse (the
+// test writes through its term), with a hook on its writes.
+type roundRig struct {
+	in   *instance
+	term *Term
+	syms []string
+
+	mu      sync.Mutex
+	writes  map[string]int // by key prefix
+	hold    bool           // block the next round's write until release
+	entered chan struct{}
+	release chan struct{}
+}
+
+func newRoundRig(t *testing.T, ns *natsServer, syms []string) *roundRig {
+	r := &roundRig{syms: syms, writes: make(map[string]int), entered: make(chan struct{}), release: make(chan struct{})}
+	o := clusterOpts{symbols: syms, period: time.Hour, beforeWrite: func(k string) {
+		r.mu.Lock()
+		r.writes[k[:2]]++
+		h := r.hold && strings.HasPrefix(k, ringPrefix)
+		if h {
+			r.hold = false
+		}
+		r.mu.Unlock()
+		if h {
+			r.entered <- struct{}{}
+			<-r.release
+		}
+	}}
+	r.in = startInstance(t, ns, startUpstream(t), "a", o)
+	leaderOf(t, 10*time.Second, r.in)
+	waitFor(t, 10*time.Second, "the first collection", func() bool { return r.allAt(1) })
+	r.term = r.in.lastTerm()
+	return r
+}
+
+// allAt reports whether every symbol's seq on the board is at least seq.
+func (r *roundRig) allAt(seq uint64) bool {
+	for _, s := range r.syms {
+		if seqOf(r.in, s) < seq {
+			return false
+		}
+	}
+	return true
+}
+
+// next returns sym's next snapshot: a new quote after the board's.
+func (r *roundRig) next(sym string) board.Snapshot {
+	r.term.n.mu.Lock()
+	s, _ := r.term.n.knownSnapshotLocked(sym)
+	r.term.n.mu.Unlock()
+	s.Quote.Seq++
+	s.Quote.Price++
+	return s
+}
+
+func (r *roundRig) writesOf(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writes[prefix]
+}
+
+// TestRoundsCoalesce: the snapshots that arrive while a round is in
+// flight go together in the next round, split in rounds of at most
+// maxRound.
+func TestRoundsCoalesce(t *testing.T) {
+	ns := startNATS(t)
+	for _, tc := range []struct {
+		name   string
+		n      int
+		rounds int // for the n Puts
+	}{
+		{"twenty_in_two", 20, 2},
+		{"split_past_max", maxRound + 44, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			syms := make([]string, tc.n)
+			for i := range syms {
+				syms[i] = fmt.Sprintf("%s%d", strings.ToUpper(tc.name[:1]), i)
+			}
+			r := newRoundRig(t, ns, syms)
+			r.mu.Lock()
+			r.hold = true
+			before := r.writes[ringPrefix]
+			r.mu.Unlock()
+
+			errs := make(chan error, len(r.syms))
+			go func() { errs <- r.term.Put(context.Background(), r.next(r.syms[0])) }()
+			<-r.entered // the first round is in flight
+			for _, s := range r.syms[1:] {
+				go func() { errs <- r.term.Put(context.Background(), r.next(s)) }()
+			}
+			waitFor(t, 10*time.Second, "the Puts wait for the next round", func() bool {
+				r.term.wmu.Lock()
+				defer r.term.wmu.Unlock()
+				return r.term.next != nil && len(r.term.next.snaps) == len(r.syms)-1
+			})
+			close(r.release)
+			for range r.syms {
+				if err := <-errs; err != nil {
+					t.Fatalf("Put = %v, want nil", err)
+				}
+			}
+			if got := r.writesOf(ringPrefix) - before; got != tc.rounds {
+				t.Errorf("rounds written for %d snapshots = %d, want %d", len(r.syms), got, tc.rounds)
+			}
+			waitFor(t, 10*time.Second, "the board has every new quote", func() bool { return r.allAt(2) })
+			r.in.stop()
+		})
+	}
+}
+
+// TestCompaction: before an update key is reused, the shards of its
+// snapshots are compacted, so that the bucket always holds every symbol's
+// latest snapshot: an instance that starts after many rounds has every
+// symbol at the leader's seq. A symbol that left the set leaves its
+// shard at the shard's next compaction.
+func TestCompaction(t *testing.T) {
+	ns := startNATS(t)
+	r := newRoundRig(t, ns, sameShard(5))
+	key := shardKey(shardOf(r.syms[0]))
+	put := func(sym string) {
+		t.Helper()
+		if err := r.term.Put(context.Background(), r.next(sym)); err != nil {
+			t.Fatalf("Put(%s) = %v, want nil", sym, err)
+		}
+	}
+	// One round per symbol, then the ring round with one symbol: every
+	// update key that held another symbol's last quote is reused.
+	for _, s := range r.syms {
+		put(s)
+	}
+	for range ringSize {
+		put(r.syms[0])
+	}
+	if got := r.writesOf(shardPrefix); got == 0 {
+		t.Fatalf("shard writes after %d rounds = 0, want some", ringSize+len(r.syms))
+	}
+	sh := valueOfShard(t, r.in, key)
+	for _, s := range r.syms[1:] {
+		if got, want := sh[s].Quote.Seq, seqOf(r.in, s); got != want || want < 2 {
+			t.Errorf("shard %s: %s seq %d, want %d (>= 2)", key, s, got, want)
+		}
+	}
+	waitFor(t, 10*time.Second, "the leader's board has its writes", func() bool { return seqOf(r.in, r.syms[0]) == uint64(ringSize)+2 })
+	late := startInstance(t, ns, startUpstream(t), "late", clusterOpts{symbols: r.syms, period: time.Hour})
+	waitFor(t, 10*time.Second, "the late instance is ready", func() bool { return late.node.Ready() == nil })
+	for _, s := range r.syms {
+		if got, want := seqOf(late, s), seqOf(r.in, s); got != want {
+			t.Errorf("late instance: %s seq %d, want %d", s, got, want)
+		}
+	}
+
+	gone := r.syms[len(r.syms)-1]
+	if err := r.term.PutSymbols(context.Background(), board.Symbols{Configured: r.syms[:len(r.syms)-1]}); err != nil {
+		t.Fatalf("PutSymbols = %v, want nil", err)
+	}
+	waitFor(t, 10*time.Second, "the set without "+gone, func() bool {
+		return !slices.Contains(r.in.board.Symbols().All(), gone)
+	})
+	for range ringSize {
+		put(r.syms[0])
+	}
+	sh = valueOfShard(t, r.in, key)
+	if _, ok := sh[gone]; ok || len(sh) != len(r.syms)-1 {
+		t.Errorf("shard %s after %s left: %d snapshots (has it: %v), want %d without it", key, gone, len(sh), ok, len(r.syms)-1)
+	}
+}
+
+// valueOfShard reads key's value from the bucket.
+func valueOfShard(t *testing.T, in *instance, key string) shard {
+	t.Helper()
+	e, err := in.node.bucket().Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get(%s) = %v", key, err)
+	}
+	i, _ := parseShardKey(key)
+	sh, err := decodeShard(i, e.Value())
+	if err != nil {
+		t.Fatalf("decodeShard(%s) = %v", key, err)
+	}
+	return sh
+}
