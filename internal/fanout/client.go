@@ -54,12 +54,12 @@ type client struct {
 	// Guarded by mu. subs is written only with Hub.mu held too, so a
 	// holder of Hub.mu may read it across several mu sections.
 	subs      map[string]*sub
-	dirty     []*sub      // subscriptions whose pending update is set, oldest first, each once
-	base      []*sub      // dirty's backing array from its start: reused once dirty is empty
-	ctrl      []frame     // control messages to send first, FIFO
-	scheduled bool        // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
-	done      bool        // the connection is being torn down: no writer or ping is started any more
-	expT      *time.Timer // closes the connection at the grant's expiry; armed by watchExpiry
+	dirty     []*sub  // subscriptions whose pending update is set, oldest first, each once
+	base      []*sub  // dirty's backing array from its start: reused once dirty is empty
+	ctrl      []frame // control messages to send first, FIFO
+	scheduled bool    // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
+	done      bool    // the connection is being torn down: no writer or ping is started any more
+	expT      timer   // ends the connection at the grant's expiry; armed by watchExpiry
 	// ep is the epoch of what c is sent: set by the first "subscribed"
 	// (zero before), advanced by resetLocked. Updates of an older epoch
 	// are dropped; one of a newer epoch is sent after a "reset".

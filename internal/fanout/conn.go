@@ -79,6 +79,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.release()
 		}
 	}()
+	g, q := h.grantOf(r, q) // before the upgrade: the client's auth deadline runs from its 101
 	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, sndbuf: h.opts.SendBuffer}
 	conn, err := websocket.Accept(hw, r, acceptOptions(h.opts.AllowedOrigins))
 	if err != nil { // Accept has answered
@@ -96,7 +97,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// have exited; it releases the admission, which Run waits for.
 	conn.SetReadLimit(readLimit) // behind the batchConn's frame gate, which refuses at the header
 	served = true
-	go h.serve(conn, hw.conn, r.RemoteAddr, q, h.grantOf(r))
+	go h.serve(conn, hw.conn, r.RemoteAddr, q, g)
 }
 
 // admit counts a new connection against MaxClients; it returns the reason
@@ -160,6 +161,7 @@ func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant)
 			grace = slowCloseGrace
 		}
 		code, reason := closeStatus(cause, h.opts.WriteTimeout)
+		c.sendFarewell(cause) // an error message the close must follow, if any
 		c.close(code, reason, grace)
 		h.log.Debug("websocket client disconnected", "remote", remote, "cause", cause, "duration", time.Since(start))
 	})
@@ -262,6 +264,9 @@ func closeGrace(writeTimeout time.Duration) time.Duration {
 
 // closeStatus maps the cause of a connection's end to a close code.
 func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode, string) {
+	if reason, ok := authCloseReason(cause); ok {
+		return websocket.StatusPolicyViolation, reason
+	}
 	switch {
 	case errors.Is(cause, errShutdown):
 		return websocket.StatusGoingAway, "server shutting down"
@@ -269,8 +274,6 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 		return websocket.StatusPolicyViolation, "slow consumer: socket took nothing for " + writeTimeout.String()
 	case errors.Is(cause, errNoPong):
 		return websocket.StatusPolicyViolation, "ping not answered"
-	case errors.Is(cause, ErrTokenExpired):
-		return websocket.StatusPolicyViolation, "token expired"
 	case errors.Is(cause, errTooBig):
 		return websocket.StatusMessageTooBig, fmt.Sprintf("message too big: the limit is %d bytes", readLimit)
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // Grant is what a client's token allows it: *auth.Principal is one. A nil
@@ -21,10 +23,9 @@ type Grant interface {
 	// Dynamic reports whether the client may cause a symbol that is not
 	// collected to be collected.
 	Dynamic() bool
-	// Expiry is when the grant ends (zero: never): the Hub then queues a
+	// Expiry is when the grant ends (zero: never): the Hub then sends a
 	// token_expired error and closes the connection with 1008 and the
-	// reason "token expired" (the close may cut the error frame; its
-	// reason always says it).
+	// reason "token expired", the error first.
 	Expiry() time.Time
 }
 
@@ -32,12 +33,120 @@ type Grant interface {
 // has expired; it also ends a connection whose grant has expired.
 var ErrTokenExpired = errors.New("fanout: token expired")
 
-// grantOf returns r's grant from Options.Grant, nil without one.
-func (h *Hub) grantOf(r *http.Request) Grant {
-	if h.opts.Grant == nil {
-		return nil
+// Causes of a connection closed for want of a valid token (with
+// ErrTokenExpired), each with its error message first (see authEnd).
+var (
+	errInvalidToken = errors.New("fanout: invalid token")
+	errAuthRequired = errors.New("fanout: first message not an auth op")
+	errAuthTimeout  = errors.New("fanout: no auth op in time")
+)
+
+// AuthWait is how long a client that upgraded without a token
+// (Options.AuthFirst) has to send {"op":"auth","token":"..."}.
+const AuthWait = 5 * time.Second
+
+// authEnd is the cause of a connection closed over its token: the closer
+// sends msg, an error message, through the connection's write queue (so
+// that it goes out after what was queued before it and before the close
+// frame), then closes with 1008 and reason.
+type authEnd struct {
+	err    error  // ErrTokenExpired, errInvalidToken, errAuthRequired or errAuthTimeout
+	reason string // the close reason
+	msg    *wireError
+}
+
+func (e *authEnd) Error() string { return e.err.Error() }
+func (e *authEnd) Unwrap() error { return e.err }
+
+// The ends of a connection over its token.
+func expiredEnd() *authEnd {
+	return &authEnd{ErrTokenExpired, "token expired", newError(CodeTokenExpired, "token expired")}
+}
+
+func invalidEnd() *authEnd {
+	return &authEnd{errInvalidToken, "invalid token", newError(CodeInvalidToken, "invalid token")}
+}
+
+func requiredEnd(why string) *authEnd {
+	return &authEnd{errAuthRequired, "authentication required", newError(CodeAuthRequired,
+		"the first message must be {\"op\":\"auth\",\"token\":\"...\"}: "+why)}
+}
+
+func timeoutEnd() *authEnd {
+	return &authEnd{errAuthTimeout, "authentication timeout", newError(CodeAuthRequired,
+		"no {\"op\":\"auth\",\"token\":\"...\"} within "+AuthWait.String())}
+}
+
+// authCloseReason returns the close reason of cause when it is an
+// authEnd: such a connection is closed with 1008.
+func authCloseReason(cause error) (string, bool) {
+	if e, ok := errors.AsType[*authEnd](cause); ok {
+		return e.reason, true
 	}
-	return h.opts.Grant(r)
+	return "", false
+}
+
+// sendFarewell queues the error message of cause, when it is an authEnd,
+// in the connection's write queue, behind what the writers queued there
+// already; the close frame the closer writes next goes behind it, and
+// sends it. Only the closer calls it, once the connection is stopped: the
+// pool writers queue nothing more by then, but for a frame one of them
+// was queuing (which goes before the close frame too).
+func (c *client) sendFarewell(cause error) {
+	e, ok := errors.AsType[*authEnd](cause)
+	if !ok {
+		return
+	}
+	f := frame{encode(e.msg), kindError}
+	var err error
+	if c.batch {
+		err = c.bc.appendArray([]frame{f})
+	} else {
+		err = c.bc.appendText(f.b)
+	}
+	if err != nil {
+		return // the connection has failed, or is closing already: nothing more goes
+	}
+	var sent sentCounts
+	sent.add(f)
+	c.h.m.sent(&sent)
+}
+
+// timer is what the Hub's deadlines need of a *time.Timer.
+type timer interface{ Stop() bool }
+
+// afterFunc is time.AfterFunc, the Hub's default clock for deadlines.
+func afterFunc(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
+
+// authPending is the grant of a client that upgraded without a token and
+// has not authenticated yet (Options.AuthFirst): it allows nothing, and
+// it expires at the deadline of the client's auth op. It holds back the
+// symbols and since of the upgrade's query, which are subscribed to once
+// the client has authenticated.
+type authPending struct {
+	deadline time.Time
+	q        query // only symbols and since
+}
+
+func (*authPending) Allows(string) bool  { return false }
+func (*authPending) MaxSymbols() int     { return 0 }
+func (*authPending) Dynamic() bool       { return false }
+func (p *authPending) Expiry() time.Time { return p.deadline }
+
+// grantOf returns r's grant from Options.Grant, nil without one, and the
+// query to carry out on connect: for a client that must authenticate by
+// its first message (Options.AuthFirst) an authPending grant, which holds
+// back the query's symbols and since.
+func (h *Hub) grantOf(r *http.Request, q query) (Grant, query) {
+	if h.opts.AuthFirst != nil && h.opts.AuthFirst(r) {
+		p := &authPending{deadline: h.now().Add(AuthWait), q: query{symbols: q.symbols, since: q.since}}
+		q.symbols, q.since = nil, nil
+		return p, q
+	}
+	if h.opts.Grant == nil {
+		return nil, q
+	}
+	return h.opts.Grant(r), q
 }
 
 // allows reports whether c's grant covers sym.
@@ -102,9 +211,11 @@ func (c *client) tooMany(add int) *wireError {
 		" more symbols would exceed the limit of "+strconv.Itoa(c.limit())+" per client")
 }
 
-// watchExpiry arms the close of c at its grant's expiry (again, for a
-// grant replaced by an auth op); the returned func disarms it for good. A
-// grant that has expired already closes at once.
+// watchExpiry arms the end of c at its grant's expiry (again, for a grant
+// replaced by an auth op), on the Hub's clock; the returned func disarms
+// it for good. A grant that has expired already ends c at once. The end
+// of a token's grant is expiredEnd; that of an authPending grant, the
+// deadline of the client's auth op, timeoutEnd.
 func (c *client) watchExpiry() (disarm func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -119,12 +230,25 @@ func (c *client) watchExpiry() (disarm func()) {
 	if exp.IsZero() {
 		return func() {}
 	}
-	// Runs once, at expiry, unless disarmed or re-armed: queues the
-	// error (sent if the socket takes it before the close) and ends the
-	// connection.
-	t := time.AfterFunc(time.Until(exp), func() {
-		c.replyError(newError(CodeTokenExpired, "token expired"))
-		c.stop(ErrTokenExpired)
+	end := expiredEnd
+	if _, ok := c.grant.(*authPending); ok {
+		end = timeoutEnd
+	}
+	// Runs once, at expiry, on a goroutine of its own: ends the connection
+	// unless this timer has been replaced or stopped meanwhile (an auth op
+	// that raced it) or the connection is being torn down. t is read under
+	// c.mu, which watchExpiry holds until t is set.
+	var t timer
+	t = c.h.after(exp.Sub(c.h.now()), func() {
+		c.mu.Lock()
+		current := c.expT == t && !c.done
+		if current {
+			c.expT = nil
+		}
+		c.mu.Unlock()
+		if current {
+			c.stop(end())
+		}
 	})
 	c.expT = t
 	return func() {
@@ -143,24 +267,67 @@ func (c *client) watchExpiry() (disarm func()) {
 // any other is refused with invalid_token and c keeps its grant. The
 // client is told nothing about why beyond that; Verify's error is logged
 // at debug, without the token.
-func (h *Hub) reauth(c *client, token string) {
+//
+// For a client that has not authenticated yet (an authPending grant) a
+// refused token ends the connection, with invalid_token and 1008; a valid
+// one is followed by the upgrade query's subscribe, if it had one, which
+// reauth returns when it must wait (see handle).
+func (h *Hub) reauth(c *client, token string) *pendingSub {
+	pending, first := c.grant.(*authPending) // c.grant changes only here, in the same goroutine chain
 	if h.opts.Verify == nil {
+		if first {
+			c.stop(invalidEnd())
+			return nil
+		}
 		c.replyError(newError(CodeBadRequest, "auth: this server takes no tokens"))
-		return
+		return nil
 	}
 	g, err := h.opts.Verify(token)
 	switch {
 	case errors.Is(err, ErrTokenExpired):
-		c.replyError(newError(CodeTokenExpired, "token expired"))
-		c.stop(ErrTokenExpired)
+		c.stop(expiredEnd())
+		return nil
 	case err != nil:
-		h.log.Debug("websocket auth refused", "remote", c.remote, "error", err)
+		h.log.Debug("websocket auth refused", "remote", c.remote, "first", first, "error", err)
+		if first {
+			c.stop(invalidEnd())
+			return nil
+		}
 		c.replyError(newError(CodeInvalidToken, "invalid token"))
-	default:
-		h.mu.Lock()
-		c.grant = g // read under h.mu (subscribe, extendStars)
-		h.mu.Unlock()
-		c.watchExpiry()
-		c.replySubscribed()
+		return nil
 	}
+	h.mu.Lock()
+	c.grant = g // read under h.mu (subscribe, extendStars)
+	h.mu.Unlock()
+	c.watchExpiry()
+	if first && (len(pending.q.symbols) > 0 || pending.q.since != nil) {
+		req, werr := pending.q.request(h.opts.MaxSymbolsPerClient, h.opts.NormalizeSymbol)
+		if werr != nil {
+			c.replyError(werr)
+			return nil
+		}
+		return h.handle(c, req) // answered with "subscribed", as on connect
+	}
+	c.replySubscribed()
+	return nil
+}
+
+// firstMessage carries out the first message of a client that has not
+// authenticated yet: an auth op is checked (reauth); anything else ends
+// the connection with auth_required and 1008.
+func (h *Hub) firstMessage(c *client, m message) *pendingSub {
+	if m.typ != websocket.MessageText {
+		c.stop(requiredEnd("got a binary message"))
+		return nil
+	}
+	req, werr := parseRequest(m.data, h.opts.MaxSymbolsPerClient, h.opts.NormalizeSymbol)
+	switch {
+	case werr != nil:
+		c.stop(requiredEnd(werr.Message))
+		return nil
+	case req.Op != opAuth:
+		c.stop(requiredEnd("got op " + shortQuote(req.Op)))
+		return nil
+	}
+	return h.reauth(c, req.Token)
 }

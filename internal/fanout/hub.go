@@ -115,6 +115,19 @@ type Options struct {
 	// auth.FromContext. Nil, or a nil Grant, allows everything.
 	Grant func(r *http.Request) Grant
 
+	// AuthFirst reports whether a client upgrading with r has no token
+	// and must authenticate by its first message (auth.ws_first_message):
+	// {"op":"auth","token":"..."}, within AuthWait, checked with Verify.
+	// Until then it is sent nothing and subscribes to nothing (the
+	// upgrade's ?symbols= and since wait for its token); a first message
+	// that is anything else gets an auth_required error, a refused token
+	// invalid_token, an expired one token_expired, and no message within
+	// AuthWait auth_required: each then a close with 1008. A valid token
+	// is answered with "subscribed", as an auth op is, and from then on
+	// the client is served as one that came with the token. Nil means
+	// every client has its grant from the upgrade (Grant).
+	AuthFirst func(r *http.Request) bool
+
 	// Verify checks the token of an auth op, {"op":"auth","token":"..."},
 	// with which a client replaces its grant without reconnecting: its
 	// error wraps ErrTokenExpired for an expired token. Nil means the op
@@ -205,8 +218,9 @@ type Hub struct {
 	opts   Options // with defaults applied; read-only
 	log    *slog.Logger
 	m      *metrics
-	now    func() time.Time // the rate limiter's clock; tests replace it before serving
-	onWait func()           // when not nil, called as a subscribe starts waiting; tests set it before serving
+	now    func() time.Time                      // the clock of the rate limiter and of the grants' deadlines; tests replace it before serving
+	after  func(d time.Duration, f func()) timer // time.AfterFunc, for the grants' deadlines; tests replace it, with now, before serving
+	onWait func()                                // when not nil, called as a subscribe starts waiting; tests set it before serving
 
 	watchers vanilla.Hub    // the watcher goroutines, one per started entry; stopped by Run
 	writers  vanilla.Hub    // the pool's writer goroutines; stopped by Run once every connection has gone
@@ -325,6 +339,7 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 		log:      o.Logger,
 		m:        newMetrics(o.Registerer),
 		now:      time.Now,
+		after:    afterFunc,
 		syms:     make(map[string]*entry),
 		clients:  make(map[*client]struct{}),
 		pending:  make(map[string]bool),

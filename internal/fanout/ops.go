@@ -58,6 +58,11 @@ func (c *client) run(ctx context.Context, op func() *pendingSub) {
 // carryOut carries out one client message; it returns the subscribe it
 // leaves waiting, if any.
 func (c *client) carryOut(m message) *pendingSub {
+	// c.grant is replaced only by an auth op, carried out here: by the
+	// reader, or by the opLoop while the reader carries out nothing.
+	if _, ok := c.grant.(*authPending); ok {
+		return c.h.firstMessage(c, m)
+	}
 	if m.typ != websocket.MessageText {
 		c.replyError(newError(CodeBadRequest, "binary messages are not supported: send JSON text"))
 		return nil

@@ -32,7 +32,8 @@ const (
 	CodeRateLimited    = "rate_limited"     // past OpsPerSecond; the message was ignored
 	CodeForbidden      = "forbidden"        // the client's token does not allow a symbol it named; the set is unchanged
 	CodeTokenExpired   = "token_expired"    // the client's token expired: the connection closes with 1008
-	CodeInvalidToken   = "invalid_token"    // an auth op's token was refused; the connection keeps its grant
+	CodeInvalidToken   = "invalid_token"    // an auth op's token was refused: the connection keeps its grant, or closes with 1008 if it had none (AuthFirst)
+	CodeAuthRequired   = "auth_required"    // a client without a token (AuthFirst) sent something else first, or nothing within AuthWait: the connection closes with 1008
 )
 
 // timeLayout is RFC 3339 with nanoseconds, always nine digits.

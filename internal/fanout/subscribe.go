@@ -23,7 +23,7 @@ func (h *Hub) handle(c *client, req request) *pendingSub {
 	case opList:
 		c.replySubscribed()
 	case opAuth:
-		h.reauth(c, req.Token)
+		return h.reauth(c, req.Token) // a subscribe, after a first auth with the upgrade's symbols
 	}
 	if werr != nil {
 		c.replyError(werr)
