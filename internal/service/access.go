@@ -17,13 +17,6 @@ import (
 	"github.com/tickerd/tickerd/internal/fanout"
 )
 
-// hubAuthFirstMessage reports whether the websocket hub authenticates a
-// client by its first message ({"op":"auth","token":"..."}). Until it does,
-// auth.ws_first_message cannot let an upgrade without a token through, so
-// /ws asks for a token at the upgrade whatever the option says (failing
-// closed), and New logs a warning when the option is on.
-const hubAuthFirstMessage = false
-
 // adminPaths are the paths that move to the admin listener when there is
 // one: the main listener answers 404 for them.
 func adminPath(p string) bool {
@@ -62,7 +55,7 @@ func hasToken(r *http.Request) bool {
 type accessOptions struct {
 	auth           *auth.Authenticator // off when no key file is configured
 	adminSplit     bool                // adminPath paths are on the admin listener
-	wsFirstMessage bool                // auth.ws_first_message, as far as the hub supports it
+	wsFirstMessage bool                // auth.ws_first_message: the hub authenticates an upgrade without a token by its first message
 	allowedOrigins []string            // websocket.allowed_origins, for CORS on /api
 }
 
@@ -89,7 +82,7 @@ func guard(next chi.Router, o accessOptions) http.Handler {
 			w.Write([]byte(`{"error":"not found"}` + "\n")) // the client may be gone
 		case clean && dashboardPath(p):
 			next.ServeHTTP(w, r)
-		case clean && p == "/ws" && o.wsFirstMessage && hubAuthFirstMessage && !hasToken(r):
+		case clean && p == "/ws" && o.wsFirstMessage && o.auth.Enabled() && !hasToken(r):
 			next.ServeHTTP(w, r)
 		default:
 			protected.ServeHTTP(w, r)
@@ -167,15 +160,12 @@ func exposed(addr net.Addr) bool {
 // it holds nothing.
 func (s *Service) newAccess(cfg *config.Config) error {
 	o := cfg.Auth.AuthOptions()
-	o.Logger, o.ReloadInterval = s.log, s.reloadEvery
+	o.Logger, o.ReloadInterval, o.Registerer = s.log, s.reloadEvery, s.reg
 	a, err := auth.New(o)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	s.auth = a
-	if cfg.Auth.WSFirstMessage && !hubAuthFirstMessage {
-		s.log.Warn("auth.ws_first_message: the websocket hub cannot authenticate by the first message yet; upgrades need a token")
-	}
 	if cfg.TLS.Enabled() {
 		if s.cert, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, s.log); err != nil {
 			return err
@@ -224,6 +214,15 @@ func tokenGrant(r *http.Request) fanout.Grant {
 		return p
 	}
 	return nil
+}
+
+// authFirst is the fan-out's AuthFirst with auth.ws_first_message on: an
+// upgrade that auth.Middleware did not verify (guard let it through
+// without a token) must authenticate by its first message. Failing
+// closed, that is any upgrade without a Principal.
+func authFirst(r *http.Request) bool {
+	_, ok := auth.FromContext(r.Context())
+	return !ok
 }
 
 // verifyToken is the fan-out's Verify, for an auth op: nil (the op

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,12 +193,11 @@ func wsURL(base, query string) string {
 	return "ws" + strings.TrimPrefix(base, "http") + "/ws" + query
 }
 
-// TestAuthWebsocketUpgrade: an upgrade without a valid token is refused
-// with 401 before it is upgraded; with one it is a websocket.
+// TestAuthWebsocketUpgrade: with auth.ws_first_message off, an upgrade
+// without a valid token is refused with 401 before it is upgraded; with
+// one it is a websocket.
 func TestAuthWebsocketUpgrade(t *testing.T) {
-	cfg := authConfig(t)
-	cfg.Auth.WSFirstMessage = true // the hub cannot do it yet: still 401 (fails closed)
-	r := start(t, cfg, nil)
+	r := start(t, authConfig(t), nil)
 	tests := []struct {
 		name   string
 		query  string
@@ -242,6 +244,130 @@ func TestAuthWebsocketUpgrade(t *testing.T) {
 			}
 			if _, data, err := conn.Read(ctx); err != nil || !bytes.Contains(data, []byte(`"type"`)) {
 				t.Fatalf("Read() after subscribe = %q, %v; want a message of the hub", data, err)
+			}
+			conn.Close(websocket.StatusNormalClosure, "")
+		})
+	}
+}
+
+// wsMessage is what TestAuthWebsocketFirstMessage reads of a message.
+type wsMessage struct {
+	Type    string   `json:"type"`
+	Code    string   `json:"code"`
+	Symbols []string `json:"symbols"`
+}
+
+// readWS reads the next message of conn, or the error that ended it.
+func readWS(ctx context.Context, conn *websocket.Conn) (wsMessage, error) {
+	_, data, err := conn.Read(ctx)
+	if err != nil {
+		return wsMessage{}, err
+	}
+	var m wsMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return wsMessage{}, fmt.Errorf("decode %s: %w", data, err)
+	}
+	return m, nil
+}
+
+// TestAuthWebsocketFirstMessage: with auth.ws_first_message on, a
+// websocket upgrades without a token and authenticates with its first
+// message, a JWT or an API key; anything else first, or a refused token,
+// gets an error and then a close with 1008. A token at the upgrade still
+// works as with the key off, and a bad one there is still 401. (The 5s
+// deadline is fanout's TestAuthFirst, on an injected clock.)
+func TestAuthWebsocketFirstMessage(t *testing.T) {
+	cfg := authConfig(t)
+	cfg.Auth.WSFirstMessage = true
+	r := start(t, cfg, nil)
+	valid := hs256Claims(t, authSecret, map[string]any{"symbols": []string{"AAPL"}})
+	authOp := func(token string) string {
+		b, _ := json.Marshal(map[string]string{"op": "auth", "token": token})
+		return string(b)
+	}
+	tests := []struct {
+		name   string
+		query  string
+		header http.Header
+		status int    // of the upgrade
+		first  string // the first message; "" for none
+		code   string // the error before the close 1008; "" when the connection stays
+		reason string // the close reason
+	}{
+		{"first_message_jwt", "", nil, http.StatusSwitchingProtocols, authOp(valid), "", ""},
+		{"first_message_api_key", "", nil, http.StatusSwitchingProtocols, authOp(apiKeyHashed), "", ""},
+		{"first_message_with_symbols", "?symbols=AAPL", nil, http.StatusSwitchingProtocols, authOp(valid), "", ""},
+		{"wrong_op_first", "", nil, http.StatusSwitchingProtocols, `{"op":"subscribe","symbols":["AAPL"]}`, "auth_required", "authentication required"},
+		{"invalid_token", "", nil, http.StatusSwitchingProtocols, authOp("nope-nope-nope-nope"), "invalid_token", "invalid token"},
+		{"expired_token", "", nil, http.StatusSwitchingProtocols, authOp(hs256(t, authSecret, -time.Hour)), "token_expired", "token expired"},
+		{"query_token", "?token=" + valid, nil, http.StatusSwitchingProtocols, "", "", ""},
+		{"header_token", "", bearer(apiKey), http.StatusSwitchingProtocols, "", "", ""},
+		{"bad_query_token", "?token=nope-nope-nope-nope", nil, http.StatusUnauthorized, "", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+			defer cancel()
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			conn, resp, err := websocket.Dial(ctx, wsURL(r.url, tc.query), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}, HTTPHeader: tc.header})
+			if resp == nil {
+				t.Fatalf("websocket.Dial(%s) = %v and no response", tc.name, err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("websocket.Dial(%s) = %d (%v), want %d", tc.name, resp.StatusCode, err, tc.status)
+			}
+			if tc.status != http.StatusSwitchingProtocols {
+				if err == nil {
+					conn.CloseNow()
+					t.Fatalf("websocket.Dial(%s) = a connection, want an error", tc.name)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("websocket.Dial(%s) = %v, want a connection", tc.name, err)
+			}
+			defer conn.CloseNow()
+			send := func(text string) {
+				t.Helper()
+				if err := conn.Write(ctx, websocket.MessageText, []byte(text)); err != nil {
+					t.Fatalf("Write(%s) = %v", text, err)
+				}
+			}
+			if tc.first != "" {
+				send(tc.first)
+			}
+			if tc.code != "" {
+				if m, err := readWS(ctx, conn); err != nil || m.Type != "error" || m.Code != tc.code {
+					t.Fatalf("Read() after %s = %+v, %v; want error %q", tc.name, m, err, tc.code)
+				}
+				_, err := readWS(ctx, conn)
+				var ce websocket.CloseError
+				if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != tc.reason {
+					t.Fatalf("Read() after the error = %v, want close 1008 %q", err, tc.reason)
+				}
+				return
+			}
+			if tc.first != "" { // the auth op's answer: the upgrade's symbols, if any
+				want := []string{}
+				if tc.query != "" {
+					want = []string{"AAPL"}
+				}
+				if m, err := readWS(ctx, conn); err != nil || m.Type != "subscribed" || !slices.Equal(m.Symbols, want) {
+					t.Fatalf("Read() after auth = %+v, %v; want subscribed %v", m, err, want)
+				}
+			}
+			// The connection is the hub's, under the token's grant.
+			send(`{"op":"subscribe","symbols":["AAPL"]}`)
+			for {
+				m, err := readWS(ctx, conn)
+				if err == nil && (m.Type == "quote" || m.Type == "status") {
+					continue // of the symbols subscribed to on auth
+				}
+				if err != nil || m.Type != "subscribed" || !slices.Equal(m.Symbols, []string{"AAPL"}) {
+					t.Fatalf("Read() after subscribe = %+v, %v; want subscribed [AAPL]", m, err)
+				}
+				break
 			}
 			conn.Close(websocket.StatusNormalClosure, "")
 		})

@@ -188,6 +188,10 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 	}
 
 	ws := cfg.Websocket
+	var authFirstFn func(*http.Request) bool
+	if cfg.Auth.WSFirstMessage && s.auth.Enabled() {
+		authFirstFn = authFirst // guard lets an upgrade without a token through to the hub
+	}
 	s.fanout = fanout.New(s.board, demand, &fanout.Options{
 		MaxClients:          ws.MaxClients,
 		MaxSymbolsPerClient: ws.MaxSymbolsPerClient,
@@ -200,6 +204,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		NormalizeSymbol:     cfg.Source.NormalizeSymbol, // clients name symbols as the source spells them
 		Grant:               tokenGrant,                 // auth.Middleware put the token's Principal in the request
 		Verify:              s.verifyToken,              // {"op":"auth"}: a fresh token on an open connection
+		AuthFirst:           authFirstFn,                // auth.ws_first_message
 		Logger:              s.log,
 		Registerer:          s.reg,
 	})
