@@ -27,6 +27,7 @@ type Authenticator struct {
 	enabled bool // any key file configured
 	logger  *slog.Logger
 	public  publicPaths
+	m       *metrics // nil without Options.Registerer
 	// interval is how often Run polls the watched files.
 	interval time.Duration
 	// jwt checks JWTs; nil when no JWT key file is configured.
@@ -53,6 +54,7 @@ func New(o *Options) (*Authenticator, error) {
 	if o.Logger != nil {
 		a.logger = o.Logger
 	}
+	a.m = newMetrics(o.Registerer)
 	switch {
 	case o.ReloadInterval < 0:
 		return nil, fmt.Errorf("%w: negative reload interval %v", ErrOptions, o.ReloadInterval)
@@ -144,7 +146,16 @@ func (a *Authenticator) Enabled() bool { return a.enabled }
 // an API key; anything else must be a valid JWT. Errors wrap
 // ErrTokenExpired or ErrInvalidToken; their messages say why, for the log,
 // and never contain the token. When auth is off every token is invalid.
+// Each call is counted in the metrics (Options.Registerer) by its result,
+// and a JWT's subject in the count of distinct subjects.
 func (a *Authenticator) Verify(token string) (*Principal, error) {
+	p, err := a.verify(token)
+	a.m.verified(p, err)
+	return p, err
+}
+
+// verify is Verify, uncounted.
+func (a *Authenticator) verify(token string) (*Principal, error) {
 	switch {
 	case !a.enabled:
 		return nil, fmt.Errorf("%w: auth is off", ErrInvalidToken)

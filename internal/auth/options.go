@@ -3,6 +3,8 @@ package auth
 import (
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for zero Options fields.
@@ -38,6 +40,12 @@ type Options struct {
 	// the token or its subject), requests without a token at Debug, each
 	// reload at Info and failed reloads at Error. Nil means slog.Default().
 	Logger *slog.Logger
+	// Registerer is where the metrics are registered: verifications by
+	// result (tickerd_auth_verifications_total{result="ok|invalid|expired"})
+	// and the number of distinct JWT subjects verified
+	// (tickerd_auth_subjects; never a subject itself). Nil means no
+	// metrics.
+	Registerer prometheus.Registerer
 }
 
 // JWTOptions configures JWT verification. Any combination of the three key
