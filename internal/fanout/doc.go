@@ -138,6 +138,18 @@
 // with Demand.Remove). Subscribes of several clients waiting for one
 // symbol share one Add.
 //
+// # Tokens
+//
+// With Options.Grant, a client's token limits what it may subscribe to (a
+// symbol it does not allow is forbidden, the set unchanged), how many, and
+// whether it may have symbols collected. At the grant's expiry the client
+// gets token_expired and then a close with 1008: the closer queues the
+// error in the connection's write queue ahead of the close frame, so the
+// close never cuts it. {"op":"auth","token":"..."} replaces the grant
+// without reconnecting (Options.Verify). With Options.AuthFirst a client
+// may connect without a token and must send that op first, within
+// AuthWait (5s); until then it is sent nothing (see AuthFirst).
+//
 // # Limits
 //
 // Client messages are limited to 4 KiB (a larger one closes the connection

@@ -802,9 +802,27 @@ func TestAsyncAPI(t *testing.T) {
 	narrow.await("subscribed after a fresh token", asyncType("subscribed"))
 	narrow.send(`{"op":"auth"}`, false)
 	narrow.await("bad auth op's error", asyncError(fanout.CodeBadRequest))
+	soon := dialAsync(t, "soon", spec, seen, auth.url, url.Values{"token": {hs256(t, authSecret, time.Minute)}})
+	soon.send(`{"op":"auth","token":"`+hs256(t, authSecret, -time.Hour)+`"}`, true)
+	soon.await("token_expired error before the close", asyncError(fanout.CodeTokenExpired))
+
+	// With auth.ws_first_message, no token at the upgrade: an auth op
+	// first. The clients the server closes are not closed here.
+	firstCfg := authConfig(t)
+	firstCfg.Auth.WSFirstMessage = true
+	first := start(t, firstCfg, nil)
+	g := dialAsync(t, "g", spec, seen, first.url, url.Values{"symbols": {"AAPL"}})
+	g.send(`{"op":"auth","token":"`+hs256(t, authSecret, time.Hour)+`"}`, true)
+	g.await("the upgrade's subscribe after the auth op", asyncType("subscribed"), asyncQuote("AAPL"))
+	h := dialAsync(t, "h", spec, seen, first.url, url.Values{})
+	h.send(`{"op":"list"}`, true)
+	h.await("auth_required error before the close", asyncError(fanout.CodeAuthRequired))
+	k := dialAsync(t, "k", spec, seen, first.url, url.Values{})
+	k.send(`{"op":"auth","token":"not-a-token"}`, true)
+	k.await("invalid_token error before the close", asyncError(fanout.CodeInvalidToken))
 
 	// Close every client, so that every frame is in.
-	for _, cl := range []*asyncClient{a, bc, c, d, f, narrow} {
+	for _, cl := range []*asyncClient{a, bc, c, d, f, narrow, g} {
 		cl.close()
 	}
 
@@ -822,14 +840,12 @@ func TestAsyncAPI(t *testing.T) {
 	// messages of strings, bools and integers never are.
 	codes := []string{fanout.CodeBadRequest, fanout.CodeUnknownOp, fanout.CodeInvalidSymbol,
 		fanout.CodeUnknownSymbol, fanout.CodeTooManySymbols, fanout.CodeRateLimited,
-		fanout.CodeForbidden, fanout.CodeTokenExpired, fanout.CodeInvalidToken, "internal"}
+		fanout.CodeForbidden, fanout.CodeTokenExpired, fanout.CodeInvalidToken, fanout.CodeAuthRequired, "internal"}
 	if !slices.Equal(slices.Sorted(slices.Values(spec.codes)), slices.Sorted(slices.Values(codes))) {
 		t.Errorf("%s error codes %q, want %q", asyncPath, spec.codes, codes)
 	}
 	for _, code := range spec.codes {
-		// token_expired: the close that follows it may cut it, so a test
-		// cannot wait for it (TestGrantExpiry checks the close).
-		if !seen.codes[code] && code != "internal" && code != fanout.CodeTokenExpired {
+		if !seen.codes[code] && code != "internal" {
 			t.Errorf("error code %s was never seen", code)
 		}
 	}
