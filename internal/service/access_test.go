@@ -372,6 +372,24 @@ func TestAuthWebsocketFirstMessage(t *testing.T) {
 			conn.Close(websocket.StatusNormalClosure, "")
 		})
 	}
+	// The auth ops and upgrades were counted; the one subject ("tester")
+	// is counted, never shown.
+	resp, body := do(t, r.client, http.MethodGet, r.url+"/metrics", bearer(apiKey))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics = %d, want 200", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`tickerd_auth_verifications_total{result="expired"} 1`,
+		`tickerd_auth_verifications_total{result="invalid"} 2`, // the auth op's and the upgrade's
+		"tickerd_auth_subjects 1\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET /metrics has no %q", want)
+		}
+	}
+	if strings.Contains(body, "tester") {
+		t.Errorf("GET /metrics shows a token's subject")
+	}
 }
 
 // TestAdminSplit: with admin_listen, metrics, health checks and pprof are
