@@ -115,8 +115,9 @@ func (c *client) sendFarewell(cause error) {
 // timer is what the Hub's deadlines need of a *time.Timer.
 type timer interface{ Stop() bool }
 
-// afterFunc is time.AfterFunc, the Hub's default clock for deadlines.
-func afterFunc(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
+// afterTime runs f on a goroutine of its own at when, by the system's
+// clock (time.Now, the Hub's default clock), like time.AfterFunc.
+func afterTime(when time.Time, f func()) timer { return time.AfterFunc(time.Until(when), f) }
 
 // authPending is the grant of a client that upgraded without a token and
 // has not authenticated yet (Options.AuthFirst): it allows nothing, and
@@ -239,7 +240,7 @@ func (c *client) watchExpiry() (disarm func()) {
 	// that raced it) or the connection is being torn down. t is read under
 	// c.mu, which watchExpiry holds until t is set.
 	var t timer
-	t = c.h.after(exp.Sub(c.h.now()), func() {
+	t = c.h.at(exp, func() {
 		c.mu.Lock()
 		current := c.expT == t && !c.done
 		if current {

@@ -97,8 +97,9 @@ func TestGrant(t *testing.T) {
 // fakeClock is the Hub's clock in a test: Now stands still until Advance,
 // which runs the timers it makes due, in order, before it returns (so a
 // deadline that Advance did not reach has certainly not fired). A timer
-// due at once (d <= 0) runs on a goroutine of its own, as time.AfterFunc
-// would, since its caller may hold locks that its function takes.
+// due already when it is made runs on a goroutine of its own, as
+// time.AfterFunc's would, since its caller may hold locks that its
+// function takes.
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -115,7 +116,7 @@ type fakeTimer struct {
 func newFakeClock() *fakeClock { return &fakeClock{now: collectedAt} }
 
 // install makes clk the Hub's clock; for newHarness's tweak.
-func (clk *fakeClock) install(h *harness) { h.hub.now, h.hub.after = clk.Now, clk.AfterFunc }
+func (clk *fakeClock) install(h *harness) { h.hub.now, h.hub.at = clk.Now, clk.At }
 
 func (clk *fakeClock) Now() time.Time {
 	clk.mu.Lock()
@@ -123,11 +124,13 @@ func (clk *fakeClock) Now() time.Time {
 	return clk.now
 }
 
-func (clk *fakeClock) AfterFunc(d time.Duration, f func()) timer {
+// At runs f at when: in the Advance that reaches it, or at once if the
+// clock is there already.
+func (clk *fakeClock) At(when time.Time, f func()) timer {
 	clk.mu.Lock()
 	defer clk.mu.Unlock()
-	t := &fakeTimer{clk: clk, at: clk.now.Add(d), f: f}
-	if d <= 0 {
+	t := &fakeTimer{clk: clk, at: when, f: f}
+	if !when.After(clk.now) {
 		t.done = true
 		go f() // exits when f returns
 		return t

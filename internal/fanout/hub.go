@@ -218,9 +218,9 @@ type Hub struct {
 	opts   Options // with defaults applied; read-only
 	log    *slog.Logger
 	m      *metrics
-	now    func() time.Time                      // the clock of the rate limiter and of the grants' deadlines; tests replace it before serving
-	after  func(d time.Duration, f func()) timer // time.AfterFunc, for the grants' deadlines; tests replace it, with now, before serving
-	onWait func()                                // when not nil, called as a subscribe starts waiting; tests set it before serving
+	now    func() time.Time                     // the clock of the rate limiter and of the grants' deadlines; tests replace it before serving
+	at     func(when time.Time, f func()) timer // runs f at when on now's clock (the grants' deadlines); tests replace it, with now, before serving
+	onWait func()                               // when not nil, called as a subscribe starts waiting; tests set it before serving
 
 	watchers vanilla.Hub    // the watcher goroutines, one per started entry; stopped by Run
 	writers  vanilla.Hub    // the pool's writer goroutines; stopped by Run once every connection has gone
@@ -339,7 +339,7 @@ func New(b Board, dem Demand, opts *Options) *Hub {
 		log:      o.Logger,
 		m:        newMetrics(o.Registerer),
 		now:      time.Now,
-		after:    afterFunc,
+		at:       afterTime,
 		syms:     make(map[string]*entry),
 		clients:  make(map[*client]struct{}),
 		pending:  make(map[string]bool),
