@@ -182,18 +182,27 @@ func TestFrozenLeader(t *testing.T) {
 		t.Errorf("old term's Put after its deadline = %v, want ErrNotLeader", err)
 	}
 	// Forced past the local check with the revision the old term knew of
-	// the update key it would have written next: the successor has
-	// written that key since, so the server rejects it.
+	// an update key: once the successor has written that key since, the
+	// server rejects it.
+	stale := make(map[string]uint64)
 	old.node.mu.Lock()
-	slot, _ := old.node.nextSlotLocked()
-	key := ringKey(slot)
-	staleRev := old.node.known[key].rev
+	for i := range ringSize {
+		stale[ringKey(i)] = old.node.known[ringKey(i)].rev
+	}
 	old.node.mu.Unlock()
-	waitFor(t, 5*time.Second, "successor has not written "+key+" since", func() bool {
+	var key string
+	waitFor(t, 5*time.Second, "successor has written no update key since", func() bool {
 		next.node.mu.Lock()
 		defer next.node.mu.Unlock()
-		return next.node.known[key].rev > staleRev
+		for k, r := range stale {
+			if next.node.known[k].rev > r {
+				key = k
+				return true
+			}
+		}
+		return false
 	})
+	staleRev := stale[key]
 	data, _ := encodeShard(shard{"AAPL": snap})
 	old.node.mu.Lock()
 	js := old.node.js

@@ -45,8 +45,10 @@ type Term struct {
 	live     map[string]bool // the symbols of the last set given to PutSymbols; nil before the first
 	done     bool
 
-	wake chan struct{}  // capacity 1: a round waits for the writer
-	wwg  sync.WaitGroup // the writer
+	wake     chan struct{}  // capacity 1: a batch waits for the writer
+	inflight chan struct{}  // capacity maxInFlight: a token per round in flight
+	slot     int            // the next update key; owned by the writer, -1 until its first round
+	wwg      sync.WaitGroup // the writer and its rounds in flight
 
 	wmu sync.Mutex
 	// Guarded by wmu.
@@ -201,56 +203,26 @@ func goesBack(cur, next board.Snapshot) bool {
 	return c.Seq > q.Seq || (c.Seq == q.Seq && c.Seq > 0 && !sameQuote(c, q))
 }
 
-// batch is the snapshots that go in one round, and its outcome for the
-// Puts waiting on it.
+// batch is the snapshots that go in one round (or several, past
+// maxRound), and its outcome for the Puts waiting on it.
 type batch struct {
 	snaps shard
-	done  chan struct{} // closed once err is set
-	err   error
+	done  chan struct{} // closed once every round of the batch is done
+
+	mu   sync.Mutex
+	left int   // rounds not done yet; guarded by mu
+	err  error // the first round's error; read after done
 }
 
-// startWrites starts the term's writer.
-func (t *Term) startWrites() {
-	t.wake = make(chan struct{}, 1)
-	t.wwg.Add(1)
-	// Writes rounds until the term ends.
-	go func() { defer t.wwg.Done(); t.writeLoop() }()
-}
-
-// closeWrites refuses further Puts and waits for the writer, which fails
-// the round waiting, if any. The term's context must have ended.
-func (t *Term) closeWrites() {
-	t.wmu.Lock()
-	t.wclosed = true
-	t.wmu.Unlock()
-	t.wwg.Wait()
-}
-
-// writeLoop writes the waiting round, one round at a time, until the
-// term's context ends.
-func (t *Term) writeLoop() {
-	for {
-		select {
-		case <-t.ctx.Done():
-			t.wmu.Lock()
-			b := t.next
-			t.next = nil
-			t.wmu.Unlock()
-			if b != nil {
-				b.err = ErrNotLeader
-				close(b.done)
-			}
-			return
-		case <-t.wake:
-		}
-		t.wmu.Lock()
-		b := t.next
-		t.next = nil
-		t.wmu.Unlock()
-		if b != nil {
-			b.err = t.writeRounds(b.snaps)
-			close(b.done)
-		}
+// finish records one round's outcome, closing done after the last.
+func (b *batch) finish(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = err
+	}
+	if b.left--; b.left == 0 {
+		close(b.done)
 	}
 }
 
@@ -258,29 +230,152 @@ func (t *Term) writeLoop() {
 // default 1 MB payload limit (a snapshot encodes in about 400 bytes).
 const maxRound = 256
 
-// writeRounds writes snaps in rounds of at most maxRound snapshots,
-// stopping at the first that fails.
-func (t *Term) writeRounds(snaps shard) error {
-	if len(snaps) <= maxRound {
-		return t.writeRound(snaps)
-	}
-	syms := slices.Sorted(maps.Keys(snaps))
-	for c := range slices.Chunk(syms, maxRound) {
-		part := make(shard, len(c))
-		for _, sym := range c {
-			part[sym] = snaps[sym]
-		}
-		if err := t.writeRound(part); err != nil {
-			return err
-		}
-	}
-	return nil
+// maxInFlight bounds the rounds in flight at once. Rounds in flight never
+// share a symbol: a symbol's next Put waits for its last (the collector
+// puts one symbol's snapshots in order), so their order does not matter.
+// Waiting for each round's ack before sending the next would make every
+// round wait out a round trip to nats-server, which is long on a loaded
+// machine.
+const maxInFlight = 8
+
+// startWrites starts the term's writer.
+func (t *Term) startWrites() {
+	t.wake = make(chan struct{}, 1)
+	t.inflight = make(chan struct{}, maxInFlight)
+	t.slot = -1
+	t.wwg.Add(1)
+	// Sends rounds until the term ends.
+	go func() { defer t.wwg.Done(); t.writeLoop() }()
 }
 
-// writeRound writes one round to the next update key, first compacting
-// the shards whose snapshots that key holds and no shard key has since.
-func (t *Term) writeRound(snaps shard) error {
+// closeWrites refuses further Puts and waits for the writer and the
+// rounds in flight; the writer fails the batch waiting, if any. The
+// term's context must have ended.
+func (t *Term) closeWrites() {
+	t.wmu.Lock()
+	t.wclosed = true
+	t.wmu.Unlock()
+	t.wwg.Wait()
+}
+
+// writeLoop sends the waiting batch as rounds until the term's context
+// ends. It takes the batch only once a round can be sent, so that the
+// snapshots arriving while maxInFlight rounds are in flight go together.
+func (t *Term) writeLoop() {
+	for {
+		select {
+		case <-t.wake:
+		case <-t.ctx.Done():
+			t.failWaiting()
+			return
+		}
+		select {
+		case t.inflight <- struct{}{}:
+		case <-t.ctx.Done():
+			t.failWaiting()
+			return
+		}
+		t.wmu.Lock()
+		b := t.next
+		t.next = nil
+		t.wmu.Unlock()
+		if b == nil {
+			<-t.inflight
+			continue
+		}
+		t.sendBatch(b)
+	}
+}
+
+// failWaiting fails the batch waiting, if any: the term is over.
+func (t *Term) failWaiting() {
+	t.wmu.Lock()
+	b := t.next
+	t.next = nil
+	t.wmu.Unlock()
+	if b != nil {
+		b.left = 1
+		b.finish(ErrNotLeader)
+	}
+}
+
+// sendBatch sends b in rounds of at most maxRound snapshots, each in its
+// own goroutine holding one of maxInFlight places; the caller holds one
+// for the first.
+func (t *Term) sendBatch(b *batch) {
+	parts := []shard{b.snaps}
+	if len(b.snaps) > maxRound {
+		parts = parts[:0]
+		syms := slices.Sorted(maps.Keys(b.snaps))
+		for c := range slices.Chunk(syms, maxRound) {
+			part := make(shard, len(c))
+			for _, sym := range c {
+				part[sym] = b.snaps[sym]
+			}
+			parts = append(parts, part)
+		}
+	}
+	b.left = len(parts)
+	for i, part := range parts {
+		if i > 0 {
+			select {
+			case t.inflight <- struct{}{}:
+			case <-t.ctx.Done():
+				b.finish(ErrNotLeader)
+				continue
+			}
+		}
+		slot, err := t.prepareSlot()
+		if err != nil {
+			<-t.inflight
+			b.finish(err)
+			continue
+		}
+		t.wwg.Add(1)
+		// Ends with the write, by the term's deadline.
+		go func() {
+			defer t.wwg.Done()
+			err := t.writeRound(slot, part)
+			<-t.inflight
+			b.finish(err)
+		}()
+	}
+}
+
+// prepareSlot returns the update key the next round goes to, the one
+// after the last, having compacted first the shards whose snapshots that
+// key holds and no shard key has since. It holds one of the in-flight
+// places; compacting waits for the other rounds in flight, so that a
+// shard's compaction holds every snapshot sent before it.
+func (t *Term) prepareSlot() (int, error) {
 	n := t.n
+	n.mu.Lock()
+	if t.slot < 0 {
+		t.slot, _ = n.nextSlotLocked()
+	}
+	slot := t.slot
+	owed := n.owedLocked(slot)
+	n.mu.Unlock()
+	if owed != 0 {
+		for range maxInFlight - 1 {
+			t.inflight <- struct{}{} // the rounds in flight end by the deadline
+		}
+		err := t.compact(owed)
+		for range maxInFlight - 1 {
+			<-t.inflight
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	t.slot = (slot + 1) % ringSize
+	return slot, nil
+}
+
+// writeRound writes one round to update key slot.
+func (t *Term) writeRound(slot int, snaps shard) error {
+	n := t.n
+	key := ringKey(slot)
 	n.mu.Lock()
 	for sym, s := range snaps {
 		if cur, ok := n.knownSnapshotLocked(sym); ok && goesBack(cur, s) {
@@ -288,13 +383,8 @@ func (t *Term) writeRound(snaps shard) error {
 			return t.fenced(shardKey(shardOf(sym)))
 		}
 	}
-	slot, owed := n.nextSlotLocked()
-	key := ringKey(slot)
 	expect := n.known[key].rev
 	n.mu.Unlock()
-	if err := t.compact(owed); err != nil {
-		return err
-	}
 	data, err := encodeShard(snaps)
 	if err != nil {
 		return fmt.Errorf("cluster: encode round: %w", err)
@@ -317,8 +407,8 @@ func (t *Term) writeRound(snaps shard) error {
 	return nil
 }
 
-// nextSlotLocked returns the update key after the last one written, and
-// the shards to compact before it is overwritten.
+// nextSlotLocked returns the update key after the last one written (the
+// highest revision), and the shards to compact before it is overwritten.
 func (n *Node) nextSlotLocked() (slot int, owed uint64) {
 	var last uint64
 	for i := range ringSize {
@@ -326,13 +416,19 @@ func (n *Node) nextSlotLocked() (slot int, owed uint64) {
 			last, slot = r, (i+1)%ringSize
 		}
 	}
+	return slot, n.owedLocked(slot)
+}
+
+// owedLocked returns the shards of update key slot's snapshots that no
+// shard key has had since: they must be compacted before it is reused.
+func (n *Node) owedLocked(slot int) (owed uint64) {
 	k := n.known[ringKey(slot)]
 	for i := range shards {
 		if k.shards&(1<<i) != 0 && n.known[shardKey(i)].rev < k.rev {
 			owed |= 1 << i
 		}
 	}
-	return slot, owed
+	return owed
 }
 
 // compact writes the shard keys of the shards in mask, at once: each gets

@@ -33,8 +33,8 @@ type roundRig struct {
 
 	mu      sync.Mutex
 	writes  map[string]int // by key prefix
-	hold    bool           // block the next round's write until release
-	entered chan struct{}
+	hold    bool           // block rounds' writes until release is closed
+	entered chan struct{}  // a held round's write is blocked
 	release chan struct{}
 }
 
@@ -44,9 +44,6 @@ func newRoundRig(t *testing.T, ns *natsServer, syms []string) *roundRig {
 		r.mu.Lock()
 		r.writes[k[:2]]++
 		h := r.hold && strings.HasPrefix(k, ringPrefix)
-		if h {
-			r.hold = false
-		}
 		r.mu.Unlock()
 		if h {
 			r.entered <- struct{}{}
@@ -86,8 +83,8 @@ func (r *roundRig) writesOf(prefix string) int {
 	return r.writes[prefix]
 }
 
-// TestRoundsCoalesce: the snapshots that arrive while a round is in
-// flight go together in the next round, split in rounds of at most
+// TestRoundsCoalesce: with maxInFlight rounds in flight, the snapshots
+// that arrive go together in the next round, split in rounds of at most
 // maxRound.
 func TestRoundsCoalesce(t *testing.T) {
 	ns := startNATS(t)
@@ -96,8 +93,8 @@ func TestRoundsCoalesce(t *testing.T) {
 		n      int
 		rounds int // for the n Puts
 	}{
-		{"twenty_in_two", 20, 2},
-		{"split_past_max", maxRound + 44, 3},
+		{"twenty", 20, maxInFlight + 1},
+		{"split_past_max", maxInFlight + maxRound + 44, maxInFlight + 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			syms := make([]string, tc.n)
@@ -111,16 +108,21 @@ func TestRoundsCoalesce(t *testing.T) {
 			r.mu.Unlock()
 
 			errs := make(chan error, len(r.syms))
-			go func() { errs <- r.term.Put(context.Background(), r.next(r.syms[0])) }()
-			<-r.entered // the first round is in flight
-			for _, s := range r.syms[1:] {
+			for _, s := range r.syms[:maxInFlight] {
+				go func() { errs <- r.term.Put(context.Background(), r.next(s)) }()
+				<-r.entered // one more round in flight
+			}
+			for _, s := range r.syms[maxInFlight:] {
 				go func() { errs <- r.term.Put(context.Background(), r.next(s)) }()
 			}
 			waitFor(t, 10*time.Second, "the Puts wait for the next round", func() bool {
 				r.term.wmu.Lock()
 				defer r.term.wmu.Unlock()
-				return r.term.next != nil && len(r.term.next.snaps) == len(r.syms)-1
+				return r.term.next != nil && len(r.term.next.snaps) == len(r.syms)-maxInFlight
 			})
+			r.mu.Lock()
+			r.hold = false
+			r.mu.Unlock()
 			close(r.release)
 			for range r.syms {
 				if err := <-errs; err != nil {

@@ -225,10 +225,11 @@ func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte) {
 }
 
 // setLatestLocked records snap as sym's latest, carried at revision rev,
-// unless a later revision carried one; it reports whether it did.
+// unless a later revision carried one or it would take sym's seq back; it
+// reports whether it did.
 func (n *Node) setLatestLocked(sym string, rev uint64, snap board.Snapshot) bool {
 	m := n.latest[shardOf(sym)]
-	if cur, ok := m[sym]; ok && cur.rev > rev {
+	if cur, ok := m[sym]; ok && (cur.rev > rev || cur.snap.Quote.Seq > snap.Quote.Seq) {
 		return false
 	}
 	m[sym] = symRev{rev: rev, snap: snap}
