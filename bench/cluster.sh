@@ -8,7 +8,12 @@
 #
 # Usage: bash bench/cluster.sh [SYMBOLS=500] [WINDOW=20s] [CLIENTS=100]
 # MAX_RPS=N spreads each pulse over time (source.max_rps) instead of one
-# burst; 0 (the default) is no cap.
+# burst; 0 (the default) is no cap. ALONE=1 measures each deployment with
+# the other out of the way: the single process is stopped (SIGSTOP) while
+# tickload runs against the follower, and the cluster's processes are
+# killed before it runs against the single process. Without it both
+# deployments poll at the same instants (cron pulses are on the second)
+# and fight over the 2 cores during every pulse.
 # Everything on 127.0.0.1; every process it starts is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,8 +67,18 @@ for n in a b c single; do
   echo "cpu $n ($role): $(awk -v a=${t0[$n]} -v b=$(ticks ${pid[$n]}) -v s=$secs 'BEGIN{printf "%.3f", (b-a)/100/s}') cores"
 done
 echo "cpu nats-server: $(awk -v a=$n0 -v b=$(ticks $nats_pid) -v s=$secs 'BEGIN{printf "%.3f", (b-a)/100/s}') cores"
-for n in $follower single; do
-  echo "tickload against $n:"
-  "$dir/tickload" -url "ws://127.0.0.1:${port[$n]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$n]}"
-done
-curl -fsS "http://127.0.0.1:${port[$follower]}/metrics" | grep -E '^tickerd_cluster_watch_lag_seconds|^tickerd_cluster_fenced' || true
+load() { # instance
+  echo "tickload against $1:"
+  "$dir/tickload" -url "ws://127.0.0.1:${port[$1]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$1]}"
+}
+[ "${ALONE:-0}" = 1 ] && kill -STOP "${pid[single]}"
+load $follower
+curl -fsS "http://127.0.0.1:${port[$follower]}/metrics" | grep -E '^tickerd_cluster_(watch_lag_seconds|fenced|round)' || true
+curl -fsS "http://127.0.0.1:${port[$leader]}/metrics" | grep -E '^tickerd_cluster_(round|compactions)' || true
+if [ "${ALONE:-0}" = 1 ]; then
+  for n in a b c; do kill "${pid[$n]}"; done
+  kill "$nats_pid"
+  kill -CONT "${pid[single]}"
+  sleep 3
+fi
+load single

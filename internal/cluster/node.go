@@ -107,6 +107,7 @@ type Node struct {
 type keyRev struct {
 	rev    uint64
 	shards uint64 // for update keys: the shards of the round's snapshots
+	own    shard  // the snapshots at rev when this instance wrote them, until its watch applies them
 }
 
 // symRev is a symbol's latest snapshot and the revision that carried it.

@@ -230,13 +230,21 @@ func (b *batch) finish(err error) {
 // default 1 MB payload limit (a snapshot encodes in about 400 bytes).
 const maxRound = 256
 
-// maxInFlight bounds the rounds in flight at once. Rounds in flight never
-// share a symbol: a symbol's next Put waits for its last (the collector
-// puts one symbol's snapshots in order), so their order does not matter.
-// Waiting for each round's ack before sending the next would make every
-// round wait out a round trip to nats-server, which is long on a loaded
-// machine.
-const maxInFlight = 8
+// maxInFlight bounds the rounds in flight at once (sent, their ack not
+// yet seen), well below ringSize: an update key is reused only once its
+// last write's outcome is known. Rounds in flight never share a symbol: a
+// symbol's next Put waits for its last (the collector puts one symbol's
+// snapshots in order), so their order does not matter. Sending a round
+// only once the last one's ack is in made every round wait for the acks,
+// which the leader reads late during a pulse: its collection goroutines
+// keep its CPU busy (acks seen 30 ms after nats-server had delivered the
+// round to watchers, on this 2-core machine).
+const maxInFlight = 64
+
+// roundGap is the least time between two rounds: the snapshots arriving
+// meanwhile go in the next. The first round after a quiet spell goes at
+// once.
+const roundGap = time.Millisecond
 
 // startWrites starts the term's writer.
 func (t *Term) startWrites() {
@@ -259,12 +267,26 @@ func (t *Term) closeWrites() {
 }
 
 // writeLoop sends the waiting batch as rounds until the term's context
-// ends. It takes the batch only once a round can be sent, so that the
-// snapshots arriving while maxInFlight rounds are in flight go together.
+// ends. It takes the batch only once a round can be sent (roundGap after
+// the last, with fewer than maxInFlight in flight), so that the snapshots
+// arriving meanwhile go together.
 func (t *Term) writeLoop() {
+	idle := time.NewTimer(idleCompact)
+	defer idle.Stop()
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for {
 		select {
 		case <-t.wake:
+		case <-idle.C:
+			t.compactIdle()
+			continue
+		case <-t.ctx.Done():
+			t.failWaiting()
+			return
+		}
+		select {
+		case <-gap.C: // roundGap since the last round
 		case <-t.ctx.Done():
 			t.failWaiting()
 			return
@@ -281,9 +303,47 @@ func (t *Term) writeLoop() {
 		t.wmu.Unlock()
 		if b == nil {
 			<-t.inflight
+			gap.Reset(0)
 			continue
 		}
 		t.sendBatch(b)
+		gap.Reset(roundGap)
+		idle.Reset(idleCompact)
+	}
+}
+
+// idleCompact is how long the writer waits after a round before it
+// compacts the shards that rounds have touched since their last
+// compaction. Pulses are bursts: compacting between them keeps it off
+// the rounds' way, where it would wait for every round in flight.
+const idleCompact = 100 * time.Millisecond
+
+// compactIdle compacts every shard that a round in the ring has touched
+// since the shard's last compaction, once the rounds in flight are done.
+// A failure is left to prepareSlot, which compacts what is still owed
+// before an update key is reused.
+func (t *Term) compactIdle() {
+	for range maxInFlight {
+		select {
+		case t.inflight <- struct{}{}:
+		case <-t.ctx.Done():
+			return // the rounds in flight end by the deadline; closeWrites waits for them
+		}
+	}
+	defer func() {
+		for range maxInFlight {
+			<-t.inflight
+		}
+	}()
+	n := t.n
+	var dirty uint64
+	n.mu.Lock()
+	for i := range ringSize {
+		dirty |= n.owedLocked(i)
+	}
+	n.mu.Unlock()
+	if err := t.compact(dirty); err != nil {
+		n.log.Debug("cluster: compact", "error", err)
 	}
 }
 
@@ -399,7 +459,7 @@ func (t *Term) writeRound(slot int, snaps shard) error {
 	n.metrics.rounds.Inc()
 	n.metrics.roundSnaps.Add(float64(len(snaps)))
 	n.mu.Lock()
-	n.setKnownLocked(key, keyRev{rev: rev, shards: snaps.mask()})
+	n.setKnownLocked(key, keyRev{rev: rev, shards: snaps.mask(), own: snaps})
 	for sym, s := range snaps {
 		n.setLatestLocked(sym, rev, s)
 	}
@@ -484,7 +544,7 @@ func (t *Term) compact(mask uint64) error {
 			}
 			n.metrics.compactions.Inc()
 			n.mu.Lock()
-			n.setKnownLocked(key, keyRev{rev: rev})
+			n.setKnownLocked(key, keyRev{rev: rev, own: sh})
 			n.mu.Unlock()
 		}()
 	}
