@@ -3,6 +3,7 @@ package fanout
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,17 +11,23 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // Buffer sizes of a client connection. coder/websocket reads and writes
 // through the bufio buffers the Hijacker hands it; net/http's are 4 KiB
-// each. Client messages are small, and coder/websocket writes only control
-// frames, of at most 127 bytes: each fits, so each reaches Write whole.
+// each, and every idle client would hold them. coder/websocket writes only
+// control frames, of at most 127 bytes (a 2-byte header, unmasked, and at
+// most 125 bytes of payload): each fits, so each reaches Write whole. It
+// reads frame headers a byte at a time and payloads with reads at least as
+// large as the buffer, which bufio passes straight to Read: 16 bytes, the
+// smallest bufio.Reader, costs no more system calls on client messages
+// than a larger one would on messages of a few hundred bytes.
 const (
-	readBufSize  = 512
-	writeBufSize = 256
+	readBufSize  = 16
+	writeBufSize = 128
 	maxBatch     = 32 << 10 // a writer flushes once this much is queued
 
 	// maxArray is the largest payload of a batch frame (a JSON array of
@@ -42,7 +49,10 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return 
 // (it may close the socket right after a close frame), and returns once
 // their last byte is in the socket. Reads return the bytes net/http had
 // read ahead first, and pass a frame gate that refuses a client message
-// past readLimit at its header.
+// past readLimit at its header. A read returns the bytes of one frame at
+// most (the rest waits in pre): bufio then never holds bytes past the
+// frame coder/websocket is reading, so once it has read a message every
+// byte not yet read is in pre or in the socket, where waitReadable looks.
 //
 // The text frames are framed here rather than by coder/websocket's Write:
 // that takes the connection's frame lock, which a control frame's Write
@@ -62,8 +72,15 @@ type batchConn struct {
 	raw     syscall.RawConn // Conn's descriptor, for writes that must not block; nil if it has none
 	timeout time.Duration   // a blocking write that makes no progress for this long fails with errSlow
 	sndbuf  int             // the kernel send buffer asked for (SO_SNDBUF); 0 when left to the kernel
-	pre     []byte          // read ahead by net/http, returned by Read first; owned by the reader
-	gate    frameGate       // follows the client's frame headers, refusing a message past readLimit; owned by the reader
+	pongs   atomic.Uint32   // pongs received: counted by waitReadable and, for those coder/websocket reads, by onPong
+
+	// rmu is held by Read throughout, its socket read included, and by
+	// waitReadable while it takes a pong off the stream itself (it only
+	// tries it: see readwait_unix.go). coder/websocket reads from one
+	// goroutine at a time (its reader, or its close handshake).
+	rmu  sync.Mutex
+	pre  []byte    // bytes not passed to coder/websocket yet (read ahead by net/http, or past a frame's end), returned by Read first; guarded by rmu
+	gate frameGate // follows the client's frame headers, refusing a message past readLimit; guarded by rmu
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -82,7 +99,16 @@ type batchConn struct {
 // the kernel's autotuning of it: what the kernel holds for a client that
 // does not read is then bounded (see the package doc).
 func newBatchConn(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) *batchConn {
-	c := &batchConn{Conn: conn, pre: pre, timeout: timeout, gate: frameGate{limit: readLimit}}
+	c := new(batchConn)
+	c.init(conn, pre, timeout, sndbuf)
+	return c
+}
+
+// init sets up c, a zero batchConn, as newBatchConn does. (Hijack sets up
+// the batchConn that ServeHTTP made before upgrading: its onPong is given
+// to coder/websocket before the connection exists.)
+func (c *batchConn) init(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) {
+	c.Conn, c.pre, c.timeout, c.gate = conn, pre, timeout, frameGate{limit: readLimit}
 	c.idle.L = &c.mu
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -94,7 +120,6 @@ func newBatchConn(conn net.Conn, pre []byte, timeout time.Duration, sndbuf int) 
 			c.sndbuf = sndbuf
 		}
 	}
-	return c
 }
 
 // writeBufferSizer is a socket whose kernel send buffer can be set.
@@ -115,30 +140,47 @@ func bufferSizer(conn net.Conn) (writeBufferSizer, bool) {
 	return nil, false
 }
 
-// Read reads the client's bytes for coder/websocket: what net/http read
-// ahead, then the socket's. Every byte passes the frame gate: once a
+// Read reads the client's bytes for coder/websocket: what is in pre (read
+// ahead by net/http, or by an earlier Read), then the socket's, up to the
+// end of the frame they are part of; what a socket read brings past it
+// waits in pre. Every byte passes the frame gate: once a
 // frame header announces a message past readLimit, Read returns the bytes
 // before that header, then errTooBig for good, so the connection is
 // refused (1009) before any of the payload is read or waited for. coder/websocket's own read limit would read readLimit bytes
 // of it first.
 func (c *batchConn) Read(p []byte) (n int, err error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	if err := c.gate.err; err != nil {
 		return 0, err
 	}
-	if len(c.pre) > 0 {
+	fromPre := len(c.pre) > 0
+	if fromPre {
 		n = copy(p, c.pre)
-		c.pre = c.pre[n:]
-		if len(c.pre) == 0 {
-			c.pre = nil
-		}
 	} else {
 		n, err = c.Conn.Read(p)
 	}
-	if m := c.gate.scan(p[:n]); m < n {
+	m := c.gate.scanFrame(p[:n])
+	switch {
+	case fromPre:
+		c.pre = c.pre[m:]
+		if len(c.pre) == 0 {
+			c.pre = nil
+		}
+	case m < n && c.gate.err == nil:
+		// Bytes of the next frame, for the next Read. An error that came
+		// with them comes again from the socket's next read.
+		c.pre, err = bytes.Clone(p[m:n]), nil
+	}
+	if c.gate.err != nil {
 		return m, c.gate.err
 	}
-	return n, err
+	return m, err
 }
+
+// onPong counts a pong that coder/websocket has read: it is the
+// connection's AcceptOptions.OnPongReceived.
+func (c *batchConn) onPong(context.Context, []byte) { c.pongs.Add(1) }
 
 // errTooBig is the frame gate's error: a client's frame header announced a
 // message of more than readLimit bytes.
@@ -163,7 +205,18 @@ type frameGate struct {
 // them may pass: all of them, or, once a header announces too big a
 // message, those before that header (g.err is set then), so that
 // coder/websocket never acts on it.
-func (g *frameGate) scan(b []byte) int {
+func (g *frameGate) scan(b []byte) int { return g.pass(b, false) }
+
+// scanFrame is scan, but passes no byte past the end of the frame that b
+// starts in (or starts): the bytes after it are for the next scan.
+func (g *frameGate) scanFrame(b []byte) int { return g.pass(b, true) }
+
+// atBoundary reports whether the bytes passed so far end with a frame:
+// the stream's next byte starts a frame header.
+func (g *frameGate) atBoundary() bool { return g.hn == 0 && g.skip == 0 && g.err == nil }
+
+// pass is scan; with one set, it stops at the end of a frame.
+func (g *frameGate) pass(b []byte, one bool) int {
 	i, start := 0, 0 // start: where the header being read began in b (0 if before b)
 	for i < len(b) {
 		if g.hn == 0 {
@@ -176,6 +229,9 @@ func (g *frameGate) scan(b []byte) int {
 			}
 			i += int(k)
 			g.skip -= k
+			if one && g.skip == 0 {
+				return i // the frame's last payload byte
+			}
 			continue
 		}
 		g.hdr[g.hn] = b[i]
@@ -218,6 +274,9 @@ func (g *frameGate) scan(b []byte) int {
 			}
 			g.msg += l
 		}
+		if one && l == 0 {
+			return i // a frame without payload ends with its header
+		}
 	}
 	return i
 }
@@ -234,6 +293,9 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	if len(p) > 0 && p[0]&0x0f == opClose {
 		c.closing = true
+	}
+	if len(p) > 0 && p[0]&0x0f == opPing && c.closing {
+		return 0, errClosing // the Hub's ping (see ping): nothing goes after the close frame
 	}
 	c.queueLocked(p)
 	end := c.queued
@@ -255,8 +317,35 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// opClose is the opcode of a close frame.
-const opClose = 0x8
+// Opcodes of the control frames the Hub looks at (RFC 6455, section 5.2).
+const (
+	opClose = 0x8
+	opPing  = 0x9
+	opPong  = 0xa
+)
+
+// pingFrame is the Hub's ping: final, unmasked, without payload. A
+// client's answer is a pong without payload, which it masks: 6 bytes.
+var pingFrame = []byte{0x80 | opPing, 0}
+
+// emptyPong is a client's pong without payload, its mask key zero: a
+// client's answer to pingFrame is these 6 bytes, with any mask key.
+var emptyPong = [6]byte{0x80 | opPong, 0x80}
+
+// isEmptyPong reports whether b starts with a client's pong without
+// payload (FIN, masked, length 0, any mask key).
+func isEmptyPong(b []byte) bool {
+	return len(b) >= len(emptyPong) && b[0] == emptyPong[0] && b[1] == emptyPong[1]
+}
+
+// ping sends a ping, as coder/websocket's control frames go (see Write),
+// and returns the count of pongs before it: the ping has been answered
+// once pongs exceeds it. It fails once a close frame is queued.
+func (c *batchConn) ping() (before uint32, err error) {
+	before = c.pongs.Load()
+	_, err = c.Write(pingFrame)
+	return before, err
+}
 
 // appendText queues a text frame holding msg. It fails once a close frame
 // has been queued, or after a write error.
@@ -512,7 +601,7 @@ type hijackWriter struct {
 	timeout time.Duration // the batchConn's: Options.WriteTimeout
 	sndbuf  int           // the batchConn's: Options.SendBuffer, 0 for the kernel's default
 	status  int
-	conn    *batchConn // set by a successful Hijack
+	conn    *batchConn // made by ServeHTTP; set up by a successful Hijack
 }
 
 func (w *hijackWriter) WriteHeader(code int) {
@@ -538,7 +627,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n) // cannot fail: n bytes are buffered
 		pre = bytes.Clone(b)
 	}
-	bc := newBatchConn(conn, pre, w.timeout, w.sndbuf)
-	w.conn = bc
+	bc := w.conn
+	bc.init(conn, pre, w.timeout, w.sndbuf)
 	return bc, bufio.NewReadWriter(bufio.NewReaderSize(bc, readBufSize), bufio.NewWriterSize(bc, writeBufSize)), nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -35,31 +36,36 @@ type client struct {
 	grant   Grant                   // what the client's token allows; nil: everything; set before the client is registered, then replaced only by an auth op, under Hub.mu
 	stop    context.CancelCauseFunc // ends the connection with a cause; first cause wins; any goroutine
 	stopped <-chan struct{}         // closed once stop has been called: writers give up
-
-	// room tells the reader that ctrl has room again. Sent by writers;
-	// received by the reader.
-	roomS *vanilla.Sender[struct{}]
-	roomR *vanilla.Recver[struct{}]
+	// stopping is set by the first stop, which starts the closer.
+	stopping atomic.Bool
 
 	// bg counts the work on the connection other than the reader's: a
 	// pool writer's while it sends for it, its slowLoop, its opLoop, the
 	// closer and the ping timer's function (counted from when it is armed).
 	// Waited for by Hub.serve.
 	bg    sync.WaitGroup
-	pingT *time.Timer // sends the next ping; armed by startPing and by each answered ping, under mu
-
-	arr []frame // drain's scratch for a batch frame; owned by whoever sends for the client (one at a time)
+	pingT *time.Timer // sends the next ping; armed by startPing and by each ping, under mu
 
 	mu sync.Mutex
 	// Guarded by mu. subs is written only with Hub.mu held too, so a
 	// holder of Hub.mu may read it across several mu sections.
-	subs      map[string]*sub
+	subs      subSet
 	dirty     []*sub  // subscriptions whose pending update is set, oldest first, each once
 	base      []*sub  // dirty's backing array from its start: reused once dirty is empty
 	ctrl      []frame // control messages to send first, FIFO
 	scheduled bool    // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
 	done      bool    // the connection is being torn down: no writer or ping is started any more
 	expT      timer   // ends the connection at the grant's expiry; armed by watchExpiry
+	// room tells the reader that ctrl has room again: sent by writers
+	// (next), received by the reader (waitRoom). Made by waitRoom the
+	// first time ctrl is full: most clients never need it.
+	roomS *vanilla.Sender[struct{}]
+	roomR *vanilla.Recver[struct{}]
+	// pingSent is set once a ping has been sent: the next ping checks
+	// that it was answered, by a pong count above pongsBefore, the
+	// batchConn's count before it. Written by ping.
+	pingSent    bool
+	pongsBefore uint32
 	// ep is the epoch of what c is sent: set by the first "subscribed"
 	// (zero before), advanced by resetLocked. Updates of an older epoch
 	// are dropped; one of a newer epoch is sent after a "reset".
@@ -86,13 +92,14 @@ type message struct {
 }
 
 // sub is a client's subscription to one symbol. Its fields are guarded by
-// the client's mu.
+// the client's mu. (The bools are last, side by side: 48 bytes rather
+// than 56, times the symbols of every client.)
 type sub struct {
 	name  string
-	gone  bool    // unsubscribed: offer nothing more
 	ver   uint64  // the newest version offered: older ones are ignored
 	pend  *update // offered but not sent yet; nil when none
 	seq   uint64  // Quote.Seq of the newest quote sent
+	gone  bool    // unsubscribed: offer nothing more
 	stale bool    // the stale state last sent; false before any
 }
 
@@ -103,8 +110,7 @@ type frame struct {
 }
 
 func newClient(h *Hub, conn wsConn, bc *batchConn, remote string, batch bool, stop context.CancelCauseFunc, stopped <-chan struct{}) *client {
-	c := &client{h: h, conn: conn, bc: bc, remote: remote, batch: batch, stop: stop, stopped: stopped, subs: make(map[string]*sub)}
-	c.roomS, c.roomR = vanilla.NewState[struct{}]()
+	c := &client{h: h, conn: conn, bc: bc, remote: remote, batch: batch, stop: stop, stopped: stopped}
 	return c
 }
 
@@ -147,7 +153,9 @@ func (c *client) next(buf *[2]frame) []frame {
 			buf[0] = c.ctrl[0]
 			c.ctrl[0] = frame{}
 			c.ctrl = c.ctrl[1:]
-			_ = c.roomS.TrySend(struct{}{})
+			if c.roomS != nil {
+				_ = c.roomS.TrySend(struct{}{}) // a State: never blocks
+			}
 			return buf[:1]
 		}
 		if len(c.dirty) == 0 {
@@ -188,11 +196,15 @@ func (c *client) waitRoom(ctx context.Context) error {
 	for {
 		c.mu.Lock()
 		n := len(c.ctrl)
+		if n >= maxCtrl && c.roomR == nil {
+			c.roomS, c.roomR = vanilla.NewState[struct{}]()
+		}
+		room := c.roomR
 		c.mu.Unlock()
 		if n < maxCtrl {
 			return nil
 		}
-		if _, err := c.roomR.Recv(ctx); err != nil {
+		if _, err := room.Recv(ctx); err != nil {
 			return err
 		}
 	}
@@ -218,11 +230,7 @@ func (c *client) replySubscribed() {
 // with recovered when it is not nil (the reply to a subscribe with
 // "since"). A client told no epoch yet is told the board's current one.
 func (c *client) subscribedLocked(recovered []string) frame {
-	syms := make([]string, 0, len(c.subs))
-	for name := range c.subs {
-		syms = append(syms, name)
-	}
-	slices.Sort(syms)
+	syms := c.subs.names() // sorted
 	if c.ep.n == 0 {
 		c.ep = c.h.epochNow()
 	}
@@ -231,11 +239,10 @@ func (c *client) subscribedLocked(recovered []string) frame {
 
 // removeLocked ends the subscription to name, dropping its pending update.
 func (c *client) removeLocked(name string) bool {
-	s := c.subs[name]
+	s := c.subs.remove(name)
 	if s == nil {
 		return false
 	}
-	delete(c.subs, name)
 	s.gone = true
 	if s.pend != nil {
 		s.pend = nil

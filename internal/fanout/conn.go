@@ -17,7 +17,7 @@ import (
 const readLimit = 4 << 10
 
 // wsConn is what the Hub uses of a client's *websocket.Conn: reading the
-// client's messages, pings, and the close handshake. It has no Write or
+// client's messages and the close handshake. It has no Write or
 // Writer, on purpose: the Hub frames its text frames itself, in the
 // client's batchConn, and a frame written by coder/websocket's Write
 // could cut into one of them. Holding the connection only as a wsConn
@@ -25,7 +25,6 @@ const readLimit = 4 << 10
 // nothing of the Hub holds more).
 type wsConn interface {
 	Read(ctx context.Context) (websocket.MessageType, []byte, error)
-	Ping(ctx context.Context) error
 	Close(code websocket.StatusCode, reason string) error
 	CloseNow() error
 }
@@ -35,9 +34,11 @@ var _ wsConn = (*websocket.Conn)(nil)
 // acceptOptions are the websocket.AcceptOptions of a client connection.
 // Compression is off explicitly, whatever coder/websocket's default: the
 // frames the Hub writes by hand are uncompressed (RSV1 clear), which is
-// only valid on a connection that negotiated no extension.
-func acceptOptions(origins []string) *websocket.AcceptOptions {
-	return &websocket.AcceptOptions{OriginPatterns: origins, CompressionMode: websocket.CompressionDisabled}
+// only valid on a connection that negotiated no extension. onPong is
+// told of each pong coder/websocket reads (the Hub's pings are its own:
+// see client.ping).
+func acceptOptions(origins []string, onPong func(context.Context, []byte)) *websocket.AcceptOptions {
+	return &websocket.AcceptOptions{OriginPatterns: origins, CompressionMode: websocket.CompressionDisabled, OnPongReceived: onPong}
 }
 
 // Causes of a connection's end, mapped to close codes by closeStatus.
@@ -80,8 +81,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	g, q := h.grantOf(r, q) // before the upgrade: the client's auth deadline runs from its 101
-	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, sndbuf: h.opts.SendBuffer}
-	conn, err := websocket.Accept(hw, r, acceptOptions(h.opts.AllowedOrigins))
+	bc := new(batchConn)    // set up by Hijack
+	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, sndbuf: h.opts.SendBuffer, conn: bc}
+	conn, err := websocket.Accept(hw, r, acceptOptions(h.opts.AllowedOrigins, bc.onPong))
 	if err != nil { // Accept has answered
 		reason := rejectHandshake
 		if hw.status == http.StatusForbidden {
@@ -97,7 +99,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// have exited; it releases the admission, which Run waits for.
 	conn.SetReadLimit(readLimit) // behind the batchConn's frame gate, which refuses at the header
 	served = true
-	go h.serve(conn, hw.conn, r.RemoteAddr, q, g)
+	go h.serve(conn, bc, r.RemoteAddr, q, g)
 }
 
 // admit counts a new connection against MaxClients; it returns the reason
@@ -130,45 +132,51 @@ func (h *Hub) release() {
 // closer closes it with the matching code. Then serve waits for all of
 // them and unregisters the client.
 //
-// stop (a context cancelled with the cause of the end) is what the
-// goroutines wait on. Socket operations get no context that ends:
-// coder/websocket would drop the connection without a close frame, and it
-// costs every Read a registration. A connection that must be cut is
-// closed with CloseNow instead.
+// The goroutine lives as long as the connection, and what it holds most
+// of that time is its stack: it sets up on a fresh stack (start) and
+// reads each message on one (readLoop), so that its own stays at the
+// 2 KiB a goroutine starts with.
 func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant) {
 	defer h.release()
-	stopCtx, stop := context.WithCancelCause(context.Background())
-	defer stop(nil)
-	c := newClient(h, conn, bc, remote, q.batch, stop, stopCtx.Done())
-	c.grant = g
-	defer c.watchExpiry()()
-	start := time.Now()
+	var (
+		c      *client
+		ctx    context.Context
+		disarm func()
+	)
+	onFreshStack(func() { c, ctx, disarm = h.start(conn, bc, remote, q, g) })
+	c.readLoop(ctx) // returns once the connection has ended, or on stop while ctrl is full
+	h.end(c, disarm)
+}
 
-	c.bg.Add(1)
-	// The closer runs once stop has been called, which serve does at the
-	// latest when the reader returns; it exits when the close handshake is
-	// over or cut off after the close grace period.
-	context.AfterFunc(stopCtx, func() {
-		defer c.bg.Done()
-		cause := context.Cause(stopCtx)
-		grace := closeGrace(h.opts.WriteTimeout)
-		if errors.Is(cause, errSlow) {
-			h.m.slowDisconnect()
-			h.log.Warn("websocket client too slow: disconnecting", "remote", remote, "write_timeout", h.opts.WriteTimeout)
-			// Room for the close frame behind what the socket holds, and
-			// a short wait for an answer that will hardly come.
-			bc.makeRoom()
-			grace = slowCloseGrace
+// start sets up the client of a connection just upgraded: it registers
+// it, subscribes it to what the query asks for, and arms its first ping
+// and its grant's expiry (disarmed by calling disarm). The returned ctx
+// ends once the client is stopped (c.stop), which also starts its closer.
+//
+// ctx is what the client's goroutines wait on. Socket operations get no
+// context that ends: coder/websocket would drop the connection without a
+// close frame, and it costs every Read a registration. A connection that
+// must be cut is closed with CloseNow instead.
+func (h *Hub) start(conn wsConn, bc *batchConn, remote string, q query, g Grant) (c *client, ctx context.Context, disarm func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	begun := time.Now()
+	c = newClient(h, conn, bc, remote, q.batch, func(cause error) {
+		won := c.stopping.CompareAndSwap(false, true)
+		cancel()
+		if won {
+			// Exits when the close handshake is over or cut off after
+			// the close grace period. Started by the first stop, which
+			// Hub.end makes at the latest; counted in bg from the start.
+			go c.closer(cause, begun)
 		}
-		code, reason := closeStatus(cause, h.opts.WriteTimeout)
-		c.sendFarewell(cause) // an error message the close must follow, if any
-		c.close(code, reason, grace)
-		h.log.Debug("websocket client disconnected", "remote", remote, "cause", cause, "duration", time.Since(start))
-	})
+	}, ctx.Done())
+	c.grant = g
+	c.bg.Add(1) // the closer's
+	disarm = c.watchExpiry()
 
 	if h.register(c) {
 		if len(q.symbols) > 0 || q.since != nil {
-			c.run(stopCtx, func() *pendingSub {
+			c.run(ctx, func() *pendingSub {
 				req, werr := q.request(h.opts.MaxSymbolsPerClient, h.opts.NormalizeSymbol)
 				if werr != nil {
 					c.replyError(werr)
@@ -178,13 +186,38 @@ func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant)
 			})
 		}
 	} else {
-		stop(errShutdown)
+		c.stop(errShutdown)
 	}
 	h.log.Debug("websocket client connected", "remote", remote)
 	c.startPing()
+	return c, ctx, disarm
+}
 
-	c.readLoop(stopCtx) // returns once the connection has ended, or on stop while ctrl is full
-	stop(errConnEnded)  // a no-op: readLoop has stopped the connection, or returned because it was
+// closer closes c's connection with the code of cause, the first cause c
+// was stopped with; begun is when c connected.
+func (c *client) closer(cause error, begun time.Time) {
+	defer c.bg.Done()
+	h := c.h
+	grace := closeGrace(h.opts.WriteTimeout)
+	if errors.Is(cause, errSlow) {
+		h.m.slowDisconnect()
+		h.log.Warn("websocket client too slow: disconnecting", "remote", c.remote, "write_timeout", h.opts.WriteTimeout)
+		// Room for the close frame behind what the socket holds, and
+		// a short wait for an answer that will hardly come.
+		c.bc.makeRoom()
+		grace = slowCloseGrace
+	}
+	code, reason := closeStatus(cause, h.opts.WriteTimeout)
+	c.sendFarewell(cause) // an error message the close must follow, if any
+	c.close(code, reason, grace)
+	h.log.Debug("websocket client disconnected", "remote", c.remote, "cause", cause, "duration", time.Since(begun))
+}
+
+// end tears c down once its reader has returned: it stops c (a no-op,
+// unless readLoop returned on stop), waits for the rest of c's work and
+// unregisters c; then disarm disarms the grant's expiry.
+func (h *Hub) end(c *client, disarm func()) {
+	c.stop(errConnEnded) // a no-op: readLoop has stopped the connection, or returned because it was
 	c.mu.Lock()
 	c.done = true // no writer or ping starts any more
 	c.mu.Unlock()
@@ -192,8 +225,9 @@ func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant)
 		c.bg.Done() // the ping armed will not run
 	}
 	c.bg.Wait()
-	_ = conn.CloseNow() // closed already, unless readLoop returned on stop: then the closer has given up
+	_ = c.conn.CloseNow() // closed already, unless readLoop returned on stop: then the closer has given up
 	h.unregister(c)
+	disarm()
 }
 
 // startPing arms the first ping.
@@ -206,22 +240,32 @@ func (c *client) startPing() {
 	c.pingT = time.AfterFunc(c.h.opts.PingInterval, c.ping)
 }
 
-// ping sends a ping and waits for the pong, within PingInterval; then it
-// arms the next ping, or ends the connection with errNoPong.
+// ping runs every PingInterval: it ends the connection with errNoPong if
+// the ping it sent last time has not been answered, and sends the next
+// one. Any pong received since counts as the answer (the Hub's pings are
+// all alike: no payload). The pings are the Hub's own, not
+// coder/websocket's Ping, whose pong only a reader blocked in
+// coder/websocket could take: the reader waits for the socket instead
+// (waitReadable), and counts the pongs it finds there. A ping's write
+// blocks like a close frame's, within WriteTimeout.
 func (c *client) ping() {
 	defer c.bg.Done()
 	every := c.h.opts.PingInterval
-	// The timeout bounds the ping's write (coder/websocket drops the
-	// connection if that times out) and the wait for the pong.
-	ctx, cancel := context.WithTimeout(context.Background(), every)
-	err := c.conn.Ping(ctx)
-	cancel()
+	c.mu.Lock()
+	waiting, before := c.pingSent, c.pongsBefore
+	c.mu.Unlock()
+	if waiting && c.bc.pongs.Load() == before {
+		c.stop(fmt.Errorf("%w: none within %v", errNoPong, every))
+		return
+	}
+	before, err := c.bc.ping()
 	if err != nil {
-		c.stop(fmt.Errorf("%w: %w", errNoPong, err))
+		c.stop(fmt.Errorf("%w: ping: %w", errNoPong, err))
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.pingSent, c.pongsBefore = true, before
 	if !c.done {
 		c.bg.Add(1)
 		c.pingT.Reset(every)
@@ -283,31 +327,50 @@ func closeStatus(cause error, writeTimeout time.Duration) (websocket.StatusCode,
 // readLoop reads the client's messages and carries them out, one at a
 // time. It returns when a Read fails (the connection closed, or a message
 // past readLimit), or when stop ends while it waits for ctrl to have room.
+//
+// Between messages it waits for the socket (waitReadable) on a shallow
+// stack; each message is read and carried out on a fresh one (readOne):
+// coder/websocket's reader takes several KiB of stack, which an idle
+// client would otherwise hold for as long as it is connected.
 func (c *client) readLoop(stopCtx context.Context) {
 	lim := newBucket(c.h.opts.OpsPerSecond)
 	for {
-		typ, data, err := c.conn.Read(context.Background())
-		if err != nil {
-			c.stop(fmt.Errorf("%w: read: %w", errConnEnded, err))
+		c.bc.waitReadable()
+		var done bool
+		onFreshStack(func() { done = c.readOne(stopCtx, &lim) })
+		if done {
 			return
 		}
-		if err := c.waitRoom(stopCtx); err != nil {
-			return
-		}
-		if !lim.allow(c.h.now()) {
-			c.replyError(newError(CodeRateLimited, "too many messages: the limit is "+
-				fmt.Sprint(c.h.opts.OpsPerSecond)+" per second; this one was ignored"))
-			continue
-		}
-		c.submit(stopCtx, message{typ, data})
 	}
 }
 
+// readOne reads one message and carries it out, as far as lim allows. It
+// reports true when the reader must stop: the Read failed, or stop ended
+// while it waited for ctrl to have room.
+func (c *client) readOne(stopCtx context.Context, lim *bucket) (done bool) {
+	typ, data, err := c.conn.Read(context.Background())
+	if err != nil {
+		c.stop(fmt.Errorf("%w: read: %w", errConnEnded, err))
+		return true
+	}
+	if err := c.waitRoom(stopCtx); err != nil {
+		return true
+	}
+	if !lim.allow(c.h.now()) {
+		c.replyError(newError(CodeRateLimited, "too many messages: the limit is "+
+			fmt.Sprint(c.h.opts.OpsPerSecond)+" per second; this one was ignored"))
+		return false
+	}
+	c.submit(stopCtx, message{typ, data})
+	return false
+}
+
 // onFreshStack runs f in a goroutine of its own and waits for it. The
-// reader, which lives as long as its connection, thus keeps the small
-// stack that reading takes: decoding a request and subscribing take
-// several KiB more, which a goroutine that exits gives back at once. With
-// many clients that is a third of their memory.
+// reader, which lives as long as its connection, thus keeps the 2 KiB
+// stack a goroutine starts with: reading a message, decoding a request
+// and subscribing take several KiB more, which a goroutine that exits
+// gives back at once. With many clients that is a large share of their
+// memory.
 func onFreshStack(f func()) {
 	done := make(chan struct{})
 	// Exits when f returns.

@@ -502,7 +502,7 @@ func (h *Hub) extendStarsLocked(added []string) {
 		room := c.limit() - len(c.subs)
 		var fit, over []string
 		for _, n := range added {
-			switch _, ok := c.subs[n]; {
+			switch ok := c.subs.has(n); {
 			case ok, !c.allows(n): // had it, or the token does not allow it
 			case room > 0:
 				fit = append(fit, n)

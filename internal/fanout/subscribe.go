@@ -67,7 +67,7 @@ func (h *Hub) subscribe(c *client, req request) (*pendingSub, *wireError) {
 	have := len(c.subs)
 	var add []string
 	for _, n := range names {
-		if _, ok := c.subs[n]; !ok {
+		if !c.subs.has(n) {
 			add = append(add, n)
 		}
 	}
@@ -269,7 +269,7 @@ func (h *Hub) restarLocked(c *client, p *pendingSub) bool {
 	have := len(c.subs)
 	add := names[:0]
 	for _, n := range names {
-		if _, ok := c.subs[n]; !ok {
+		if !c.subs.has(n) {
 			add = append(add, n)
 		}
 	}
@@ -317,13 +317,11 @@ func (h *Hub) completeLocked(c *client, p *pendingSub) {
 	}
 	var existing []string
 	if resnap {
-		for n := range c.subs {
-			existing = append(existing, n)
-		}
+		existing = c.subs.names()
 	}
 	var add []string
 	for _, n := range p.names {
-		if _, ok := c.subs[n]; !ok {
+		if !c.subs.has(n) {
 			add = append(add, n)
 		}
 	}
@@ -332,9 +330,12 @@ func (h *Hub) completeLocked(c *client, p *pendingSub) {
 		recovered = []string{} // present in the reply, even empty
 	}
 	subs := make([]sub, len(add)) // one allocation for all
+	c.subs.grow(len(add))
 	for i, n := range add {
+		n = h.syms[n].name // the entry's string: not one per client
+		add[i] = n
 		subs[i].name = n
-		c.subs[n] = &subs[i]
+		c.subs.insert(&subs[i])
 		if k, ok := sn.seqOf(n); ok && resume {
 			subs[i].seq = k // never a quote the client has
 			snap, _, ep, ok := h.load(h.syms[n].value)
@@ -370,7 +371,7 @@ func (h *Hub) offerCurrentLocked(c *client, n string, s *sub, restart bool) {
 	defer e.mu.Unlock()
 	if s == nil {
 		c.mu.Lock()
-		s = c.subs[n]
+		s = c.subs.get(n)
 		if s != nil && restart {
 			s.ver = 0 // the current version again, though offered before
 		}
@@ -410,10 +411,7 @@ func (h *Hub) unsubscribe(c *client, raw []string) *wireError {
 	c.mu.Lock()
 	if all {
 		c.star = false // symbols joining the configured set no longer join c's
-		names = names[:0]
-		for n := range c.subs {
-			names = append(names, n)
-		}
+		names = c.subs.names()
 	}
 	var gone []string
 	for _, n := range names {
@@ -470,11 +468,8 @@ func (h *Hub) unregister(c *client) {
 	delete(h.clients, c)
 	h.m.addClients(-1)
 	c.mu.Lock()
-	names := make([]string, 0, len(c.subs))
-	for n := range c.subs {
-		names = append(names, n)
-	}
-	clear(c.subs)
+	names := c.subs.names()
+	c.subs = nil
 	c.dirty, c.base, c.ctrl = nil, nil, nil
 	c.mu.Unlock()
 	h.leaveLocked(c, names)

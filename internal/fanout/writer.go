@@ -251,8 +251,12 @@ func (c *client) finish() {
 // frames as that allows.
 func (c *client) drain(sent *sentCounts, flush func() (full bool, err error)) (bool, error) {
 	var buf [2]frame
-	arr := c.arr[:0]
-	defer func() { clear(arr); c.arr = arr[:0] }()
+	var arr []frame
+	if c.batch {
+		pa := arrPool.Get().(*[]frame)
+		arr = (*pa)[:0]
+		defer func() { clear(arr); *pa = arr[:0]; arrPool.Put(pa) }()
+	}
 	size := 0 // arr's array length
 	emit := func() error {
 		if len(arr) == 0 {
@@ -295,6 +299,12 @@ func (c *client) drain(sent *sentCounts, flush func() (full bool, err error)) (b
 	}
 	return false, emit()
 }
+
+// arrPool holds drain's scratch for the messages of a batch frame. It is
+// not kept per client: only the clients being sent to need one, and an
+// idle client would hold its scratch (about 1 KiB at 20 symbols) for
+// nothing.
+var arrPool = sync.Pool{New: func() any { return new([]frame) }}
 
 // isStopped reports whether the connection has been stopped.
 func (c *client) isStopped() bool {

@@ -1,0 +1,10 @@
+//go:build !unix
+
+package fanout
+
+// waitReadable returns at once where the socket's descriptor cannot be
+// polled for readability from Go (on Windows a read is an overlapped
+// operation): the reader then waits inside coder/websocket's read, on the
+// deeper stack that takes, and the pongs are counted as coder/websocket
+// reads them (onPong). Correct, at the cost of a few KiB per idle client.
+func (c *batchConn) waitReadable() {}

@@ -1,0 +1,81 @@
+//go:build unix
+
+package fanout
+
+import (
+	"bytes"
+	"syscall"
+)
+
+// waitReadable waits until the client has sent bytes for coder/websocket
+// to read: a frame that starts in pre, or in the socket. It waits in the
+// runtime's poller, on a shallow stack (see readLoop). A pong without
+// payload (the answer to the Hub's ping) at the head of the stream it
+// takes off and counts itself: a reader that went into coder/websocket for
+// it would stay there, blocked with its deep stack, until the client's
+// next message. It returns at once when what comes next is not at a frame
+// boundary (coder/websocket is reading a frame), when another read runs
+// (coder/websocket's close handshake), when the socket has failed or
+// reached its end (coder/websocket's read reports it), and without a
+// descriptor (TLS): coder/websocket's read waits then.
+//
+// It is called by the reader only, between two messages.
+func (c *batchConn) waitReadable() {
+	if c.raw == nil {
+		return
+	}
+	c.rmu.Lock()
+	for c.gate.atBoundary() && isEmptyPong(c.pre) {
+		c.pre = c.pre[len(emptyPong):]
+		c.pongs.Add(1)
+	}
+	ready := len(c.pre) > 0 || !c.gate.atBoundary()
+	if len(c.pre) == 0 {
+		c.pre = nil
+	}
+	c.rmu.Unlock()
+	if ready {
+		return
+	}
+	// Read calls f until it returns true, waiting for the socket to be
+	// readable each time it returns false; its error (a closed socket) is
+	// for coder/websocket's read to report.
+	_ = c.raw.Read(c.peekFrame)
+}
+
+// peekFrame is waitReadable's function for RawConn.Read: it reports
+// whether the socket holds something for coder/websocket, taking the empty
+// pongs at its head off first. A socket with nothing to read makes it
+// return false: Read waits then.
+func (c *batchConn) peekFrame(fd uintptr) bool {
+	if !c.rmu.TryLock() {
+		return true // a Read of coder/websocket's runs (the close handshake): it is reading, not the reader
+	}
+	defer c.rmu.Unlock()
+	if !c.gate.atBoundary() || len(c.pre) > 0 {
+		return true
+	}
+	var b [len(emptyPong)]byte
+	for {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false // nothing to read yet
+		case err != nil || n < len(b) || !isEmptyPong(b[:n]):
+			return true // a frame, a part of one, the socket's end or an error: coder/websocket's
+		}
+		// An empty pong heads the stream: take it off.
+		n, _, err = syscall.Recvfrom(int(fd), b[:], 0)
+		if err != nil || n < len(b) {
+			// Cannot happen (its bytes were there): what was taken goes
+			// first to coder/websocket, which finds the rest.
+			if n > 0 {
+				c.pre = bytes.Clone(b[:n])
+			}
+			return true
+		}
+		c.pongs.Add(1)
+	}
+}
