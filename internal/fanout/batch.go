@@ -601,7 +601,8 @@ type hijackWriter struct {
 	timeout time.Duration // the batchConn's: Options.WriteTimeout
 	sndbuf  int           // the batchConn's: Options.SendBuffer, 0 for the kernel's default
 	status  int
-	conn    *batchConn // made by ServeHTTP; set up by a successful Hijack
+	conn    *batchConn    // made by ServeHTTP; set up by a successful Hijack
+	br      *bufio.Reader // the reader Hijack gave coder/websocket
 }
 
 func (w *hijackWriter) WriteHeader(code int) {
@@ -629,5 +630,18 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	bc := w.conn
 	bc.init(conn, pre, w.timeout, w.sndbuf)
-	return bc, bufio.NewReadWriter(bufio.NewReaderSize(bc, readBufSize), bufio.NewWriterSize(bc, writeBufSize)), nil
+	w.br = bufio.NewReaderSize(bc, readBufSize)
+	return bc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(bc, writeBufSize)), nil
+}
+
+// unwrapReader makes the bufio.Reader handed to coder/websocket read from
+// the batchConn itself again. coder/websocket's Accept resets it to read
+// from an io.MultiReader of what it had buffered (nothing: the bytes
+// net/http read ahead are in the batchConn's pre) and the connection,
+// which every idle client would hold for good. Called once Accept has
+// returned, before anything is read; a no-op if anything is buffered.
+func (w *hijackWriter) unwrapReader() {
+	if w.br != nil && w.br.Buffered() == 0 {
+		w.br.Reset(w.conn)
+	}
 }

@@ -92,16 +92,21 @@ type message struct {
 }
 
 // sub is a client's subscription to one symbol. Its fields are guarded by
-// the client's mu. (The bools are last, side by side: 48 bytes rather
-// than 56, times the symbols of every client.)
+// the client's mu, but for at, which is guarded by e's. There is one per
+// symbol of every client: 48 bytes, the bools last, side by side.
 type sub struct {
-	name  string
+	e     *entry  // the symbol's entry, set when subscribing: its name is the symbol's
+	c     *client // the subscriber, set when subscribing
 	ver   uint64  // the newest version offered: older ones are ignored
 	pend  *update // offered but not sent yet; nil when none
 	seq   uint64  // Quote.Seq of the newest quote sent
+	at    int32   // where s is in e.subs, while it is there
 	gone  bool    // unsubscribed: offer nothing more
 	stale bool    // the stale state last sent; false before any
 }
+
+// name returns the symbol of s.
+func (s *sub) name() string { return s.e.name }
 
 // frame is one message for the writer.
 type frame struct {
@@ -237,18 +242,19 @@ func (c *client) subscribedLocked(recovered []string) frame {
 	return frame{encode(subscribedMessage{Type: "subscribed", Symbols: syms, Epoch: c.ep.id, Recovered: recovered}), kindSubscribed}
 }
 
-// removeLocked ends the subscription to name, dropping its pending update.
-func (c *client) removeLocked(name string) bool {
+// removeLocked ends the subscription to name, dropping its pending update,
+// and returns it; nil if c has none.
+func (c *client) removeLocked(name string) *sub {
 	s := c.subs.remove(name)
 	if s == nil {
-		return false
+		return nil
 	}
 	s.gone = true
 	if s.pend != nil {
 		s.pend = nil
 		c.dirty = slices.DeleteFunc(c.dirty, func(d *sub) bool { return d == s })
 	}
-	return true
+	return s
 }
 
 // unsubscribed ends the subscriptions to names, which are no longer
@@ -258,7 +264,7 @@ func (c *client) unsubscribed(names []string) int {
 	defer c.mu.Unlock()
 	var gone []string
 	for _, name := range names {
-		if c.removeLocked(name) {
+		if c.removeLocked(name) != nil {
 			gone = append(gone, name)
 		}
 	}

@@ -98,6 +98,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// serve exits once the connection has ended and its other goroutines
 	// have exited; it releases the admission, which Run waits for.
 	conn.SetReadLimit(readLimit) // behind the batchConn's frame gate, which refuses at the header
+	hw.unwrapReader()
 	served = true
 	go h.serve(conn, bc, r.RemoteAddr, q, g)
 }

@@ -270,10 +270,10 @@ type entry struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	subs    map[*client]*sub // the subscribers and their subscription
-	removed bool             // dropped from Hub.syms: offer nothing more
-	push    []*client        // publish's scratch: the clients it schedules
-	last    *update          // the newest version rendered, reused for snapshots
+	subs    []*sub    // the subscriptions to it, in no order; each knows its place (sub.at)
+	removed bool      // dropped from Hub.syms: offer nothing more
+	push    []*client // publish's scratch: the clients it schedules
+	last    *update   // the newest version rendered, reused for snapshots
 }
 
 // New returns a Hub serving the symbols of b; dynamic symbols (with
@@ -581,7 +581,27 @@ func (h *Hub) giveUpLocked(n string) {
 }
 
 func newEntry(name string, v *vanilla.Value[board.Snapshot], dynamic bool) *entry {
-	return &entry{name: name, value: v, watch: v.Watch(), dynamic: dynamic, subs: make(map[*client]*sub)}
+	return &entry{name: name, value: v, watch: v.Watch(), dynamic: dynamic}
+}
+
+// addLocked adds s to e's subscribers. e.mu must be held.
+func (e *entry) addLocked(s *sub) {
+	s.at = int32(len(e.subs))
+	e.subs = append(e.subs, s)
+}
+
+// removeLocked takes s off e's subscribers, if it is one: the last one
+// takes its place. e.mu must be held.
+func (e *entry) removeLocked(s *sub) {
+	i := int(s.at)
+	if i >= len(e.subs) || e.subs[i] != s {
+		return // e was dropped (subs cleared), or s never added
+	}
+	last := len(e.subs) - 1
+	e.subs[i] = e.subs[last]
+	e.subs[i].at = int32(i)
+	e.subs[last] = nil
+	e.subs = e.subs[:last]
 }
 
 // dropLocked removes e from the Hub and stops its watcher; it returns the
@@ -594,8 +614,8 @@ func (h *Hub) dropLocked(e *entry) []*client {
 	e.mu.Lock()
 	e.removed = true
 	subs := make([]*client, 0, len(e.subs))
-	for c := range e.subs {
-		subs = append(subs, c)
+	for _, s := range e.subs {
+		subs = append(subs, s.c)
 	}
 	e.subs = nil
 	e.mu.Unlock()
@@ -653,7 +673,8 @@ func (h *Hub) publish(e *entry, snap board.Snapshot, ver uint64, ep epochRef) {
 	if !e.removed && len(e.subs) > 0 {
 		u := e.updateLocked(snap, ver, ep)
 		push := e.push[:0]
-		for c, s := range e.subs {
+		for _, s := range e.subs {
+			c := s.c
 			skip, p := c.offer(s, u)
 			if skip {
 				skipped++

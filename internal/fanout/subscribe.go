@@ -332,9 +332,8 @@ func (h *Hub) completeLocked(c *client, p *pendingSub) {
 	subs := make([]sub, len(add)) // one allocation for all
 	c.subs.grow(len(add))
 	for i, n := range add {
-		n = h.syms[n].name // the entry's string: not one per client
-		add[i] = n
-		subs[i].name = n
+		e := h.syms[n]
+		subs[i].e, subs[i].c = e, c
 		c.subs.insert(&subs[i])
 		if k, ok := sn.seqOf(n); ok && resume {
 			subs[i].seq = k // never a quote the client has
@@ -345,6 +344,11 @@ func (h *Hub) completeLocked(c *client, p *pendingSub) {
 		}
 	}
 	slices.Sort(recovered)
+	if n := len(c.subs); cap(c.base) < n && len(c.dirty) == 0 {
+		// Room for every symbol pending at once, as each pulse makes
+		// them: grown by append, it would be up to twice that.
+		c.base = make([]*sub, 0, n)
+	}
 	c.ctrl = append(c.ctrl, c.subscribedLocked(recovered)) // before any snapshot
 	c.wakeLocked()
 	c.mu.Unlock()
@@ -380,7 +384,7 @@ func (h *Hub) offerCurrentLocked(c *client, n string, s *sub, restart bool) {
 			return
 		}
 	} else {
-		e.subs[c] = s
+		e.addLocked(s)
 	}
 	if u := h.currentLocked(e); u != nil {
 		if _, push := c.offer(s, u); push {
@@ -413,36 +417,34 @@ func (h *Hub) unsubscribe(c *client, raw []string) *wireError {
 		c.star = false // symbols joining the configured set no longer join c's
 		names = c.subs.names()
 	}
-	var gone []string
+	var gone []*sub
 	for _, n := range names {
-		if c.removeLocked(n) {
-			gone = append(gone, n)
+		if s := c.removeLocked(n); s != nil {
+			gone = append(gone, s)
 		}
 	}
 	c.ctrl = append(c.ctrl, c.subscribedLocked(nil))
 	c.wakeLocked()
 	c.mu.Unlock()
-	h.leaveLocked(c, gone)
+	h.leaveLocked(gone)
 	return nil
 }
 
-// leaveLocked takes c off the subscribers of names, which c's subs no
-// longer hold, and stops collecting dynamic symbols nobody watches now.
-func (h *Hub) leaveLocked(c *client, names []string) {
-	for _, n := range names {
-		e := h.syms[n]
-		if e == nil {
-			continue
-		}
+// leaveLocked takes the subscriptions gone, which their clients' subs no
+// longer hold, off their symbols' subscribers, and stops collecting
+// dynamic symbols nobody watches now.
+func (h *Hub) leaveLocked(gone []*sub) {
+	for _, s := range gone {
+		e := s.e
 		e.mu.Lock()
-		delete(e.subs, c)
+		e.removeLocked(s)
 		empty := len(e.subs) == 0
 		e.mu.Unlock()
-		if empty {
-			h.giveUpLocked(n) // if dynamic and no subscribe waits for it
+		if empty && h.syms[e.name] == e {
+			h.giveUpLocked(e.name) // if dynamic and no subscribe waits for it
 		}
 	}
-	h.m.addSubscriptions(-len(names))
+	h.m.addSubscriptions(-len(gone))
 }
 
 // register adds c to the Hub's clients; it reports false once Run has
@@ -468,11 +470,11 @@ func (h *Hub) unregister(c *client) {
 	delete(h.clients, c)
 	h.m.addClients(-1)
 	c.mu.Lock()
-	names := c.subs.names()
+	gone := c.subs
 	c.subs = nil
 	c.dirty, c.base, c.ctrl = nil, nil, nil
 	c.mu.Unlock()
-	h.leaveLocked(c, names)
+	h.leaveLocked(gone)
 }
 
 // resolve normalises the symbols of a request, expanding "*" to star and

@@ -14,7 +14,7 @@ type subSet []*sub
 // find returns where the subscription to name is, or would be inserted,
 // and whether it is there.
 func (t subSet) find(name string) (int, bool) {
-	return slices.BinarySearchFunc(t, name, func(s *sub, n string) int { return strings.Compare(s.name, n) })
+	return slices.BinarySearchFunc(t, name, func(s *sub, n string) int { return strings.Compare(s.name(), n) })
 }
 
 // get returns the subscription to name, or nil.
@@ -37,7 +37,7 @@ func (t *subSet) grow(n int) { *t = slices.Grow(*t, n) }
 
 // insert adds s, to a symbol t has no subscription to.
 func (t *subSet) insert(s *sub) {
-	i, _ := t.find(s.name)
+	i, _ := t.find(s.name())
 	*t = slices.Insert(*t, i, s)
 }
 
@@ -57,7 +57,7 @@ func (t *subSet) remove(name string) *sub {
 func (t subSet) names() []string {
 	out := make([]string, len(t))
 	for i, s := range t {
-		out[i] = s.name
+		out[i] = s.name()
 	}
 	return out
 }

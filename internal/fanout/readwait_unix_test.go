@@ -1,0 +1,142 @@
+//go:build unix
+
+package fanout
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestWaitReadable: waitReadable returns once something is there for
+// coder/websocket to read, in pre or in the socket, and not before; it
+// takes the empty pongs at the head of the stream off and counts them,
+// and leaves every other frame whole for Read.
+func TestWaitReadable(t *testing.T) {
+	text := maskedFrame(wsOpText, `{"op":"list"}`)
+	pong := maskedFrame(wsOpPong, "")
+	tests := []struct {
+		name  string
+		pre   []byte // in pre before the wait
+		sent  []byte // sent by the client once the wait runs; nil: nothing
+		pongs uint32 // counted by the wait
+		next  []byte // what Read returns next
+	}{
+		{"frame_sent", nil, text, 0, text},
+		{"pongs_then_frame", nil, concat(pong, pong, text), 2, text},
+		{"pong_with_payload", nil, maskedFrame(wsOpPong, "p"), 0, maskedFrame(wsOpPong, "p")},
+		{"ping", nil, maskedFrame(wsOpPing, ""), 0, maskedFrame(wsOpPing, "")},
+		{"half_a_pong", nil, pong[:3], 0, pong[:3]},
+		{"frame_in_pre", text, nil, 0, text},
+		{"pong_in_pre_then_sent", pong, text, 1, text},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, cl := tcpPair(t)
+			bc := newBatchConn(srv, bytes.Clone(tt.pre), waitLimit, 0)
+			done := make(chan struct{})
+			// Exits when waitReadable returns: at the latest when the
+			// test's cleanup closes the sockets.
+			go func() {
+				defer close(done)
+				bc.waitReadable()
+			}()
+			if tt.sent != nil {
+				select {
+				case <-done:
+					t.Fatal("waitReadable() returned before the client sent anything")
+				default:
+				}
+				if _, err := cl.Write(tt.sent); err != nil {
+					t.Fatalf("client Write() = %v", err)
+				}
+			}
+			select {
+			case <-done:
+			case <-time.After(waitLimit):
+				t.Fatalf("waitReadable() still waits %v after the client sent %x", waitLimit, tt.sent)
+			}
+			if got := bc.pongs.Load(); got != tt.pongs {
+				t.Fatalf("waitReadable() counted %d pongs, want %d", got, tt.pongs)
+			}
+			_ = srv.SetReadDeadline(time.Now().Add(waitLimit))
+			got := make([]byte, len(tt.next))
+			if _, err := io.ReadFull(bc, got); err != nil || !bytes.Equal(got, tt.next) {
+				t.Fatalf("Read() after the wait = %x, %v, want %x", got, err, tt.next)
+			}
+		})
+	}
+}
+
+// TestWaitReadableEnds: the wait ends when the peer closes its end or the
+// connection is closed here (the closer's CloseNow), and Read then reports
+// it; it does not wait at all while coder/websocket is inside a frame.
+func TestWaitReadableEnds(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(srv, cl net.Conn) // ends the wait; nil: it must not wait
+		mid  bool                   // the gate is inside a frame
+	}{
+		{"peer_closes", func(_, cl net.Conn) { cl.Close() }, false},
+		{"closed_here", func(srv, _ net.Conn) { srv.Close() }, false},
+		{"inside_a_frame", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, cl := tcpPair(t)
+			bc := newBatchConn(srv, nil, waitLimit, 0)
+			if tt.mid {
+				bc.gate.scan(header7(wsOpText, true, 10)) // a header, its payload still to come
+			}
+			done := make(chan struct{})
+			// Exits when waitReadable returns: at the latest when the
+			// test's cleanup closes the sockets.
+			go func() {
+				defer close(done)
+				bc.waitReadable()
+			}()
+			if tt.end != nil {
+				select {
+				case <-done:
+					t.Fatal("waitReadable() returned before the connection ended")
+				default:
+				}
+				tt.end(srv, cl)
+			}
+			select {
+			case <-done:
+			case <-time.After(waitLimit):
+				t.Fatalf("waitReadable() still waits %v after the end", waitLimit)
+			}
+			if tt.mid {
+				return
+			}
+			if n, err := bc.Read(make([]byte, 16)); err == nil {
+				t.Fatalf("Read() after the end = %d, nil; want an error", n)
+			}
+		})
+	}
+}
+
+// TestReadOneFrame: a Read returns the bytes of one frame at most, however
+// many the socket holds; the rest waits in pre, and waitReadable sees it.
+func TestReadOneFrame(t *testing.T) {
+	a := maskedFrame(wsOpText, `{"op":"list"}`)
+	b := maskedFrame(wsOpText, `{"op":"subscribe","symbols":["AAPL"]}`)
+	srv, cl := tcpPair(t)
+	bc := newBatchConn(srv, nil, waitLimit, 0)
+	if _, err := cl.Write(concat(a, b)); err != nil {
+		t.Fatalf("client Write() = %v", err)
+	}
+	_ = srv.SetReadDeadline(time.Now().Add(waitLimit))
+	for i, want := range [][]byte{a, b} {
+		bc.waitReadable() // returns at once: the frame is in the socket, then in pre
+		got := make([]byte, 256)
+		n, err := bc.Read(got)
+		if err != nil || !bytes.Equal(got[:n], want) {
+			t.Fatalf("Read() %d = %x, %v, want %x (one frame)", i, got[:n], err, want)
+		}
+	}
+}
