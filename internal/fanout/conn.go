@@ -100,7 +100,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(readLimit) // behind the batchConn's frame gate, which refuses at the header
 	hw.unwrapReader()
 	served = true
-	go h.serve(conn, bc, r.RemoteAddr, q, g)
+	remote := r.RemoteAddr
+	// Sets up the client, starts its reader and exits. Not in this
+	// goroutine: net/http would recover a panic of the Hub's (see the
+	// package doc). Not in the reader's either: setting up takes a deep
+	// stack, which the reader, living as long as the connection, would
+	// keep (see serve).
+	go func() {
+		ctx, c, disarm := h.start(conn, bc, remote, q, g)
+		go h.serve(ctx, c, disarm) // exits once the connection has ended (see serve)
+	}()
 }
 
 // admit counts a new connection against MaxClients; it returns the reason
@@ -126,25 +135,18 @@ func (h *Hub) release() {
 	h.conns.Done()
 }
 
-// serve runs one client in the connection's reader goroutine. It reads
-// and carries out the client's messages until the connection ends; the
-// Hub's writers send its outbox; timers ping the client and catch writes
-// not taken within WriteTimeout; once anything stops the connection, a
-// closer closes it with the matching code. Then serve waits for all of
-// them and unregisters the client.
+// serve runs one client, set up by start, in the connection's reader
+// goroutine. It reads and carries out the client's messages until the
+// connection ends; the Hub's writers send its outbox; timers ping the
+// client and catch writes not taken within WriteTimeout; once anything
+// stops the connection, a closer closes it with the matching code. Then
+// serve waits for all of them and unregisters the client.
 //
 // The goroutine lives as long as the connection, and what it holds most
-// of that time is its stack: it sets up on a fresh stack (start) and
-// reads each message on one (readLoop), so that its own stays at the
-// 2 KiB a goroutine starts with.
-func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant) {
+// of that time is its stack: it reads each message on a fresh one
+// (readLoop), so that its own stays at the 2 KiB a goroutine starts with.
+func (h *Hub) serve(ctx context.Context, c *client, disarm func()) {
 	defer h.release()
-	var (
-		c      *client
-		ctx    context.Context
-		disarm func()
-	)
-	onFreshStack(func() { c, ctx, disarm = h.start(conn, bc, remote, q, g) })
 	c.readLoop(ctx) // returns once the connection has ended, or on stop while ctrl is full
 	h.end(c, disarm)
 }
@@ -158,7 +160,7 @@ func (h *Hub) serve(conn wsConn, bc *batchConn, remote string, q query, g Grant)
 // context that ends: coder/websocket would drop the connection without a
 // close frame, and it costs every Read a registration. A connection that
 // must be cut is closed with CloseNow instead.
-func (h *Hub) start(conn wsConn, bc *batchConn, remote string, q query, g Grant) (c *client, ctx context.Context, disarm func()) {
+func (h *Hub) start(conn wsConn, bc *batchConn, remote string, q query, g Grant) (ctx context.Context, c *client, disarm func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	begun := time.Now()
 	c = newClient(h, conn, bc, remote, q.batch, func(cause error) {
@@ -191,7 +193,7 @@ func (h *Hub) start(conn wsConn, bc *batchConn, remote string, q query, g Grant)
 	}
 	h.log.Debug("websocket client connected", "remote", remote)
 	c.startPing()
-	return c, ctx, disarm
+	return ctx, c, disarm
 }
 
 // closer closes c's connection with the code of cause, the first cause c
