@@ -155,7 +155,9 @@
 // Client messages are limited to 4 KiB (a larger one closes the connection
 // with 1009) and to OpsPerSecond (a token bucket, default 20/s with a
 // burst of 40). Past MaxClients, upgrades get HTTP 503 before upgrading; a
-// foreign Origin gets 403. The server pings every PingInterval. On
+// foreign Origin gets 403. The server pings every PingInterval (a ping
+// without payload); a client that has sent no pong by the next ping is
+// closed with 1008. Any pong counts. On
 // shutdown every client is closed with 1001. A peer that does not answer
 // a close within WriteTimeout (clamped to 1s..5s) is cut off.
 //
@@ -207,9 +209,13 @@
 // a few writes rather than one each. If the socket does not take it all,
 // the client gets a goroutine of its own until its outbox is empty, bounded
 // by WriteTimeout without progress. Otherwise a client has a single goroutine, its
-// reader, whose stack stays small: its messages are carried out on a
-// goroutine that exits. With 10,000 clients this takes about 17 KiB of
-// memory per client (docs/benchmarks.md).
+// reader, whose stack stays at the 2 KiB a goroutine starts with: between
+// messages it waits in the runtime's poller for the socket to be readable
+// (on unix; elsewhere, and under TLS, inside coder/websocket's read), and
+// takes the pongs that answer the Hub's pings off the socket itself; each
+// message is read and carried out on a goroutine that exits. With 10,000
+// clients this takes about 12 KiB of memory per client, of which 1.5 KiB
+// is coder/websocket's connection (docs/benchmarks.md, session 6).
 //
 // Without ?batch=1 the frames of a batch share a socket write; with it
 // they are one frame, which costs the client one frame and one JSON
@@ -236,8 +242,8 @@
 // # Panics
 //
 // A panic in any goroutine of the Hub (the symbol and epoch watchers, the
-// writers, a connection's reader, its op and slow-write goroutines, its
-// ping timer and closer) is not recovered: it crashes the process, with
+// writers, a connection's setup and reader, its op and slow-write
+// goroutines, its ping timer and closer) is not recovered: it crashes the process, with
 // the panic value and every goroutine's stack on stderr, as an
 // unrecovered panic in any Go goroutine does, and as the vanilla Hub
 // that runs the watchers and writers decides. Most of the Hub's work is
