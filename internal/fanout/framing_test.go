@@ -208,7 +208,7 @@ func concat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 
 // FuzzFrameGate: whatever a client sends, the gate never panics, passes
 // only a prefix of the stream, and decides the same however the stream
-// is cut into reads.
+// is cut into reads, and frame by frame.
 func FuzzFrameGate(f *testing.F) {
 	f.Add([]byte{0x81, 0x85, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'}, uint8(1))
 	f.Add(header64(wsOpText, true, 1<<62), uint8(3))
@@ -228,6 +228,24 @@ func FuzzFrameGate(f *testing.F) {
 		// most 13 of them.
 		if passed < n || passed > n+13 || (cut.err == nil) != (whole.err == nil) || (whole.err == nil && passed != n) {
 			t.Fatalf("scan in %d-byte reads passed %d (err %v), at once %d (err %v)", step, passed, cut.err, n, whole.err)
+		}
+		// Frame by frame (batchConn.Read's scanFrame), the gate passes
+		// what it passes at once, and every call but the last ends at a
+		// frame's end.
+		one := frameGate{limit: 100}
+		off := 0
+		for off < len(stream) && one.err == nil {
+			k := one.scanFrame(stream[off:])
+			off += k
+			if k == 0 || off == len(stream) {
+				break
+			}
+			if one.err == nil && !one.atBoundary() {
+				t.Fatalf("scanFrame stopped at %d of %d, inside a frame", off, len(stream))
+			}
+		}
+		if off != n || (one.err == nil) != (whole.err == nil) {
+			t.Fatalf("scanFrame passed %d (err %v), scan at once %d (err %v)", off, one.err, n, whole.err)
 		}
 	})
 }
