@@ -40,7 +40,7 @@ const (
 	// shards and ringSize: every instance of a bucket must agree on
 	// them; changing them means a new epochKey. shards fits a uint64 mask.
 	shards   = 64
-	ringSize = 128
+	ringSize = 512
 )
 
 var errBadValue = errors.New("cluster: malformed value")

@@ -318,10 +318,13 @@ func (t *Term) writeLoop() {
 // the rounds' way, where it would wait for every round in flight.
 const idleCompact = 100 * time.Millisecond
 
-// compactIdle compacts every shard that a round in the ring has touched
-// since the shard's last compaction, once the rounds in flight are done.
-// A failure is left to prepareSlot, which compacts what is still owed
-// before an update key is reused.
+// compactIdle compacts, once the rounds in flight are done, every shard
+// that the update keys to be reused in the next ringSize/2 rounds hold
+// snapshots of and no shard key has had since (all the ring's, before
+// the term's first round): so a shard is rewritten about once per half
+// turn of the ring rather than after every pulse, and seldom when an
+// update key is reused. A failure is left to prepareSlot, which compacts
+// what is still owed before an update key is reused.
 func (t *Term) compactIdle() {
 	for range maxInFlight {
 		select {
@@ -338,8 +341,14 @@ func (t *Term) compactIdle() {
 	n := t.n
 	var dirty uint64
 	n.mu.Lock()
-	for i := range ringSize {
-		dirty |= n.owedLocked(i)
+	if t.slot < 0 {
+		for i := range ringSize {
+			dirty |= n.owedLocked(i)
+		}
+	} else {
+		for i := range ringSize / 2 {
+			dirty |= n.owedLocked((t.slot + i) % ringSize)
+		}
 	}
 	n.mu.Unlock()
 	if err := t.compact(dirty); err != nil {
