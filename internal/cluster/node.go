@@ -89,6 +89,7 @@ type Node struct {
 	term     uint64                    // the lease holder's term
 	syms     board.Symbols
 	symSet   map[string]bool            // syms' symbols
+	sent     map[string]sentValue       // by key: the last value this instance sent to a shard or update key, until its watch sees it
 	interest map[string]map[string]bool // symbol -> instances wanting it
 	leaseW   chan struct{}              // closed and replaced when leader changes or the watch (re)starts
 	wantW    chan struct{}              // closed and replaced when interest changes
@@ -107,7 +108,12 @@ type Node struct {
 type keyRev struct {
 	rev    uint64
 	shards uint64 // for update keys: the shards of the round's snapshots
-	own    shard  // the snapshots at rev when this instance wrote them, until its watch applies them
+}
+
+// sentValue is a value a leader sent, and the snapshots it encodes.
+type sentValue struct {
+	data []byte
+	sh   shard
 }
 
 // symRev is a symbol's latest snapshot and the revision that carried it.
@@ -139,7 +145,7 @@ func New(b *board.Board, opts *Options) (*Node, error) {
 	}
 	n := &Node{
 		opts: o, board: b, log: o.Logger, margin: o.LeaseTTL / 4,
-		known: make(map[string]keyRev), interest: make(map[string]map[string]bool),
+		known: make(map[string]keyRev), sent: make(map[string]sentValue), interest: make(map[string]map[string]bool),
 		leaseW: make(chan struct{}), wantW: make(chan struct{}),
 		reconnect: make(chan struct{}, 1),
 		wanted:    make(map[string]bool), iDirty: make(map[string]bool), iSignal: make(chan struct{}, 1),

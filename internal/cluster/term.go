@@ -461,6 +461,9 @@ func (t *Term) writeRound(slot int, snaps shard) error {
 	if h := n.opts.beforeWrite; h != nil {
 		h(key)
 	}
+	n.mu.Lock()
+	n.sent[key] = sentValue{data, snaps} // its watch need not decode it
+	n.mu.Unlock()
 	rev, err := t.write(t.ctx, key, data, expect)
 	if err != nil {
 		return err
@@ -468,7 +471,7 @@ func (t *Term) writeRound(slot int, snaps shard) error {
 	n.metrics.rounds.Inc()
 	n.metrics.roundSnaps.Add(float64(len(snaps)))
 	n.mu.Lock()
-	n.setKnownLocked(key, keyRev{rev: rev, shards: snaps.mask(), own: snaps})
+	n.setKnownLocked(key, keyRev{rev: rev, shards: snaps.mask()})
 	for sym, s := range snaps {
 		n.setLatestLocked(sym, rev, s)
 	}
@@ -544,6 +547,9 @@ func (t *Term) compact(mask uint64) error {
 			if h := n.opts.beforeWrite; h != nil {
 				h(key)
 			}
+			n.mu.Lock()
+			n.sent[key] = sentValue{data, sh}
+			n.mu.Unlock()
 			rev, err := t.write(t.ctx, key, data, expect)
 			if err != nil {
 				emu.Lock()
@@ -553,7 +559,7 @@ func (t *Term) compact(mask uint64) error {
 			}
 			n.metrics.compactions.Inc()
 			n.mu.Lock()
-			n.setKnownLocked(key, keyRev{rev: rev, own: sh})
+			n.setKnownLocked(key, keyRev{rev: rev})
 			n.mu.Unlock()
 		}()
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -176,17 +177,20 @@ func (n *Node) appliedLocked(rev uint64) {
 // applySnapshots applies the value at revision rev of shard i's key, or
 // with i < 0 of an update key: decoded, recorded, then each snapshot not
 // older than the one last seen for its symbol put on the board, the last
-// two in the watch's order; a value this instance wrote, and whose write
-// it has seen land, is not decoded again. The board is written outside n.mu, so that the
+// two in the watch's order; a value this instance sent is not decoded
+// again. The board is written outside n.mu, so that the
 // leader's writes do not wait for the board's watchers; a leader catching
 // up waits for applied, which grows only once the board has the
 // snapshots. A malformed value changes nothing.
 func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte) {
 	n.mu.Lock()
-	k := n.known[key]
+	sent, mine := n.sent[key]
+	if mine && bytes.Equal(sent.data, data) {
+		delete(n.sent, key)
+	}
 	n.mu.Unlock()
-	sh, err := k.own, error(nil)
-	if k.rev != rev || sh == nil {
+	sh, err := sent.sh, error(nil)
+	if !mine || !bytes.Equal(sent.data, data) {
 		sh, err = decodeShard(i, data)
 	}
 	if err != nil {
