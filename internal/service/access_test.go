@@ -214,27 +214,9 @@ func TestAuthWebsocketUpgrade(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 			defer cancel()
-			tr := &http.Transport{}
-			defer tr.CloseIdleConnections()
-			conn, resp, err := websocket.Dial(ctx, wsURL(r.url, tc.query), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}, HTTPHeader: tc.header})
-			if resp == nil {
-				t.Fatalf("websocket.Dial(%s) = %v and no response", tc.name, err)
-			}
-			if resp.StatusCode != tc.status {
-				t.Fatalf("websocket.Dial(%s) = %d (%v), want %d", tc.name, resp.StatusCode, err, tc.status)
-			}
-			if tc.status != http.StatusSwitchingProtocols {
-				if err == nil {
-					conn.CloseNow()
-					t.Fatalf("websocket.Dial(%s) = a connection, want an error", tc.name)
-				}
-				if got := resp.Header.Get("WWW-Authenticate"); got != "Bearer" {
-					t.Errorf("websocket.Dial(%s): WWW-Authenticate = %q, want Bearer", tc.name, got)
-				}
+			conn := dialAuth(ctx, t, wsURL(r.url, tc.query), tc.header, tc.status)
+			if conn == nil {
 				return
-			}
-			if err != nil {
-				t.Fatalf("websocket.Dial(%s) = %v, want a connection", tc.name, err)
 			}
 			defer conn.CloseNow()
 			// The hub answers a subscribe: the connection is the hub's.
@@ -248,6 +230,36 @@ func TestAuthWebsocketUpgrade(t *testing.T) {
 			conn.Close(websocket.StatusNormalClosure, "")
 		})
 	}
+}
+
+// dialAuth dials url with header and checks the upgrade's status: a
+// connection for 101, closed when the test ends, else nil once the
+// refusal is checked (an error, and WWW-Authenticate: Bearer).
+func dialAuth(ctx context.Context, t *testing.T, url string, header http.Header, status int) *websocket.Conn {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}, HTTPHeader: header})
+	if resp == nil {
+		t.Fatalf("websocket.Dial(%s) = %v and no response", url, err)
+	}
+	if resp.StatusCode != status {
+		t.Fatalf("websocket.Dial(%s) = %d (%v), want %d", url, resp.StatusCode, err, status)
+	}
+	if status != http.StatusSwitchingProtocols {
+		if err == nil {
+			conn.CloseNow()
+			t.Fatalf("websocket.Dial(%s) = a connection, want an error", url)
+		}
+		if got := resp.Header.Get("WWW-Authenticate"); got != "Bearer" {
+			t.Errorf("websocket.Dial(%s): WWW-Authenticate = %q, want Bearer", url, got)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("websocket.Dial(%s) = %v, want a connection", url, err)
+	}
+	return conn
 }
 
 // wsMessage is what TestAuthWebsocketFirstMessage reads of a message.
@@ -308,24 +320,9 @@ func TestAuthWebsocketFirstMessage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 			defer cancel()
-			tr := &http.Transport{}
-			defer tr.CloseIdleConnections()
-			conn, resp, err := websocket.Dial(ctx, wsURL(r.url, tc.query), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}, HTTPHeader: tc.header})
-			if resp == nil {
-				t.Fatalf("websocket.Dial(%s) = %v and no response", tc.name, err)
-			}
-			if resp.StatusCode != tc.status {
-				t.Fatalf("websocket.Dial(%s) = %d (%v), want %d", tc.name, resp.StatusCode, err, tc.status)
-			}
-			if tc.status != http.StatusSwitchingProtocols {
-				if err == nil {
-					conn.CloseNow()
-					t.Fatalf("websocket.Dial(%s) = a connection, want an error", tc.name)
-				}
+			conn := dialAuth(ctx, t, wsURL(r.url, tc.query), tc.header, tc.status)
+			if conn == nil {
 				return
-			}
-			if err != nil {
-				t.Fatalf("websocket.Dial(%s) = %v, want a connection", tc.name, err)
 			}
 			defer conn.CloseNow()
 			send := func(text string) {
