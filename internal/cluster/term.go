@@ -19,8 +19,12 @@ import (
 // Term is one term of this instance as leader, handed to Options.Lead. It
 // is the collector's Sink: every write is a compare-and-set on the key's
 // last revision, refused once the term's deadline has passed. Its methods
-// are safe for concurrent use; Put and PutSymbols block for at most one
-// round trip to NATS, bounded by the term's deadline.
+// are safe for concurrent use. PutSymbols blocks for at most one round
+// trip to NATS; Put until the round its snapshot goes in is written (see
+// Put), which its ctx and the term's deadline bound. Puts of one symbol
+// must not overlap (the collector's do not): rounds in flight at once
+// may land in any order. The term's writer and its rounds end with the
+// term, before Lead's next call.
 //
 //	Lead: func(ctx context.Context, t *cluster.Term) error {
 //		c := collector.New(src, client, t, symbols, &collector.Options{Seed: t.Seed})
