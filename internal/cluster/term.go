@@ -23,8 +23,9 @@ import (
 // trip to NATS; Put until the round its snapshot goes in is written (see
 // Put), which its ctx and the term's deadline bound. Puts of one symbol
 // must not overlap (the collector's do not): rounds in flight at once
-// may land in any order. The term's writer and its rounds end with the
-// term, before Lead's next call.
+// may land in any order. The term's writer and its rounds live as long
+// as the term (across Lead's calls after a fenced write); the term's end
+// waits for them.
 //
 //	Lead: func(ctx context.Context, t *cluster.Term) error {
 //		c := collector.New(src, client, t, symbols, &collector.Options{Seed: t.Seed})
