@@ -194,6 +194,36 @@ func TestCompaction(t *testing.T) {
 	}
 }
 
+// TestCompactionBetweenPulses: once the writer has been idle for
+// idleCompact, it compacts the shards of the update keys it will reuse in
+// the next half turn of the ring, before any of them is reused.
+func TestCompactionBetweenPulses(t *testing.T) {
+	r := newRoundRig(t, startNATS(t), sameShard(3))
+	key := shardKey(shardOf(r.syms[0]))
+	// Rounds past half the ring: the first of them are among the next
+	// half turn's update keys.
+	base := r.next(r.syms[0]).Quote.Seq - 1
+	for range ringSize/2 + 8 {
+		if err := r.term.Put(context.Background(), r.next(r.syms[0])); err != nil {
+			t.Fatalf("Put = %v, want nil", err)
+		}
+	}
+	// The shard gets at least what those update keys hold: the first 8
+	// rounds' quotes.
+	i := shardOf(r.syms[0])
+	waitFor(t, 10*time.Second, "no compaction after an idle spell", func() bool {
+		e, err := r.in.node.bucket().Get(context.Background(), key)
+		if err != nil {
+			return false // not written yet
+		}
+		sh, err := decodeShard(i, e.Value())
+		return err == nil && sh[r.syms[0]].Quote.Seq >= base+8
+	})
+	if got := r.writesOf(ringPrefix); got >= ringSize {
+		t.Fatalf("rounds = %d: an update key was reused, want fewer than %d", got, ringSize)
+	}
+}
+
 // valueOfShard reads key's value from the bucket.
 func valueOfShard(t *testing.T, in *instance, key string) shard {
 	t.Helper()
