@@ -178,19 +178,20 @@ func (n *Node) appliedLocked(rev uint64) {
 // with i < 0 of an update key: decoded, recorded, then each snapshot not
 // older than the one last seen for its symbol put on the board, the last
 // two in the watch's order; a value this instance sent is not decoded
-// again. The board is written outside n.mu, so that the
-// leader's writes do not wait for the board's watchers; a leader catching
-// up waits for applied, which grows only once the board has the
-// snapshots. A malformed value changes nothing.
+// again. The board is written outside n.mu, so that the leader's writes
+// do not wait for the board's watchers; a leader catching up waits for
+// applied, which grows only once the board has the snapshots. A malformed
+// value changes nothing.
 func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte) {
 	n.mu.Lock()
-	sent, mine := n.sent[key]
-	if mine && bytes.Equal(sent.data, data) {
+	sent, ok := n.sent[key]
+	mine := ok && bytes.Equal(sent.data, data)
+	if mine {
 		delete(n.sent, key)
 	}
 	n.mu.Unlock()
 	sh, err := sent.sh, error(nil)
-	if !mine || !bytes.Equal(sent.data, data) {
+	if !mine {
 		sh, err = decodeShard(i, data)
 	}
 	if err != nil {
