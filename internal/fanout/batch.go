@@ -69,10 +69,11 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return 
 // connection closes it (coder/websocket's Conn does).
 type batchConn struct {
 	net.Conn
-	raw     syscall.RawConn // Conn's descriptor, for writes that must not block; nil if it has none
-	timeout time.Duration   // a blocking write that makes no progress for this long fails with errSlow
-	sndbuf  int             // the kernel send buffer asked for (SO_SNDBUF); 0 when left to the kernel
-	pongs   atomic.Uint32   // pongs received: counted by waitReadable and, for those coder/websocket reads, by onPong
+	raw     syscall.RawConn        // Conn's descriptor, for writes that must not block; nil if it has none
+	timeout time.Duration          // a blocking write that makes no progress for this long fails with errSlow
+	sndbuf  int                    // the kernel send buffer asked for (SO_SNDBUF); 0 when left to the kernel
+	pongs   atomic.Uint32          // pongs received: counted by waitReadable and, for those coder/websocket reads, by onPong
+	onClose atomic.Pointer[func()] // called by Close once the socket is closed, if set: the poller's reads, which no event would wake then
 
 	// rmu is held by Read throughout, its socket read included, and by
 	// waitReadable while it takes a pong off the stream itself (it only
@@ -176,6 +177,15 @@ func (c *batchConn) Read(p []byte) (n int, err error) {
 		return m, c.gate.err
 	}
 	return m, err
+}
+
+// Close closes the socket, then calls onClose, if set.
+func (c *batchConn) Close() error {
+	err := c.Conn.Close()
+	if f := c.onClose.Load(); f != nil {
+		(*f)()
+	}
+	return err
 }
 
 // onPong counts a pong that coder/websocket has read: it is the

@@ -16,8 +16,10 @@ import (
 // sent before the reader stops reading the client's messages.
 const maxCtrl = 16
 
-// client is one websocket connection's state. Hub.serve runs in the
-// connection's reader goroutine and waits for the rest of its work: the
+// client is one websocket connection's state. Its reads are driven by
+// the Hub's poller (pollReads) or, where there is none, by a reader
+// goroutine (Hub.serve); whichever sees the connection end waits for the
+// rest of its work (Hub.end): the
 // Hub's pool writers and its own slowLoop while they send for it, its
 // opLoop while a subscribe waits, the pings and the slow-write check on
 // timers, and the closer once the connection stops.

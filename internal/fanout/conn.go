@@ -101,14 +101,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hw.unwrapReader()
 	served = true
 	remote := r.RemoteAddr
-	// Sets up the client, starts its reader and exits. Not in this
+	// Sets up the client, has the poller watch its socket (or starts its
+	// reader) and exits. Not in this
 	// goroutine: net/http would recover a panic of the Hub's (see the
 	// package doc). Not in the reader's either: setting up takes a deep
 	// stack, which the reader, living as long as the connection, would
 	// keep (see serve).
 	go func() {
 		ctx, c, disarm := h.start(conn, bc, remote, q, g)
-		go h.serve(ctx, c, disarm) // exits once the connection has ended (see serve)
+		if !h.watchReads(ctx, c, disarm) {
+			go h.serve(ctx, c, disarm) // exits once the connection has ended (see serve)
+		}
 	}()
 }
 
@@ -136,8 +139,9 @@ func (h *Hub) release() {
 }
 
 // serve runs one client, set up by start, in the connection's reader
-// goroutine. It reads and carries out the client's messages until the
-// connection ends; the Hub's writers send its outbox; timers ping the
+// goroutine, where the poller does not watch it (watchReads). It reads
+// and carries out the client's messages until the connection ends; the
+// Hub's writers send its outbox; timers ping the
 // client and catch writes not taken within WriteTimeout; once anything
 // stops the connection, a closer closes it with the matching code. Then
 // serve waits for all of them and unregisters the client.

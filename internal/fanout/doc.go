@@ -208,14 +208,20 @@
 // write that never blocks, so that the quotes of a pulse reach a client in
 // a few writes rather than one each. If the socket does not take it all,
 // the client gets a goroutine of its own until its outbox is empty, bounded
-// by WriteTimeout without progress. Otherwise a client has a single goroutine, its
-// reader, whose stack stays at the 2 KiB a goroutine starts with: between
-// messages it waits in the runtime's poller for the socket to be readable
-// (on unix; elsewhere, and under TLS, inside coder/websocket's read), and
-// takes the pongs that answer the Hub's pings off the socket itself; each
-// message is read and carried out on a goroutine that exits. With 10,000
-// clients this takes about 12 KiB of memory per client, of which 1.5 KiB
-// is coder/websocket's connection (docs/benchmarks.md, session 6).
+// by WriteTimeout without progress. Otherwise an idle client has no
+// goroutine at all on Linux: the Hub's poller, one goroutine blocked in
+// epoll_wait, watches the sockets of idle clients, each armed for one
+// event at a time, and when one is readable (or closed) a goroutine reads
+// and carries out what came, takes the pongs that answer the Hub's pings
+// off the socket itself, arms the socket again and exits. Elsewhere, and
+// under TLS, each client has a reader goroutine whose stack stays at the
+// 2 KiB a goroutine starts with: between messages it waits in the
+// runtime's poller for the socket to be readable (on unix; on Windows
+// inside coder/websocket's read), and each message is read and carried
+// out on a goroutine that exits. The reader's goroutine was about 2.5 KiB
+// of the 12-13 KiB of memory a client took at 10,000 clients
+// (docs/benchmarks.md, sessions 6 and 7), of which 1.5 KiB is
+// coder/websocket's connection.
 //
 // Without ?batch=1 the frames of a batch share a socket write; with it
 // they are one frame, which costs the client one frame and one JSON
@@ -242,7 +248,8 @@
 // # Panics
 //
 // A panic in any goroutine of the Hub (the symbol and epoch watchers, the
-// writers, a connection's setup and reader, its op and slow-write
+// writers, the poller, a connection's setup and reader (or its poller's
+// steps), its op and slow-write
 // goroutines, its ping timer and closer) is not recovered: it crashes the process, with
 // the panic value and every goroutine's stack on stderr, as an
 // unrecovered panic in any Go goroutine does, and as the vanilla Hub

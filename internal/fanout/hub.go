@@ -250,6 +250,13 @@ type Hub struct {
 	reserved map[string]int
 	clients  map[*client]struct{}
 	admitted int // ServeHTTP calls past the capacity check, against MaxClients
+	// poll waits for the sockets of idle clients (see poller): made by
+	// the first client that can use one, closed by Run once every
+	// connection has gone. pollTried is set once making it was tried: a
+	// failed poller (or none on this system) is not tried again.
+	poll      *poller
+	pollTried bool
+	noPoll    bool // tests set it before serving: every client has a reader goroutine, as without a poller
 }
 
 type hubState uint8
@@ -416,8 +423,36 @@ func (h *Hub) Run(ctx context.Context) error {
 	h.mu.Unlock()
 	err := h.watchers.Stop()
 	h.conns.Wait()
+	h.mu.Lock()
+	p := h.poll
+	h.poll = nil
+	h.mu.Unlock()
+	if p != nil {
+		p.close()
+	}
 	stopWriters()
 	return errors.Join(err, h.writers.Stop())
+}
+
+// poller returns the Hub's poller, starting it on first use; nil when
+// there is none (see poller_other.go), it failed to start, or the Hub has
+// stopped.
+func (h *Hub) poller() *poller {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.pollTried || h.noPoll || h.state == stateStopped {
+		return h.poll
+	}
+	h.pollTried = true
+	p, err := newPoller()
+	if err != nil {
+		if !errors.Is(err, errNoPoller) {
+			h.log.Warn("websocket clients get a reader goroutine each", "error", err)
+		}
+		return nil
+	}
+	h.poll = p
+	return p
 }
 
 // symbolsChanged makes the Hub follow the Board's current symbol set; Run

@@ -8,3 +8,7 @@ package fanout
 // deeper stack that takes, and the pongs are counted as coder/websocket
 // reads them (onPong). Correct, at the cost of a few KiB per idle client.
 func (c *batchConn) waitReadable() {}
+
+// readyNow reports true: where there is no waiting for readability there
+// is no poller either, and coder/websocket's read waits.
+func (c *batchConn) readyNow() bool { return true }

@@ -21,10 +21,36 @@ import (
 //
 // It is called by the reader only, between two messages.
 func (c *batchConn) waitReadable() {
-	if c.raw == nil {
+	if c.raw == nil || c.aheadReady() {
 		return
 	}
+	// Read calls f until it returns true, waiting for the socket to be
+	// readable each time it returns false; its error (a closed socket) is
+	// for coder/websocket's read to report.
+	_ = c.raw.Read(c.peekFrame)
+}
+
+// readyNow is waitReadable without the wait, for the poller's steps: it
+// reports whether coder/websocket has something to read (or to report: a
+// closed or failed socket), taking the empty pongs at the head of the
+// stream off first; false when the socket holds nothing for it yet.
+func (c *batchConn) readyNow() bool {
+	if c.raw == nil || c.aheadReady() {
+		return true
+	}
+	ready := true
+	if err := c.raw.Control(func(fd uintptr) { ready = c.peekFrame(fd) }); err != nil {
+		return true // closed: coder/websocket's read reports it
+	}
+	return ready
+}
+
+// aheadReady takes the empty pongs at the head of pre off and reports
+// whether coder/websocket has something to read without the socket: the
+// rest of pre, or the rest of a frame it is reading.
+func (c *batchConn) aheadReady() bool {
 	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	for c.gate.atBoundary() && isEmptyPong(c.pre) {
 		c.pre = c.pre[len(emptyPong):]
 		c.pongs.Add(1)
@@ -33,14 +59,7 @@ func (c *batchConn) waitReadable() {
 	if len(c.pre) == 0 {
 		c.pre = nil
 	}
-	c.rmu.Unlock()
-	if ready {
-		return
-	}
-	// Read calls f until it returns true, waiting for the socket to be
-	// readable each time it returns false; its error (a closed socket) is
-	// for coder/websocket's read to report.
-	_ = c.raw.Read(c.peekFrame)
+	return ready
 }
 
 // peekFrame is waitReadable's function for RawConn.Read: it reports
