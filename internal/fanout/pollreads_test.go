@@ -160,19 +160,7 @@ func TestReadPaths(t *testing.T) {
 				}
 			}
 			rc.conn.Close()
-			deadline := time.Now().Add(waitLimit)
-			for {
-				status, err := upgradeStatus(h.srv.Listener.Addr().String())
-				if err != nil {
-					t.Fatalf("second client: %v", err)
-				}
-				if status == 101 {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("second client: HTTP %d %v after the first closed, want 101", status, waitLimit)
-				}
-			}
+			waitAdmitted(t, h)
 		})
 	}
 }

@@ -118,7 +118,14 @@ func TestPeerClosesWhileWaiting(t *testing.T) {
 		t.Fatalf("first frame = %q, %v, want subscribed", f.payload, err)
 	}
 	first.conn.Close()
-	// Until the Hub has seen it go, a second client gets 503.
+	waitAdmitted(t, h)
+}
+
+// waitAdmitted waits until an upgrade to h's Hub is let in (101), while
+// it is refused for capacity (503): a client that left has freed its
+// admission.
+func waitAdmitted(t *testing.T, h *harness) {
+	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
 		status, err := upgradeStatus(h.srv.Listener.Addr().String())
