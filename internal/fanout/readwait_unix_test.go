@@ -91,15 +91,6 @@ func TestWaitReadable(t *testing.T) {
 	}
 }
 
-// keyedFrame is a final client frame masked with key.
-func keyedFrame(op byte, payload string, key [4]byte) []byte {
-	f := append([]byte{0x80 | op, 0x80 | byte(len(payload))}, key[:]...)
-	for i := range len(payload) {
-		f = append(f, payload[i]^key[i%4])
-	}
-	return f
-}
-
 // TestWaitReadableEnds: the wait ends when the peer closes its end or the
 // connection is closed here (the closer's CloseNow), and Read then reports
 // it; it does not wait at all while coder/websocket is inside a frame.
