@@ -13,7 +13,12 @@
 # tickload runs against the follower, and the cluster's processes are
 # killed before it runs against the single process. Without it both
 # deployments poll at the same instants (cron pulses are on the second)
-# and fight over the 2 cores during every pulse.
+# and fight over the 2 cores during every pulse. PROFILE=1 gives every
+# tickerd an admin_listen (its main port + 100, which then serves /metrics
+# and /readyz) and saves CPU profiles (net/http/pprof) to PROFILE_DIR
+# (default /tmp/tickerd-prof): the leader's and the single process's over
+# the CPU window, the leader's while tickload runs against the follower,
+# and the single process's while tickload runs against it.
 # Everything on 127.0.0.1; every process it starts is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,15 +46,25 @@ websocket: {max_clients: 20000, max_symbols_per_client: 500}
 log: {level: warn}
 cluster: {nats_url: "$3", instance_id: "$1", lease_ttl: 3s}
 YAML
+  if [ "${PROFILE:-0}" = 1 ]; then echo "admin_listen: \"127.0.0.1:$(aport $1)\"" >>"$dir/$1.yaml"; fi
 }
 declare -A port=([a]=18091 [b]=18092 [c]=18093 [single]=18090) pid=()
+aport() { # instance: the port of its /metrics, /readyz and /debug/pprof
+  if [ "${PROFILE:-0}" = 1 ]; then echo $((port[$1] + 100)); else echo "${port[$1]}"; fi
+}
+profdir=${PROFILE_DIR:-/tmp/tickerd-prof}
+[ "${PROFILE:-0}" = 1 ] && mkdir -p "$profdir"
+profile() { # instance seconds file: a CPU profile, in the background
+  [ "${PROFILE:-0}" = 1 ] || return 0
+  curl -fsS -o "$profdir/$3" "http://127.0.0.1:$(aport $1)/debug/pprof/profile?seconds=$2" & pids+=($!)
+}
 for n in a b c; do conf $n 127.0.0.1:${port[$n]} nats://127.0.0.1:14222; done
 conf single 127.0.0.1:${port[single]} ""
 for n in a b c single; do
   "$dir/tickerd" -config "$dir/$n.yaml" -config-poll 0 >"$dir/$n.log" 2>&1 & pid[$n]=$!; pids+=($!)
 done
 for n in a b c single; do
-  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:${port[$n]}/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$(aport $n)/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 done
 sleep 5 # every instance has the bucket's values and a few pulses
 leader=$(curl -fsS http://127.0.0.1:18091/api/cluster | sed -n 's/.*"leader":"\([^"]*\)".*/\1/p')
@@ -61,6 +76,8 @@ secs=${window%s}
 declare -A t0
 for n in a b c single; do t0[$n]=$(ticks ${pid[$n]}); done
 nats_pid=${pids[0]}; n0=$(ticks $nats_pid)
+profile "$leader" "$secs" leader-idle.pprof
+profile single "$secs" single-idle.pprof
 sleep "$secs"
 for n in a b c single; do
   role=follower; [ "$n" = "$leader" ] && role=leader; [ "$n" = single ] && role=single
@@ -69,12 +86,17 @@ done
 echo "cpu nats-server: $(awk -v a=$n0 -v b=$(ticks $nats_pid) -v s=$secs 'BEGIN{printf "%.3f", (b-a)/100/s}') cores"
 load() { # instance
   echo "tickload against $1:"
+  local who=$leader file=leader-load.pprof prof=
+  [ "$1" = single ] && who=single file=single-load.pprof
+  if [ "${PROFILE:-0}" = 1 ]; then (sleep 3; profile "$who" "$secs" "$file"; wait) & prof=$!; pids+=($prof); fi
   "$dir/tickload" -url "ws://127.0.0.1:${port[$1]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$1]}"
+  [ -z "$prof" ] || wait "$prof" || true
 }
+if [ "${PROFILE:-0}" = 1 ]; then sleep 2; fi # the window's profiles are in
 [ "${ALONE:-0}" = 1 ] && kill -STOP "${pid[single]}"
 load $follower
-curl -fsS "http://127.0.0.1:${port[$follower]}/metrics" | grep -E '^tickerd_cluster_(watch_lag_seconds|fenced|round)' || true
-curl -fsS "http://127.0.0.1:${port[$leader]}/metrics" | grep -E '^tickerd_cluster_(round|compactions)' || true
+curl -fsS "http://127.0.0.1:$(aport $follower)/metrics" | grep -E '^tickerd_cluster_(watch_lag_seconds|fenced|round)' || true
+curl -fsS "http://127.0.0.1:$(aport $leader)/metrics" | grep -E '^tickerd_cluster_(round|compactions|send|ack)' || true
 if [ "${ALONE:-0}" = 1 ]; then
   for n in a b c; do kill "${pid[$n]}"; done
   kill "$nats_pid"

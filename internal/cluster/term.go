@@ -450,11 +450,16 @@ func (t *Term) prepareSlot() (int, error) {
 func (t *Term) writeRound(slot int, snaps shard) error {
 	n := t.n
 	key := ringKey(slot)
+	fresh := make([]time.Time, 0, len(snaps)) // the new quotes' collected_at, for the lag metrics
 	n.mu.Lock()
 	for sym, s := range snaps {
-		if cur, ok := n.knownSnapshotLocked(sym); ok && goesBack(cur, s) {
+		cur, ok := n.knownSnapshotLocked(sym)
+		if ok && goesBack(cur, s) {
 			n.mu.Unlock()
 			return t.fenced(shardKey(shardOf(sym)))
+		}
+		if s.Quote.Seq > cur.Quote.Seq && !s.Quote.CollectedAt.IsZero() {
+			fresh = append(fresh, s.Quote.CollectedAt)
 		}
 	}
 	expect := n.known[key].rev
@@ -469,10 +474,12 @@ func (t *Term) writeRound(slot int, snaps shard) error {
 	n.mu.Lock()
 	n.sent[key] = sentValue{data, snaps} // its watch need not decode it
 	n.mu.Unlock()
+	observeLag(n.metrics.sendLag, fresh)
 	rev, err := t.write(t.ctx, key, data, expect)
 	if err != nil {
 		return err
 	}
+	observeLag(n.metrics.ackLag, fresh)
 	n.metrics.rounds.Inc()
 	n.metrics.roundSnaps.Add(float64(len(snaps)))
 	n.mu.Lock()
