@@ -95,8 +95,26 @@ load() { # instance
 if [ "${PROFILE:-0}" = 1 ]; then sleep 2; fi # the window's profiles are in
 [ "${ALONE:-0}" = 1 ] && kill -STOP "${pid[single]}"
 load $follower
-curl -fsS "http://127.0.0.1:$(aport $follower)/metrics" | grep -E '^tickerd_cluster_(watch_lag_seconds|fenced|round)' || true
-curl -fsS "http://127.0.0.1:$(aport $leader)/metrics" | grep -E '^tickerd_cluster_(round|compactions|send|ack)' || true
+quantiles() { # histogram-name: its p50, p90 and p99 in ms, interpolated in its buckets (metrics text on stdin)
+  awk -v h="$1" '
+    index($0, h "_bucket{le=\"") == 1 { split($0, a, "\""); le[n] = (a[2] == "+Inf") ? -1 : a[2]; c[n++] = $NF }
+    END { tot = c[n-1]; if (tot == 0) { print h ": none"; exit }
+      printf "%s: n=%d", h, tot
+      split("0.5 0.9 0.99", qs, " ")
+      for (k = 1; k <= 3; k++) { want = qs[k] * tot; lo = 0; prev = 0
+        for (i = 0; i < n; i++) { if (c[i] >= want) break; lo = le[i]; prev = c[i] }
+        v = (le[i] < 0) ? "inf" : sprintf("%.1f", 1000 * (lo + (le[i] - lo) * (want - prev) / (c[i] - prev)))
+        printf " p%s=%s ms", qs[k] * 100, v }
+      print "" }'
+}
+fm=$(curl -fsS "http://127.0.0.1:$(aport $follower)/metrics")
+lm=$(curl -fsS "http://127.0.0.1:$(aport $leader)/metrics")
+grep -E '^tickerd_cluster_fenced' <<<"$fm" || true
+grep -E '^tickerd_cluster_(rounds|round_snapshots|compactions)' <<<"$lm" || true
+echo "follower: $(quantiles tickerd_cluster_watch_lag_seconds <<<"$fm")"
+echo "follower: $(quantiles tickerd_cluster_watch_store_lag_seconds <<<"$fm")"
+echo "leader: $(quantiles tickerd_cluster_round_send_lag_seconds <<<"$lm")"
+echo "leader: $(quantiles tickerd_cluster_round_ack_lag_seconds <<<"$lm")"
 if [ "${ALONE:-0}" = 1 ]; then
   for n in a b c; do kill "${pid[$n]}"; done
   kill "$nats_pid"

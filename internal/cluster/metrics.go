@@ -17,6 +17,7 @@ type metrics struct {
 	rounds        prometheus.Counter   // update keys written
 	roundSnaps    prometheus.Counter   // snapshots in them
 	compactions   prometheus.Counter   // shard keys written
+	storeLag      prometheus.Histogram // collected_at to the server's timestamp of the value that carried it
 	sendLag       prometheus.Histogram // collected_at to its round handed to NATS, per snapshot
 	ackLag        prometheus.Histogram // collected_at to its round's ack seen, per snapshot
 }
@@ -35,6 +36,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rounds:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_rounds_total", Help: "Rounds of snapshots this instance wrote as leader: one message each."}),
 		roundSnaps:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_round_snapshots_total", Help: "Snapshots in the rounds this instance wrote as leader."}),
 		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_compactions_total", Help: "Shard keys this instance rewrote as leader before their round's update key was reused."}),
+		storeLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_watch_store_lag_seconds", Help: "From a quote's collected_at to the NATS server's timestamp of the value that carried it, observed with watch_lag.",
+			Buckets: lagBuckets}),
 		sendLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_round_send_lag_seconds", Help: "As leader: from a quote's collected_at to its round handed to the NATS client, per snapshot.",
 			Buckets: lagBuckets}),
 		ackLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_round_ack_lag_seconds", Help: "As leader: from a quote's collected_at to its round's ack from NATS, per snapshot.",
@@ -44,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.renewals.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.leader, m.term, m.renewals, m.fenced, m.watchRestarts, m.watchLag, m.rounds, m.roundSnaps, m.compactions, m.sendLag, m.ackLag)
+		reg.MustRegister(m.leader, m.term, m.renewals, m.fenced, m.watchRestarts, m.watchLag, m.storeLag, m.rounds, m.roundSnaps, m.compactions, m.sendLag, m.ackLag)
 	}
 	return m
 }

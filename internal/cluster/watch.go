@@ -181,8 +181,9 @@ func (n *Node) appliedLocked(rev uint64) {
 // again. The board is written outside n.mu, so that the leader's writes
 // do not wait for the board's watchers; a leader catching up waits for
 // applied, which grows only once the board has the snapshots. A malformed
-// value changes nothing.
-func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte) {
+// value changes nothing. stored is when the server stored the value,
+// for the store lag metric.
+func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte, stored time.Time) {
 	n.mu.Lock()
 	sent, ok := n.sent[key]
 	mine := ok && bytes.Equal(sent.data, data)
@@ -229,6 +230,7 @@ func (n *Node) applySnapshots(key string, i int, rev uint64, data []byte) {
 		old, _ := n.board.Snapshot(snap.Symbol)
 		if err := n.board.Put(context.Background(), snap); err == nil && snap.Quote.Seq > old.Quote.Seq && !snap.Quote.CollectedAt.IsZero() {
 			n.metrics.watchLag.Observe(time.Since(snap.Quote.CollectedAt).Seconds())
+			n.metrics.storeLag.Observe(stored.Sub(snap.Quote.CollectedAt).Seconds())
 		}
 	}
 	n.mu.Lock()
@@ -282,11 +284,11 @@ func (n *Node) apply(e jetstream.KeyValueEntry) {
 	key, rev := e.Key(), e.Revision()
 	del := e.Operation() == jetstream.KeyValueDelete || e.Operation() == jetstream.KeyValuePurge
 	if i, ok := parseShardKey(key); ok && !del {
-		n.applySnapshots(key, i, rev, e.Value())
+		n.applySnapshots(key, i, rev, e.Value(), e.Created())
 		return
 	}
 	if _, ok := parseRingKey(key); ok && !del {
-		n.applySnapshots(key, -1, rev, e.Value())
+		n.applySnapshots(key, -1, rev, e.Value(), e.Created())
 		return
 	}
 	n.mu.Lock()
