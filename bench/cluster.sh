@@ -18,7 +18,8 @@
 # and /readyz) and saves CPU profiles (net/http/pprof) to PROFILE_DIR
 # (default /tmp/tickerd-prof): the leader's and the single process's over
 # the CPU window, the leader's while tickload runs against the follower,
-# and the single process's while tickload runs against it.
+# and the single process's while tickload runs against it; and a 3 s
+# execution trace of each (go tool trace) during its tickload run.
 # Everything on 127.0.0.1; every process it starts is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,7 +89,11 @@ load() { # instance
   echo "tickload against $1:"
   local who=$leader file=leader-load.pprof prof=
   [ "$1" = single ] && who=single file=single-load.pprof
-  if [ "${PROFILE:-0}" = 1 ]; then (sleep 3; profile "$who" "$secs" "$file"; wait) & prof=$!; pids+=($prof); fi
+  if [ "${PROFILE:-0}" = 1 ]; then
+    (sleep 3; profile "$who" "$secs" "$file"
+     sleep 5; curl -fsS -o "$profdir/${file%.pprof}.trace" "http://127.0.0.1:$(aport $who)/debug/pprof/trace?seconds=3"; wait) &
+    prof=$!; pids+=($prof)
+  fi
   "$dir/tickload" -url "ws://127.0.0.1:${port[$1]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$1]}"
   [ -z "$prof" ] || wait "$prof" || true
 }
