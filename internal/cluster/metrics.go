@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		rounds:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_rounds_total", Help: "Rounds of snapshots this instance wrote as leader: one message each."}),
 		roundSnaps:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_round_snapshots_total", Help: "Snapshots in the rounds this instance wrote as leader."}),
 		compactions: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickerd_cluster_compactions_total", Help: "Shard keys this instance rewrote as leader before their round's update key was reused."}),
-		storeLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_watch_store_lag_seconds", Help: "From a quote's collected_at to the NATS server's timestamp of the value that carried it, observed with watch_lag.",
+		storeLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_watch_store_lag_seconds", Help: "From a quote's collected_at to the NATS server's timestamp of the value that carried it, observed with watch_lag (meaningful when the leader's and the server's clocks agree).",
 			Buckets: lagBuckets}),
 		sendLag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickerd_cluster_round_send_lag_seconds", Help: "As leader: from a quote's collected_at to its round handed to the NATS client, per snapshot.",
 			Buckets: lagBuckets}),
