@@ -112,8 +112,8 @@ quantiles() { # histogram-name: its p50, p90 and p99 in ms, interpolated in its 
         printf " p%s=%s ms", qs[k] * 100, v }
       print "" }'
 }
-fm=$(curl -fsS "http://127.0.0.1:$(aport $follower)/metrics")
-lm=$(curl -fsS "http://127.0.0.1:$(aport $leader)/metrics")
+fm=$(curl -fsS "http://127.0.0.1:$(aport $follower)/metrics" || true)
+lm=$(curl -fsS "http://127.0.0.1:$(aport $leader)/metrics" || true)
 grep -E '^tickerd_cluster_fenced' <<<"$fm" || true
 grep -E '^tickerd_cluster_(rounds|round_snapshots|compactions)' <<<"$lm" || true
 echo "follower: $(quantiles tickerd_cluster_watch_lag_seconds <<<"$fm")"
