@@ -5,6 +5,9 @@
 # symbols of 500, one pulse (or publication per channel) per second.
 #
 # Usage: bash bench/fanout.sh CENTRIFUGO_BINARY [N=10000] [WINDOW=30s] [OUT_DIR]
+# With PROFILE=1, tickload also writes its own CPU profile of each window
+# to OUT_DIR/tickload-{tickerd,centrifugo}-N.pprof, next to its binary
+# (tickload-bin) for go tool pprof.
 # Centrifugo is built outside the repository (see docs/benchmarks.md).
 # Everything on 127.0.0.1; every process it starts is killed on exit.
 set -euo pipefail
@@ -17,6 +20,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 go build -o "$dir/tickerd" ./cmd/tickerd
 go build -o "$dir/tickload" ./cmd/tickload
+prof() { [ -n "${PROFILE:-}" ] && echo "-cpuprofile $out/tickload-$1-$n.pprof" || true; }
+if [ -n "${PROFILE:-}" ]; then cp "$dir/tickload" "$out/tickload-bin"; fi
 
 list=$(seq -f 'S%04g' 0 499 | paste -sd, -)
 cat >"$dir/tickerd.yaml" <<YAML
@@ -38,12 +43,12 @@ echo "== tickerd batch, N=$n"
 taskset -c 0 env GOMAXPROCS=1 "$dir/tickerd" -config "$dir/tickerd.yaml" -config-poll 0 >"$dir/tickerd.log" 2>&1 & tp=$!; pids+=($tp)
 ready http://127.0.0.1:18080/readyz
 sleep 3
-taskset -c 1 "$dir/tickload" -url ws://127.0.0.1:18080/ws -batch -n "$n" -k 20 -settle 5s -duration "$window" -server-pid "$tp" -json >"$out/tickerd-$n.json"
+taskset -c 1 "$dir/tickload" -url ws://127.0.0.1:18080/ws -batch -n "$n" -k 20 -settle 5s -duration "$window" -server-pid "$tp" $(prof tickerd) -json >"$out/tickerd-$n.json"
 kill "$tp"; wait "$tp" 2>/dev/null || true
 
 echo "== centrifugo, N=$n"
 taskset -c 0 env GOMAXPROCS=1 "$cf" -c "$dir/cf.json" >"$dir/cf.log" 2>&1 & cp=$!; pids+=($cp)
 ready http://127.0.0.1:18000/health
-taskset -c 1 "$dir/tickload" -target centrifugo -api-key k -n "$n" -k 20 -settle 5s -duration "$window" -server-pid "$cp" -json >"$out/centrifugo-$n.json"
+taskset -c 1 "$dir/tickload" -target centrifugo -api-key k -n "$n" -k 20 -settle 5s -duration "$window" -server-pid "$cp" $(prof centrifugo) -json >"$out/centrifugo-$n.json"
 kill "$cp"; wait "$cp" 2>/dev/null || true
 echo "results in $out"

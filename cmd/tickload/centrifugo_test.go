@@ -223,6 +223,13 @@ func TestRunAgainstFakeCentrifugo(t *testing.T) {
 	if res.Delivered < 2*clients*perClient || res.Delivered > f.published.Load() {
 		t.Errorf("run() delivered %d, want from %d (two pulses) to the %d the fake pushed", res.Delivered, 2*clients*perClient, f.published.Load())
 	}
+	// The fake sends a client the publications of a pulse in one frame,
+	// and its ping before the window: perClient quotes a frame, but for a
+	// frame the window's edge cut (its quotes counted, not it, or the
+	// reverse) at each end.
+	if d := res.Delivered - perClient*res.Frames; d < -2*perClient || d > 2*perClient {
+		t.Errorf("run() frames %d for %d quotes (%v a frame), want %d quotes a frame", res.Frames, res.Delivered, res.QuotesPerFrame, perClient)
+	}
 	if !(res.P50ms > 0 && res.P50ms <= res.P99ms && res.P99ms <= res.MaxMs) {
 		t.Errorf("run() latencies p50 %v, p99 %v, max %v ms, want 0 < p50 <= p99 <= max", res.P50ms, res.P99ms, res.MaxMs)
 	}

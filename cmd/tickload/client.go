@@ -23,6 +23,8 @@ type tally struct {
 
 	lat         hist
 	delivered   atomic.Int64 // quotes received in the window
+	frames      atomic.Int64 // data frames (websocket messages) received in the window, quotes or not
+	frameBytes  atomic.Int64 // their payload bytes
 	coalesced   atomic.Int64 // seq numbers skipped in the window
 	disconnects atomic.Int64 // connections that ended before tickload closed them
 	connectErrs atomic.Int64 // dials or subscriptions that failed
@@ -36,6 +38,15 @@ type tally struct {
 }
 
 func newTally() *tally { return &tally{closeCodes: make(map[string]int)} }
+
+// frame counts a data frame of n payload bytes read by a client's read
+// loop, while the window is open.
+func (t *tally) frame(n int) {
+	if t.measuring.Load() {
+		t.frames.Add(1)
+		t.frameBytes.Add(int64(n))
+	}
+}
 
 func (t *tally) connectError(err error) {
 	t.connectErrs.Add(1)
@@ -170,6 +181,7 @@ func (c *loadClient) readLoop(conn *websocket.Conn, t *tally) error {
 		if err := c.read(ctx, conn); err != nil {
 			return err
 		}
+		t.frame(len(c.buf))
 		if c.centrifugo {
 			if _, err := c.centrifugoFrame(ctx, conn, t); err != nil {
 				return err

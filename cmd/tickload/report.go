@@ -24,6 +24,9 @@ type result struct {
 	SettleSeconds   float64        `json:"settle_seconds"`  // -settle
 	WindowSeconds   float64        `json:"window_seconds"`
 	Delivered       int64          `json:"delivered"` // quotes received in the window
+	Frames          int64          `json:"frames"`      // data frames received in the window (for centrifugo its pings too: see pongs)
+	QuotesPerFrame  float64        `json:"quotes_per_frame"`
+	BytesPerQuote   float64        `json:"frame_bytes_per_quote"` // frame payload bytes received in the window per delivered quote
 	QuotesPerSecond float64        `json:"quotes_per_second"`
 	P50ms           float64        `json:"p50_ms"` // collected_at to arrival
 	P99ms           float64        `json:"p99_ms"`
@@ -56,6 +59,13 @@ func (r *result) fill(t *tally, elapsed time.Duration) {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	r.WindowSeconds = elapsed.Seconds()
 	r.Delivered = t.delivered.Load()
+	r.Frames = t.frames.Load()
+	if r.Frames > 0 {
+		r.QuotesPerFrame = float64(r.Delivered) / float64(r.Frames)
+	}
+	if r.Delivered > 0 {
+		r.BytesPerQuote = float64(t.frameBytes.Load()) / float64(r.Delivered)
+	}
 	r.QuotesPerSecond = float64(r.Delivered) / elapsed.Seconds()
 	r.P50ms, r.P99ms, r.P999ms = ms(t.lat.quantile(0.5)), ms(t.lat.quantile(0.99)), ms(t.lat.quantile(0.999))
 	r.MaxMs, r.MeanMs = ms(time.Duration(t.lat.max.Load())), ms(t.lat.mean())
@@ -80,8 +90,8 @@ func (r *result) fill(t *tally, elapsed time.Duration) {
 }
 
 // tableHeader heads the rows of row, as a Markdown table.
-const tableHeader = "| target | N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU | tickload ns/quote | load avg |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+const tableHeader = "| target | N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU | tickload ns/quote | quotes/frame | bytes/quote | load avg |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 // row returns r as a Markdown table row.
 func (r *result) row() string {
@@ -101,7 +111,7 @@ func (r *result) row() string {
 	if r.Batch {
 		target += " batch"
 	}
-	return fmt.Sprintf("| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %s | %d | %s | %s | %.2f | %.0f | %.1f–%.1f |",
+	return fmt.Sprintf("| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %s | %d | %s | %s | %.2f | %.0f | %.1f | %.0f | %.1f–%.1f |",
 		target, r.Clients, r.PerClient, r.Connected, r.QuotesPerSecond, r.P50ms, r.P99ms, r.P999ms, r.MaxMs,
-		r.Coalesced, disc, r.ConnectErrors, rss, cpu, r.LoadCPU, r.LoadCPUPerMsg, r.LoadAvgStart, r.LoadAvgEnd)
+		r.Coalesced, disc, r.ConnectErrors, rss, cpu, r.LoadCPU, r.LoadCPUPerMsg, r.QuotesPerFrame, r.BytesPerQuote, r.LoadAvgStart, r.LoadAvgEnd)
 }

@@ -13,6 +13,8 @@ func TestResultRow(t *testing.T) {
 	}
 	tl.delivered.Store(4000)
 	tl.coalesced.Store(7)
+	tl.frames.Store(250)         // 16 quotes a frame
+	tl.frameBytes.Store(1200000) // 300 bytes a quote
 	tl.disconnect(nil) // no close frame
 	tl.connectError(errMessage)
 	tests := []struct {
@@ -22,14 +24,17 @@ func TestResultRow(t *testing.T) {
 	}{
 		// 0.25 cores over 2 s for 4000 quotes: 125 µs a quote.
 		{"with_server", result{Target: "tickerd", Batch: true, Clients: 100, PerClient: 20, Connected: 99, ServerPID: 1, RSSPerClientKiB: 12.34, ServerCPU: 0.5, LoadCPU: 0.25, LoadAvgStart: 1.5, LoadAvgEnd: 2.25},
-			"| tickerd batch | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | 12.3 | 0.50 | 0.25 | 125000 | 1.5–2.2 |"},
+			"| tickerd batch | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | 12.3 | 0.50 | 0.25 | 125000 | 16.0 | 300 | 1.5–2.2 |"},
 		{"without_server", result{Target: "centrifugo", Clients: 100, PerClient: 20, Connected: 99},
-			"| centrifugo | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | - | - | 0.00 | 0 | 0.0–0.0 |"},
+			"| centrifugo | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | - | - | 0.00 | 0 | 16.0 | 300 | 0.0–0.0 |"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
 			r.fill(tl, 2*time.Second)
+			if r.Frames != 250 || r.QuotesPerFrame != 16 || r.BytesPerQuote != 300 {
+				t.Errorf("fill() frames %d, quotes per frame %v, bytes per quote %v, want 250, 16, 300", r.Frames, r.QuotesPerFrame, r.BytesPerQuote)
+			}
 			if tt.r.ServerPID != 0 && r.ServerCPUPerMsg != 250000 {
 				t.Errorf("fill() server CPU per quote = %v ns, want 250000 (0.5 cores, 2 s, 4000 quotes)", r.ServerCPUPerMsg)
 			}

@@ -70,6 +70,12 @@ func TestRunAgainstService(t *testing.T) {
 	if res.Delivered < clients*perClient {
 		t.Errorf("run() delivered %d quotes, want at least %d (one pulse)", res.Delivered, clients*perClient)
 	}
+	// Without -batch every message is a frame of its own: at least one
+	// frame per quote (a client may count one quote of a frame read just
+	// before the window opened).
+	if res.Frames < res.Delivered-clients {
+		t.Errorf("run() frames %d, quotes per frame %v for %d quotes, want a frame per quote", res.Frames, res.QuotesPerFrame, res.Delivered)
+	}
 	if !(res.P50ms > 0 && res.P50ms <= res.P99ms && res.P99ms <= res.P999ms && res.P999ms <= res.MaxMs) {
 		t.Errorf("run() latencies p50 %v, p99 %v, p99.9 %v, max %v ms, want 0 < p50 <= p99 <= p99.9 <= max", res.P50ms, res.P99ms, res.P999ms, res.MaxMs)
 	}
