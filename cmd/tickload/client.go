@@ -75,18 +75,13 @@ type loadClient struct {
 	http       *http.Client
 	centrifugo bool // speak Centrifugo's protocol instead of tickerd's
 	symbols    []string
-	seqs       []uint64       // the newest seq seen, by index in symbols
-	index      map[string]int // symbol -> index in symbols
-	buf        []byte         // the message being read, reused
+	syms       symbolTable // symbols, and the newest seq seen of each
+	buf        []byte      // the message being read, reused
 }
 
 func newLoadClient(url string, hc *http.Client, centrifugo bool, symbols []string) *loadClient {
-	c := &loadClient{url: url, http: hc, centrifugo: centrifugo, symbols: symbols, seqs: make([]uint64, len(symbols)),
-		index: make(map[string]int, len(symbols)), buf: make([]byte, 0, 512)}
-	for i, s := range symbols {
-		c.index[s] = i
-	}
-	return c
+	return &loadClient{url: url, http: hc, centrifugo: centrifugo, symbols: symbols, syms: newSymbolTable(symbols),
+		buf: make([]byte, 0, 512)}
 }
 
 // run connects and subscribes within connect, calls settled(true) once
@@ -204,12 +199,13 @@ func (c *loadClient) readLoop(conn *websocket.Conn, t *tally) error {
 // With snapshots, the first quote of each symbol is the snapshot sent on
 // subscribing, as old as the last pulse, and is not counted.
 func (c *loadClient) quote(m message, now time.Time, t *tally, snapshots bool) {
-	i, ok := c.index[string(m.symbol)]
+	i, ok := c.syms.find(m.symbol)
 	if !ok {
 		t.badMessages.Add(1)
 		return
 	}
-	last := c.seqs[i]
+	e := &c.syms.ents[i]
+	last := e.seq
 	if (last != 0 || !snapshots) && t.measuring.Load() {
 		t.delivered.Add(1)
 		t.lat.record(now.Sub(m.collectedAt))
@@ -217,7 +213,7 @@ func (c *loadClient) quote(m message, now time.Time, t *tally, snapshots bool) {
 			t.coalesced.Add(int64(m.seq - last - 1))
 		}
 	}
-	c.seqs[i] = max(last, m.seq)
+	e.seq = max(last, m.seq)
 }
 
 // read reads one message into c.buf.

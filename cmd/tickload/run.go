@@ -383,6 +383,7 @@ launch:
 	if o.serverPID != 0 {
 		srvCPU0, _ = readCPU(o.serverPID) // read again below; a failure shows as 0
 	}
+	stopProfile := func() {}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -392,7 +393,10 @@ launch:
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return nil, fmt.Errorf("cpu profile: %w", err)
 		}
-		defer pprof.StopCPUProfile()
+		// Stopped as the window closes, so the profile holds the window
+		// alone, not the clients' closing; deferred too for the errors.
+		stopProfile = sync.OnceFunc(pprof.StopCPUProfile)
+		defer stopProfile()
 	}
 	var pulses0 int64
 	if pub != nil {
@@ -409,6 +413,7 @@ launch:
 	}
 	t.measuring.Store(false)
 	elapsed := time.Since(start)
+	stopProfile()
 	res.LoadAvgEnd = loadAvg()
 	if pub != nil {
 		stopPublisher()
