@@ -24,7 +24,7 @@ type result struct {
 	SettleSeconds   float64        `json:"settle_seconds"`  // -settle
 	WindowSeconds   float64        `json:"window_seconds"`
 	Delivered       int64          `json:"delivered"` // quotes received in the window
-	Frames          int64          `json:"frames"`      // data frames received in the window (for centrifugo its pings too: see pongs)
+	Frames          int64          `json:"frames"`    // data frames received in the window (for centrifugo its pings too: see pongs)
 	QuotesPerFrame  float64        `json:"quotes_per_frame"`
 	BytesPerQuote   float64        `json:"frame_bytes_per_quote"` // frame payload bytes received in the window per delivered quote
 	QuotesPerSecond float64        `json:"quotes_per_second"`

@@ -15,7 +15,7 @@ func TestResultRow(t *testing.T) {
 	tl.coalesced.Store(7)
 	tl.frames.Store(250)         // 16 quotes a frame
 	tl.frameBytes.Store(1200000) // 300 bytes a quote
-	tl.disconnect(nil) // no close frame
+	tl.disconnect(nil)           // no close frame
 	tl.connectError(errMessage)
 	tests := []struct {
 		name string
