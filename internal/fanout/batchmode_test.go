@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tickerd/tickerd/internal/board"
+	"github.com/tickerd/tickerd/internal/vanilla"
 )
 
 // readFrame reads one frame of a batch-mode client: a JSON array of one or
@@ -113,4 +116,88 @@ func TestBatchQueryInvalid(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("GET /ws?batch=yes = HTTP %d, want 400", resp.StatusCode)
 	}
+}
+
+// TestPulseSentOnceComplete: a batch client's quotes go out as soon as
+// every symbol it is subscribed to has one pending, without waiting for
+// BatchDelay (an hour here, longer than the test would wait), in one
+// frame; and not before: the frame holds the whole pulse.
+func TestPulseSentOnceComplete(t *testing.T) {
+	syms := manySymbols(5)
+	src := newFakeSource(syms...)
+	for _, s := range syms {
+		src.set(t, s, snapQuote(s, 1))
+	}
+	h := newHarness(t, src, &Options{BatchDelay: time.Hour}, nil)
+	c := h.dial(t, "batch", "?batch=1&symbols="+strings.Join(syms, ","), nil)
+	// "subscribed" and every snapshot: complete once the last is offered.
+	if got, _ := c.readFrame(); len(got) != 1+len(syms) || got[0].Type != "subscribed" {
+		t.Fatalf("first frame = %v, want [subscribed] and %d snapshots", got, len(syms))
+	}
+	for seq := uint64(2); seq <= 3; seq++ {
+		for _, s := range syms {
+			src.set(t, s, snapQuote(s, seq))
+		}
+		got, _ := c.readFrame()
+		seen := make(map[string]bool)
+		for _, m := range got {
+			if m.Type != "quote" || m.Seq != seq || seen[m.Symbol] {
+				t.Fatalf("pulse %d message %s, want a quote with seq %d, one per symbol", seq, m.raw, seq)
+			}
+			seen[m.Symbol] = true
+		}
+		if len(seen) != len(syms) {
+			t.Fatalf("pulse %d frame = %v, want its %d quotes", seq, got, len(syms))
+		}
+	}
+}
+
+// TestPulsesQueuedTwice runs pulses back to back with a short BatchDelay,
+// so that clients are often queued both by push and, once complete, by
+// pushNow, and sent for by two writers in turn: each client still gets
+// every symbol's seq in order, never down, up to the last pulse.
+func TestPulsesQueuedTwice(t *testing.T) {
+	const pulses = 200
+	syms := manySymbols(4)
+	src := newFakeSource(syms...)
+	h := newHarness(t, src, &Options{BatchDelay: 50 * time.Microsecond}, nil)
+	var cs []*wsClient
+	for i := range 3 {
+		c := h.dial(t, fmt.Sprint("client", i), "?batch=1&symbols="+strings.Join(syms, ","), nil)
+		if got, _ := c.readFrame(); len(got) != 1 || got[0].Type != "subscribed" {
+			t.Fatalf("first frame = %v, want [subscribed]", got)
+		}
+		cs = append(cs, c)
+	}
+	var vals []*vanilla.Value[board.Snapshot]
+	for _, s := range syms {
+		v, _ := src.Value(s) // a configured symbol: always there
+		vals = append(vals, v)
+	}
+	done := make(chan struct{})
+	// Exits after the last pulse.
+	go func() {
+		defer close(done)
+		for seq := uint64(1); seq <= pulses; seq++ {
+			for i, v := range vals {
+				v.Set(snapQuote(syms[i], seq))
+			}
+		}
+	}()
+	for _, c := range cs {
+		last := make(map[string]uint64)
+		for n := 0; n < len(syms); {
+			ms, _ := c.readFrame()
+			for _, m := range ms {
+				if m.Type != "quote" || m.Seq <= last[m.Symbol] {
+					t.Fatalf("%s: message %s after seq %d, want a quote with a higher seq", c.name, m.raw, last[m.Symbol])
+				}
+				last[m.Symbol] = m.Seq
+				if m.Seq == pulses {
+					n++
+				}
+			}
+		}
+	}
+	<-done
 }

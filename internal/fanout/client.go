@@ -57,6 +57,13 @@ type client struct {
 	ctrl      []frame // control messages to send first, FIFO
 	scheduled bool    // queued in the pool, or being sent by a pool writer or slowLoop: set by scheduleLocked, cleared when the outbox is empty
 	done      bool    // the connection is being torn down: no writer or ping is started any more
+	// sending is set while a pool writer or slowLoop sends for c (claim),
+	// cleared together with scheduled, or as the sender re-queues c: one
+	// sender at a time, since c may be queued twice (express). express is
+	// set once c is queued to be sent at once because every subscription
+	// has a pending update (offer), until a sender claims it.
+	sending bool
+	express bool
 	expT      timer   // ends the connection at the grant's expiry; armed by watchExpiry
 	// room tells the reader that ctrl has room again: sent by writers
 	// (next), received by the reader (waitRoom). Made by waitRoom the
@@ -124,7 +131,10 @@ func newClient(h *Hub, conn wsConn, bc *batchConn, remote string, batch bool, st
 // offer makes u the pending update of s, unless s has ended or already has
 // that version or a newer one. It reports whether u replaced a pending
 // update that will now never be sent (skipped), and whether the caller
-// must push c to the pool (push). It never blocks.
+// must push c to the pool (push). Once every subscription of c has a
+// pending update, it queues c itself to be sent without BatchDelay
+// (pushNow): the quotes of a pulse then go in one frame as soon as the
+// last of them is there. It never blocks.
 func (c *client) offer(s *sub, u *update) (skipped, push bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -144,7 +154,16 @@ func (c *client) offer(s *sub, u *update) (skipped, push bool) {
 		}
 	}
 	s.pend = u
-	return skipped, c.scheduleLocked()
+	push = c.scheduleLocked()
+	if !c.sending && !c.express && !c.done && len(c.dirty) >= len(c.subs) {
+		// Every subscription has a pending update: nothing more of this
+		// pulse can come, so waiting for BatchDelay would only delay it.
+		// A queued entry of c's, if any, finds its outbox sent.
+		c.express = true
+		c.h.pool.pushNow(c)
+		return skipped, false
+	}
+	return skipped, push
 }
 
 // next takes what is sent next into buf: a control message, or

@@ -206,7 +206,9 @@
 // writer goroutines (16 per GOMAXPROCS). BatchDelay (2ms) after it was
 // queued, a writer takes its whole outbox and sends it with one socket
 // write that never blocks, so that the quotes of a pulse reach a client in
-// a few writes rather than one each. If the socket does not take it all,
+// a few writes rather than one each; sooner once every symbol the client
+// is subscribed to has an update pending, since nothing more of the pulse
+// can come for it. If the socket does not take it all,
 // the client gets a goroutine of its own until its outbox is empty, bounded
 // by WriteTimeout without progress. Otherwise an idle client has no
 // goroutine at all on Linux: the Hub's poller, one goroutine blocked in

@@ -13,7 +13,9 @@ import (
 // writerPool is the Hub's pool of writer goroutines. A client with
 // something to send is queued once (scheduled); BatchDelay later one of the
 // pool's writers drains its outbox into the client's batchConn and sends
-// it all with one non-blocking socket write. A client whose socket does not
+// it all with one non-blocking socket write. A client all of whose
+// subscriptions have an update pending is queued again, to be sent at once
+// (pushNow): its pulse is all there, and waiting would only delay it. A client whose socket does not
 // take everything at once gets a goroutine of its own (slowLoop) that
 // blocks on it, within WriteTimeout, until its outbox is empty; then it is
 // back in the pool. So a stuck client never holds up a pool writer, and
@@ -31,10 +33,16 @@ type writerPool struct {
 	readyS *vanilla.Sender[struct{}]
 	readyR *vanilla.Recver[struct{}]
 
+	// kick wakes a writer waiting for the head of q to be due: sent (if
+	// empty) by pushNow.
+	kick chan struct{}
+
 	mu sync.Mutex
 	// Guarded by mu.
-	q    []queued // clients scheduled, in order of due time, from head
-	head int
+	q     []queued  // clients scheduled, in order of due time, from head
+	head  int
+	x     []*client // clients to send at once (pushNow), from xhead; taken before q
+	xhead int
 }
 
 // queued is a scheduled client and when it is due.
@@ -44,7 +52,7 @@ type queued struct {
 }
 
 func newWriterPool(delay time.Duration) *writerPool {
-	p := &writerPool{delay: delay}
+	p := &writerPool{delay: delay, kick: make(chan struct{}, 1)}
 	p.readyS, p.readyR = vanilla.NewState[struct{}]()
 	return p
 }
@@ -64,12 +72,39 @@ func (p *writerPool) push(cs ...*client) {
 	_ = p.readyS.TrySend(struct{}{}) // a State: never blocks
 }
 
-// pop takes the first client if it is due at now. Otherwise it returns how
+// pushNow queues c to be sent as soon as a writer is free, before the
+// clients queued by push. It never blocks.
+func (p *writerPool) pushNow(c *client) {
+	p.mu.Lock()
+	p.x = append(p.x, c)
+	p.mu.Unlock()
+	_ = p.readyS.TrySend(struct{}{}) // a State: never blocks
+	select {
+	case p.kick <- struct{}{}:
+	default: // a kick is pending already
+	}
+}
+
+// pop takes the first client of pushNow's, or else the first client if it is due at now. Otherwise it returns how
 // long until it is, or a negative wait when the queue is empty. more
 // reports whether clients remain queued.
 func (p *writerPool) pop(now time.Time) (c *client, wait time.Duration, more bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.xhead < len(p.x) {
+		c = p.x[p.xhead]
+		p.x[p.xhead] = nil
+		p.xhead++
+		switch {
+		case p.xhead == len(p.x):
+			p.x, p.xhead = p.x[:0], 0
+		case p.xhead > 1024 && p.xhead > len(p.x)/2: // let go of the sent front
+			n := copy(p.x, p.x[p.xhead:])
+			clear(p.x[n:])
+			p.x, p.xhead = p.x[:n], 0
+		}
+		return c, 0, p.xhead < len(p.x) || p.head < len(p.q)
+	}
 	if p.head == len(p.q) {
 		return nil, -1, false
 	}
@@ -113,6 +148,8 @@ func (p *writerPool) run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			case <-t.C:
+			case <-p.kick: // a client to send at once
+				t.Stop()
 			}
 		}
 	}
@@ -136,14 +173,16 @@ func (c *client) wakeLocked() {
 	}
 }
 
-// claim counts a pool writer's or slow goroutine's work on c in c.bg,
-// unless the connection is being torn down.
+// claim makes the caller c's sender, counting its work in c.bg, unless
+// the connection is being torn down or another writer sends for c (c was
+// queued twice: see offer); that one sends what c has, or queues it again.
 func (c *client) claim() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done {
+	if c.done || c.sending {
 		return false
 	}
+	c.sending, c.express = true, false
 	c.bg.Add(1)
 	return true
 }
@@ -203,7 +242,7 @@ func (c *client) slowLoop(sent sentCounts) {
 		c.mu.Lock()
 		idle := c.done || (len(c.ctrl) == 0 && len(c.dirty) == 0)
 		if idle {
-			c.scheduled = false // back in the pool
+			c.scheduled, c.sending = false, false // back in the pool
 		}
 		c.mu.Unlock()
 		if idle {
@@ -236,6 +275,7 @@ func (c *client) fail(err error) {
 func (c *client) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sending = false
 	if !c.done && !c.isStopped() && (len(c.ctrl) > 0 || len(c.dirty) > 0) {
 		c.h.pool.push(c) // still scheduled
 		return

@@ -61,3 +61,55 @@ func TestWriterPoolCompacts(t *testing.T) {
 		t.Fatalf("pool queue is %d long for 5000 clients, want it compacted", len(p.q))
 	}
 }
+
+// TestBatchDelayOption checks how New reads Options.BatchDelay: zero (or
+// no options) is the default, a negative value no delay at all, anything
+// else as given.
+func TestBatchDelayOption(t *testing.T) {
+	tests := []struct {
+		name string
+		opts *Options
+		want time.Duration
+	}{
+		{"nil_options", nil, defaultBatchDelay},
+		{"zero", &Options{}, defaultBatchDelay},
+		{"negative", &Options{BatchDelay: -1}, 0},
+		{"given", &Options{BatchDelay: 300 * time.Millisecond}, 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := New(newFakeSource("AAPL"), nil, tt.opts)
+			if got := h.pool.delay; got != tt.want {
+				t.Errorf("New(%+v) writer pool delay = %v, want %v", tt.opts, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriterPoolPushNow checks the pool's express queue: a client queued
+// with pushNow is taken before those queued with push, due or not, and
+// wakes a writer waiting for the head of the queue to be due.
+func TestWriterPoolPushNow(t *testing.T) {
+	p := newWriterPool(time.Hour)
+	a, b, c := &client{remote: "a"}, &client{remote: "b"}, &client{remote: "c"}
+	p.push(a)
+	p.pushNow(b)
+	p.pushNow(c)
+	select {
+	case <-p.kick:
+	default:
+		t.Fatalf("pushNow() left no kick for a waiting writer")
+	}
+	now := time.Now()
+	for _, want := range []*client{b, c} {
+		if got, wait, more := p.pop(now); got != want || wait != 0 || !more {
+			t.Fatalf("pop() = %v, %v, %v, want %v, 0, true", got, wait, more, want.remote)
+		}
+	}
+	if got, wait, more := p.pop(now); got != nil || wait <= 0 || !more {
+		t.Fatalf("pop() after the express clients = %v, %v, %v, want nil, a wait for a, true", got, wait, more)
+	}
+	if got, _, more := p.pop(now.Add(2 * time.Hour)); got != a || more {
+		t.Fatalf("pop() once a is due = %v, %v, want a, false", got, more)
+	}
+}
