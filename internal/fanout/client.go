@@ -64,7 +64,7 @@ type client struct {
 	// has a pending update (offer), until a sender claims it.
 	sending bool
 	express bool
-	expT      timer   // ends the connection at the grant's expiry; armed by watchExpiry
+	expT    timer // ends the connection at the grant's expiry; armed by watchExpiry
 	// room tells the reader that ctrl has room again: sent by writers
 	// (next), received by the reader (waitRoom). Made by waitRoom the
 	// first time ctrl is full: most clients never need it.

@@ -39,7 +39,7 @@ type writerPool struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	q     []queued  // clients scheduled, in order of due time, from head
+	q     []queued // clients scheduled, in order of due time, from head
 	head  int
 	x     []*client // clients to send at once (pushNow), from xhead; taken before q
 	xhead int
