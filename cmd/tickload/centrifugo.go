@@ -272,8 +272,10 @@ func (p *publisher) publish(ctx context.Context, seq uint64) error {
 }
 
 // appendQuoteData appends the JSON of a quote as tickerd's websocket API
-// lays it out, without its "type": symbol, price, change, change_pct,
-// volume, time, collected_at and seq, in that order.
+// lays out a quote of its embedded simulator (bench/fanout.sh's source),
+// without its "type": symbol, price, change, change_pct, volume, time,
+// prev_close, market_status, collected_at and seq, in that order. So a
+// Centrifugo client reads the same fields per quote as a tickerd client.
 func appendQuoteData(b []byte, sym string, price, change float64, at time.Time, seq uint64) []byte {
 	b = append(b, `{"symbol":`...)
 	b = strconv.AppendQuote(b, sym)
@@ -288,7 +290,9 @@ func appendQuoteData(b []byte, sym string, price, change float64, at time.Time, 
 	ts := at.UTC()
 	b = append(b, `,"time":"`...)
 	b = ts.Truncate(time.Second).AppendFormat(b, timeLayout)
-	b = append(b, `","collected_at":"`...)
+	b = append(b, `","prev_close":`...)
+	b = strconv.AppendFloat(b, price-change, 'f', 2, 64)
+	b = append(b, `,"market_status":"Open","collected_at":"`...)
 	b = ts.AppendFormat(b, timeLayout)
 	b = append(b, `","seq":`...)
 	b = strconv.AppendUint(b, seq, 10)

@@ -231,3 +231,44 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// TestQuoteDataLikeTickerd: the publisher's quotes have the keys, in the
+// same order, of the quotes tickerd sends from its simulator (symbol to
+// seq, with prev_close and market_status), so that a Centrifugo client
+// reads as many fields per quote as a tickerd one.
+func TestQuoteDataLikeTickerd(t *testing.T) {
+	tk, err := json.Marshal(fanout.NewQuoteMessage(quote.Quote{Symbol: "S0001", Price: 101.5, Change: 0.25, ChangePct: 0.25,
+		Volume: 9000, HasVolume: true, Time: at.Truncate(time.Second), PrevClose: 101.25, MarketStatus: "Open", CollectedAt: at, Seq: 9}))
+	if err != nil {
+		t.Fatalf("json.Marshal(quote) = %v", err)
+	}
+	keys := func(b []byte) []string {
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		var out []string
+		depth := 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				return out
+			}
+			switch v := tok.(type) {
+			case json.Delim:
+				if v == '{' {
+					depth++
+				} else if v == '}' {
+					depth--
+				}
+			case string:
+				if depth == 1 && dec.More() {
+					out = append(out, v)
+					dec.Token() //nolint:errcheck // the value, a scalar
+				}
+			}
+		}
+	}
+	want := keys(tk)[1:] // without "type"
+	got := keys(appendQuoteData(nil, "S0001", 101.5, 0.25, at, 9))
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("appendQuoteData() keys = %v, want tickerd's %v", got, want)
+	}
+}
