@@ -277,7 +277,14 @@ func (c *client) finish() {
 	defer c.mu.Unlock()
 	c.sending = false
 	if !c.done && !c.isStopped() && (len(c.ctrl) > 0 || len(c.dirty) > 0) {
-		c.h.pool.push(c) // still scheduled
+		// Still scheduled. What arrived while c was being sent may be a
+		// whole pulse already (see offer), which waits for nothing.
+		if !c.express && len(c.dirty) >= len(c.subs) {
+			c.express = true
+			c.h.pool.pushNow(c)
+			return
+		}
+		c.h.pool.push(c)
 		return
 	}
 	c.scheduled = false
