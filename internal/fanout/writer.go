@@ -41,7 +41,7 @@ type writerPool struct {
 	// Guarded by mu.
 	q     []queued // clients scheduled, in order of due time, from head
 	head  int
-	x     []*client // clients to send at once (pushNow), from xhead; taken before q
+	x     []queued // clients to send at once (pushNow), due when pushed, from xhead
 	xhead int
 }
 
@@ -72,11 +72,14 @@ func (p *writerPool) push(cs ...*client) {
 	_ = p.readyS.TrySend(struct{}{}) // a State: never blocks
 }
 
-// pushNow queues c to be sent as soon as a writer is free, before the
-// clients queued by push. It never blocks.
+// pushNow queues c to be sent as soon as a writer is free: due now, and
+// taken in order of due time with the clients push queued, so that a
+// stream of these does not hold back those whose BatchDelay is over. It
+// never blocks.
 func (p *writerPool) pushNow(c *client) {
+	now := time.Now()
 	p.mu.Lock()
-	p.x = append(p.x, c)
+	p.x = append(p.x, queued{c, now})
 	p.mu.Unlock()
 	_ = p.readyS.TrySend(struct{}{}) // a State: never blocks
 	select {
@@ -85,15 +88,16 @@ func (p *writerPool) pushNow(c *client) {
 	}
 }
 
-// pop takes the first client of pushNow's, or else the first client if it is due at now. Otherwise it returns how
+// pop takes the client due first of pushNow's first and push's first, if
+// it is due at now. Otherwise it returns how
 // long until it is, or a negative wait when the queue is empty. more
 // reports whether clients remain queued.
 func (p *writerPool) pop(now time.Time) (c *client, wait time.Duration, more bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.xhead < len(p.x) {
-		c = p.x[p.xhead]
-		p.x[p.xhead] = nil
+	if p.xhead < len(p.x) && (p.head == len(p.q) || !p.q[p.head].due.Before(p.x[p.xhead].due) || p.q[p.head].due.After(now)) {
+		c = p.x[p.xhead].c
+		p.x[p.xhead] = queued{}
 		p.xhead++
 		switch {
 		case p.xhead == len(p.x):

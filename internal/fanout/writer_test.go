@@ -87,8 +87,9 @@ func TestBatchDelayOption(t *testing.T) {
 }
 
 // TestWriterPoolPushNow checks the pool's express queue: a client queued
-// with pushNow is taken before those queued with push, due or not, and
-// wakes a writer waiting for the head of the queue to be due.
+// with pushNow is taken before those queued with push that are not due,
+// after those due before it was pushed, and wakes a writer waiting for
+// the head of the queue to be due.
 func TestWriterPoolPushNow(t *testing.T) {
 	p := newWriterPool(time.Hour)
 	a, b, c := &client{remote: "a"}, &client{remote: "b"}, &client{remote: "c"}
@@ -111,5 +112,21 @@ func TestWriterPoolPushNow(t *testing.T) {
 	}
 	if got, _, more := p.pop(now.Add(2 * time.Hour)); got != a || more {
 		t.Fatalf("pop() once a is due = %v, %v, want a, false", got, more)
+	}
+
+	// A client whose BatchDelay is over goes before one pushed later with
+	// pushNow: in order of due time.
+	q := newWriterPool(0)
+	q.push(a)
+	q.pushNow(b)
+	q.push(c)
+	// Due times a millisecond apart, whatever the clock's resolution.
+	q.q[q.head].due = q.x[q.xhead].due.Add(-time.Millisecond)
+	q.q[q.head+1].due = q.x[q.xhead].due.Add(time.Millisecond)
+	later := time.Now().Add(time.Second)
+	for _, want := range []*client{a, b, c} {
+		if got, _, _ := q.pop(later); got != want {
+			t.Fatalf("pop() = %v, want %v (in order of due time)", got, want.remote)
+		}
 	}
 }
