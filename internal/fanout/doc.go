@@ -214,11 +214,8 @@
 // goroutine at all on Linux: the Hub's poller, one goroutine blocked in
 // epoll_wait, watches the sockets of idle clients, each armed for one
 // event at a time, and when one is readable (or closed) a goroutine reads
-// and carries out what came, arms the socket again and exits. The pings
-// and pongs at the head of a client's stream are taken off the socket
-// before coder/websocket's read is ever entered (which, once entered,
-// waits for the next message with a deep stack): pongs are counted,
-// pings answered with a pong carrying their payload. Elsewhere, and
+// and carries out what came, takes the pongs that answer the Hub's pings
+// off the socket itself, arms the socket again and exits. Elsewhere, and
 // under TLS, each client has a reader goroutine whose stack stays at the
 // 2 KiB a goroutine starts with: between messages it waits in the
 // runtime's poller for the socket to be readable (on unix; on Windows
