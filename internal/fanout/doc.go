@@ -215,7 +215,10 @@
 // epoll_wait, watches the sockets of idle clients, each armed for one
 // event at a time, and when one is readable (or closed) a goroutine reads
 // and carries out what came, takes the pongs that answer the Hub's pings
-// off the socket itself, arms the socket again and exits. Elsewhere, and
+// off the socket itself, arms the socket again and exits. (A client that
+// pings the server is the exception: coder/websocket's read answers its
+// ping and then waits, with a deep stack, for the client's next message.)
+// Elsewhere, and
 // under TLS, each client has a reader goroutine whose stack stays at the
 // 2 KiB a goroutine starts with: between messages it waits in the
 // runtime's poller for the socket to be readable (on unix; on Windows
