@@ -97,16 +97,7 @@ func (p *writerPool) pop(now time.Time) (c *client, wait time.Duration, more boo
 	defer p.mu.Unlock()
 	if p.xhead < len(p.x) && (p.head == len(p.q) || !p.q[p.head].due.Before(p.x[p.xhead].due) || p.q[p.head].due.After(now)) {
 		c = p.x[p.xhead].c
-		p.x[p.xhead] = queued{}
-		p.xhead++
-		switch {
-		case p.xhead == len(p.x):
-			p.x, p.xhead = p.x[:0], 0
-		case p.xhead > 1024 && p.xhead > len(p.x)/2: // let go of the sent front
-			n := copy(p.x, p.x[p.xhead:])
-			clear(p.x[n:])
-			p.x, p.xhead = p.x[:n], 0
-		}
+		advance(&p.x, &p.xhead)
 		return c, 0, p.xhead < len(p.x) || p.head < len(p.q)
 	}
 	if p.head == len(p.q) {
@@ -116,17 +107,24 @@ func (p *writerPool) pop(now time.Time) (c *client, wait time.Duration, more boo
 	if d := first.due.Sub(now); d > 0 {
 		return nil, d, true
 	}
-	p.q[p.head] = queued{}
-	p.head++
+	advance(&p.q, &p.head)
+	return first.c, 0, p.head < len(p.q) || p.xhead < len(p.x)
+}
+
+// advance drops the entry at *head of q: q is reused from its start once
+// every entry has been taken, and its taken front let go of once it is
+// more than half of q and over 1,024 entries.
+func advance(q *[]queued, head *int) {
+	(*q)[*head] = queued{}
+	*head++
 	switch {
-	case p.head == len(p.q):
-		p.q, p.head = p.q[:0], 0
-	case p.head > 1024 && p.head > len(p.q)/2: // let go of the sent front
-		n := copy(p.q, p.q[p.head:])
-		clear(p.q[n:])
-		p.q, p.head = p.q[:n], 0
+	case *head == len(*q):
+		*q, *head = (*q)[:0], 0
+	case *head > 1024 && *head > len(*q)/2:
+		n := copy(*q, (*q)[*head:])
+		clear((*q)[n:])
+		*q, *head = (*q)[:n], 0
 	}
-	return first.c, 0, p.head < len(p.q)
 }
 
 // run is one writer of the pool. It returns when ctx ends.
