@@ -219,6 +219,12 @@ type Websocket struct {
 	WriteTimeout time.Duration
 	// PingInterval is the time between pings; 1s to 1h.
 	PingInterval time.Duration
+	// BatchDelay is how long the server gathers a client's updates, from
+	// the first one waiting, before it sends them together (in batch mode,
+	// one frame); a client gets them sooner once every symbol it follows
+	// has one. 0 to 1s; 0 sends as soon as a writer is free. Longer means
+	// fewer frames for clients to read and more latency.
+	BatchDelay time.Duration
 	// MaxClientsPerIP caps the websocket connections open at once from
 	// one client address (IPv6: one /64); 0 means no cap of its own.
 	// Upgrades past it get HTTP 429.
@@ -252,6 +258,7 @@ func Default() *Config {
 			AllowedOrigins:      []string{},
 			WriteTimeout:        5 * time.Second,
 			PingInterval:        25 * time.Second,
+			BatchDelay:          2 * time.Millisecond,
 		},
 		HTTP: HTTP{
 			IdleTimeout:       60 * time.Second,

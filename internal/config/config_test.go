@@ -125,6 +125,8 @@ var errorCases = []struct {
 	{"ping_interval_1ns", "websocket:\n  ping_interval: 1ns\n", 2, "websocket.ping_interval", config.ErrInvalidValue},
 	{"ping_interval_below_1s", "websocket:\n  ping_interval: 999ms\n", 2, "websocket.ping_interval", config.ErrInvalidValue},
 	{"ping_interval_huge", "websocket:\n  ping_interval: 2h\n", 2, "websocket.ping_interval", config.ErrInvalidValue},
+	{"batch_delay_negative", "websocket:\n  batch_delay: -1ms\n", 2, "websocket.batch_delay", config.ErrInvalidValue},
+	{"batch_delay_huge", "websocket:\n  batch_delay: 2s\n", 2, "websocket.batch_delay", config.ErrInvalidValue},
 	{"write_timeout_1ns", "websocket:\n  write_timeout: 1ns\n", 2, "websocket.write_timeout", config.ErrInvalidValue},
 	{"source_timeout_1us", "source:\n  timeout: 1us\n", 2, "source.timeout", config.ErrInvalidValue},
 	{"source_timeout_huge", "source:\n  timeout: 1000h\n", 2, "source.timeout", config.ErrInvalidValue},
@@ -237,6 +239,7 @@ func TestLoadRepoConfig(t *testing.T) {
 			AllowedOrigins:      []string{},
 			WriteTimeout:        5 * time.Second,
 			PingInterval:        25 * time.Second,
+			BatchDelay:          2 * time.Millisecond,
 		},
 		HTTP:    config.HTTP{MaxConnections: 0, IdleTimeout: time.Minute, ReadHeaderTimeout: 10 * time.Second},
 		Log:     config.Log{Format: config.LogText, Level: slog.LevelInfo, Access: false},
@@ -322,6 +325,7 @@ websocket:
   allowed_origins: ["https://a.example", "b.example"]
   write_timeout: 1s
   ping_interval: 2m
+  batch_delay: 5ms
 http:
   max_connections: 100
   idle_timeout: 5s
@@ -352,6 +356,7 @@ cluster:
 					AllowedOrigins:      []string{"https://a.example", "b.example"},
 					WriteTimeout:        time.Second,
 					PingInterval:        2 * time.Minute,
+					BatchDelay:          5 * time.Millisecond,
 				},
 				HTTP: config.HTTP{MaxConnections: 100, IdleTimeout: 5 * time.Second, ReadHeaderTimeout: 2 * time.Second},
 				Log:  config.Log{Format: config.LogJSON, Level: slog.LevelDebug, Access: true},
@@ -360,9 +365,9 @@ cluster:
 				Auth: config.Default().Auth,
 			}
 		}},
-		{"range_bounds", "source:\n  timeout: 100ms\n  max_in_flight: 4096\nhistory: 100000\nwebsocket:\n  ping_interval: 1s\n  write_timeout: 5m\nhttp:\n  max_connections: 0\n  idle_timeout: 1h\n", func(c *config.Config) {
+		{"range_bounds", "source:\n  timeout: 100ms\n  max_in_flight: 4096\nhistory: 100000\nwebsocket:\n  ping_interval: 1s\n  write_timeout: 5m\n  batch_delay: 0s\nhttp:\n  max_connections: 0\n  idle_timeout: 1h\n", func(c *config.Config) {
 			c.Source.Timeout, c.Source.MaxInFlight, c.History = 100*time.Millisecond, 4096, 100000
-			c.Websocket.PingInterval, c.Websocket.WriteTimeout = time.Second, 5*time.Minute
+			c.Websocket.PingInterval, c.Websocket.WriteTimeout, c.Websocket.BatchDelay = time.Second, 5*time.Minute, 0
 			c.HTTP.IdleTimeout = time.Hour
 		}},
 		{"log_levels", "log:\n  level: warn\n", func(c *config.Config) { c.Log.Level = slog.LevelWarn }},
@@ -469,6 +474,7 @@ func checkInvariants(t *testing.T, data []byte, cfg *config.Config) {
 		"source.timeout":           {cfg.Source.Timeout, 100 * time.Millisecond, 5 * time.Minute},
 		"websocket.write_timeout":  {cfg.Websocket.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
 		"websocket.ping_interval":  {cfg.Websocket.PingInterval, time.Second, time.Hour},
+		"websocket.batch_delay":    {cfg.Websocket.BatchDelay, 0, time.Second},
 		"http.idle_timeout":        {cfg.HTTP.IdleTimeout, time.Second, time.Hour},
 		"http.read_header_timeout": {cfg.HTTP.ReadHeaderTimeout, 100 * time.Millisecond, 5 * time.Minute},
 	} {

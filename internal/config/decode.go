@@ -182,6 +182,7 @@ func websocketFields(w *Websocket) []field {
 		{"allowed_origins", origins(&w.AllowedOrigins)},
 		{"write_timeout", duration(&w.WriteTimeout, 100*time.Millisecond, 5*time.Minute)},
 		{"ping_interval", duration(&w.PingInterval, time.Second, time.Hour)},
+		{"batch_delay", duration(&w.BatchDelay, 0, time.Second)},
 		{"max_clients_per_ip", integer(&w.MaxClientsPerIP, 0, MaxClients)},
 		{"trusted_proxies", trustedProxies(&w.TrustedProxies)},
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -145,6 +146,25 @@ func TestGuardPrincipalToHub(t *testing.T) {
 				}
 			default:
 				t.Fatalf("GET %s = %d, the hub was not called", tc.target, resp.StatusCode)
+			}
+		})
+	}
+}
+
+func TestBatchDelay(t *testing.T) {
+	tests := []struct {
+		name string
+		file time.Duration // websocket.batch_delay
+		want time.Duration // fanout.Options.BatchDelay
+	}{
+		{"none", 0, -1}, // fanout's zero is its default
+		{"default", 2 * time.Millisecond, 2 * time.Millisecond},
+		{"long", 250 * time.Millisecond, 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := batchDelay(tt.file); got != tt.want {
+				t.Errorf("batchDelay(%v) = %v, want %v", tt.file, got, tt.want)
 			}
 		})
 	}

@@ -200,6 +200,7 @@ func New(cfg *config.Config, opts *Options) (*Service, error) {
 		AllowedOrigins:      ws.AllowedOrigins,
 		WriteTimeout:        ws.WriteTimeout,
 		PingInterval:        ws.PingInterval,
+		BatchDelay:          batchDelay(ws.BatchDelay),
 		ResumeWait:          resumeWait(cfg),
 		NormalizeSymbol:     cfg.Source.NormalizeSymbol, // clients name symbols as the source spells them
 		Grant:               tokenGrant,                 // auth.Middleware put the token's Principal in the request
@@ -288,6 +289,15 @@ func (s *Service) Reload(cfg *config.Config) error {
 	}
 	s.log.Info("config reloaded", attrs...)
 	return nil
+}
+
+// batchDelay is websocket.batch_delay as fanout.Options.BatchDelay, whose
+// zero means its default: the file's 0s is no delay.
+func batchDelay(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // symbolChanges returns the symbols in next and not in old, and those in
