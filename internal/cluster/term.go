@@ -52,8 +52,12 @@ type Term struct {
 
 	wake     chan struct{}  // capacity 1: a batch waits for the writer
 	inflight chan struct{}  // capacity maxInFlight: a token per round in flight
-	slot     int            // the next update key; owned by the writer, -1 until its first round
-	wwg      sync.WaitGroup // the writer and its rounds in flight
+	wwg      sync.WaitGroup // the writer and the rounds in flight
+
+	smu sync.Mutex // held by the sender of a batch (the writer or a Put) before it takes tokens
+	// Guarded by smu.
+	slot     int       // the next update key; -1 until the term's first round
+	lastSend time.Time // when the last batch went
 
 	wmu sync.Mutex
 	// Guarded by wmu.
@@ -156,9 +160,12 @@ func (t *Term) write(ctx context.Context, key string, data []byte, expect uint64
 }
 
 // Put writes snap and returns once the write is done: the snapshots that
-// arrive while a round is in flight go together in the next round, one
-// message to the next update key (see the bucket's keys in codec.go), so
-// a pulse costs NATS a few messages rather than one per symbol. Each
+// arrive within roundGap of the last batch (or while maxInFlight rounds
+// are in flight) go together in the next, one message to the next update
+// key (see the bucket's keys in codec.go), so a pulse costs NATS a few
+// messages rather than one per symbol. A Put may send that batch itself
+// (see sendNow), its ctx not bounding the write: the term's deadline
+// does. Each
 // write expects its key's last revision this instance has seen. Put
 // refuses (ErrFenced, restarting Lead) a snapshot whose quote would go
 // back or repeat a seq with another quote: that means another writer got
@@ -189,9 +196,11 @@ func (t *Term) Put(ctx context.Context, snap board.Snapshot) error {
 	}
 	b.snaps[snap.Symbol] = snap
 	t.wmu.Unlock()
-	select {
-	case t.wake <- struct{}{}:
-	default: // the writer has been woken already
+	if !t.sendNow() {
+		select {
+		case t.wake <- struct{}{}:
+		default: // the writer has been woken already
+		}
 	}
 	select {
 	case <-b.done:
@@ -246,10 +255,22 @@ const maxRound = 256
 // round to watchers, on this 2-core machine).
 const maxInFlight = 64
 
-// roundGap is the least time between two rounds: the snapshots arriving
-// meanwhile go in the next. The first round after a quiet spell goes at
+// roundGap is the least time between two batches: the snapshots arriving
+// meanwhile go in the next. The first batch after a quiet spell goes at
 // once.
 const roundGap = time.Millisecond
+
+// Who sends a batch. During a pulse the Puts arrive every few tens of
+// microseconds, and the Put that finds roundGap passed since the last
+// batch (sendNow) sends the waiting batch itself, its own snapshot and
+// those that arrived since: it is running already, so the batch goes
+// without waiting for another goroutine to be scheduled. On the leader a
+// goroutine woken during a pulse waits behind hundreds of collection
+// goroutines (milliseconds; see docs/benchmarks.md, "Session 7: cluster
+// latency"), which is where the writer and each round's goroutine lost
+// their time. The writer sends what no later Put did: the last snapshots
+// of a pulse, and every batch while the rounds in flight are at
+// maxInFlight.
 
 // startWrites starts the term's writer.
 func (t *Term) startWrites() {
@@ -271,10 +292,58 @@ func (t *Term) closeWrites() {
 	t.wwg.Wait()
 }
 
-// writeLoop sends the waiting batch as rounds until the term's context
-// ends. It takes the batch only once a round can be sent (roundGap after
-// the last, with fewer than maxInFlight in flight), so that the snapshots
-// arriving meanwhile go together.
+// sendNow sends the waiting batch from the calling Put, if no other
+// sender is at it, roundGap has passed since the last batch and a round
+// can go (fewer than maxInFlight in flight); it reports whether it did.
+// The batch's first round is written by the caller, before it returns;
+// the rest (past maxRound) by goroutines of their own.
+func (t *Term) sendNow() bool {
+	if !t.smu.TryLock() {
+		return false
+	}
+	if time.Since(t.lastSend) < roundGap {
+		t.smu.Unlock()
+		return false
+	}
+	select {
+	case t.inflight <- struct{}{}:
+	default:
+		t.smu.Unlock()
+		return false
+	}
+	b := t.takeBatch()
+	if b == nil {
+		<-t.inflight
+		t.smu.Unlock()
+		return false
+	}
+	first := t.sendBatchLocked(b, true)
+	t.smu.Unlock()
+	if first != nil {
+		first()
+	}
+	return true
+}
+
+// takeBatch takes the waiting batch, nil when none waits or Puts are
+// refused; a batch taken counts once in t.wwg until its rounds have
+// started (sendBatchLocked), so that closeWrites waits for them.
+func (t *Term) takeBatch() *batch {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	b := t.next
+	if b == nil || t.wclosed {
+		return nil
+	}
+	t.next = nil
+	t.wwg.Add(1)
+	return b
+}
+
+// writeLoop sends the batch that no Put sent itself until the term's
+// context ends. It takes the batch only once a round can be sent
+// (roundGap after the last batch, with fewer than maxInFlight in flight),
+// so that the snapshots arriving meanwhile go together.
 func (t *Term) writeLoop() {
 	idle := time.NewTimer(idleCompact)
 	defer idle.Stop()
@@ -290,29 +359,36 @@ func (t *Term) writeLoop() {
 			t.failWaiting()
 			return
 		}
-		select {
-		case <-gap.C: // roundGap since the last round
-		case <-t.ctx.Done():
-			t.failWaiting()
-			return
+		for {
+			t.smu.Lock()
+			wait := roundGap - time.Since(t.lastSend)
+			if wait <= 0 {
+				break // holding smu
+			}
+			t.smu.Unlock()
+			gap.Reset(wait)
+			select {
+			case <-gap.C:
+			case <-t.ctx.Done():
+				t.failWaiting()
+				return
+			}
 		}
 		select {
 		case t.inflight <- struct{}{}:
 		case <-t.ctx.Done():
+			t.smu.Unlock()
 			t.failWaiting()
 			return
 		}
-		t.wmu.Lock()
-		b := t.next
-		t.next = nil
-		t.wmu.Unlock()
+		b := t.takeBatch()
 		if b == nil {
 			<-t.inflight
-			gap.Reset(0)
+			t.smu.Unlock()
 			continue
 		}
-		t.sendBatch(b)
-		gap.Reset(roundGap)
+		t.sendBatchLocked(b, false)
+		t.smu.Unlock()
 		idle.Reset(idleCompact)
 	}
 }
@@ -328,9 +404,11 @@ const idleCompact = 100 * time.Millisecond
 // snapshots of and no shard key has had since (all the ring's, before
 // the term's first round): so a shard is rewritten about once per half
 // turn of the ring rather than after every pulse, and seldom when an
-// update key is reused. A failure is left to prepareSlot, which compacts
-// what is still owed before an update key is reused.
+// update key is reused. A failure is left to prepareSlotLocked, which
+// compacts what is still owed before an update key is reused.
 func (t *Term) compactIdle() {
+	t.smu.Lock()
+	defer t.smu.Unlock()
 	for range maxInFlight {
 		select {
 		case t.inflight <- struct{}{}:
@@ -373,10 +451,15 @@ func (t *Term) failWaiting() {
 	}
 }
 
-// sendBatch sends b in rounds of at most maxRound snapshots, each in its
-// own goroutine holding one of maxInFlight places; the caller holds one
-// for the first.
-func (t *Term) sendBatch(b *batch) {
+// sendBatchLocked sends b, taken by takeBatch, in rounds of at most
+// maxRound snapshots, each holding one of maxInFlight places; the caller
+// holds smu and one place, for the first. Each round is written by a
+// goroutine of its own, except the first when own is set: then it is
+// returned for the caller to run once it has released smu (nil when the
+// first round failed before its write).
+func (t *Term) sendBatchLocked(b *batch, own bool) (first func()) {
+	defer t.wwg.Done() // takeBatch's: every round started is counted
+	t.lastSend = time.Now()
 	parts := []shard{b.snaps}
 	if len(b.snaps) > maxRound {
 		parts = parts[:0]
@@ -399,29 +482,36 @@ func (t *Term) sendBatch(b *batch) {
 				continue
 			}
 		}
-		slot, err := t.prepareSlot()
+		slot, err := t.prepareSlotLocked()
 		if err != nil {
 			<-t.inflight
 			b.finish(err)
 			continue
 		}
 		t.wwg.Add(1)
-		// Ends with the write, by the term's deadline.
-		go func() {
+		round := func() {
 			defer t.wwg.Done()
 			err := t.writeRound(slot, part)
 			<-t.inflight
 			b.finish(err)
-		}()
+		}
+		if i == 0 && own {
+			first = round
+			continue
+		}
+		// Ends with the write, by the term's deadline.
+		go round()
 	}
+	return first
 }
 
-// prepareSlot returns the update key the next round goes to, the one
-// after the last, having compacted first the shards whose snapshots that
-// key holds and no shard key has since. It holds one of the in-flight
-// places; compacting waits for the other rounds in flight, so that a
-// shard's compaction holds every snapshot sent before it.
-func (t *Term) prepareSlot() (int, error) {
+// prepareSlotLocked returns the update key the next round goes to, the
+// one after the last, having compacted first the shards whose snapshots
+// that key holds and no shard key has since. The caller holds smu and one
+// of the in-flight places; compacting waits for the other rounds in
+// flight, so that a shard's compaction holds every snapshot sent before
+// it.
+func (t *Term) prepareSlotLocked() (int, error) {
 	n := t.n
 	n.mu.Lock()
 	if t.slot < 0 {
