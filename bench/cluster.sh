@@ -20,6 +20,10 @@
 # the CPU window, the leader's while tickload runs against the follower,
 # and the single process's while tickload runs against it; and a 3 s
 # execution trace of each (go tool trace) during its tickload run.
+# PIN=1 gives the collecting side and the delivery side a core each, as
+# on separate machines: the simulator, the leader (moved there once
+# elected) and the single process on core 0; nats-server, the followers
+# and tickload on core 1; every tickerd with GOMAXPROCS=1.
 # Everything on 127.0.0.1; every process it starts is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +32,16 @@ dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
+on() { # core: the prefix that pins a command to core when PIN=1 (it execs: $! stays the command's PID)
+  if [ "${PIN:-0}" = 1 ]; then echo "env GOMAXPROCS=1 taskset -c $1"; fi
+}
 
 go build -o "$dir/tickerd" ./cmd/tickerd
 go build -o "$dir/tickload" ./cmd/tickload
 go build -o "$dir/nats-server" github.com/nats-io/nats-server/v2
 
-"$dir/nats-server" -a 127.0.0.1 -p 14222 -js -sd "$dir/js" >"$dir/nats.log" 2>&1 & pids+=($!)
-"$dir/tickerd" sim -listen 127.0.0.1:18081 >"$dir/sim.log" 2>&1 & pids+=($!)
+$(on 1) "$dir/nats-server" -a 127.0.0.1 -p 14222 -js -sd "$dir/js" >"$dir/nats.log" 2>&1 & pids+=($!)
+$(on 0) "$dir/tickerd" sim -listen 127.0.0.1:18081 >"$dir/sim.log" 2>&1 & pids+=($!)
 
 list=$(seq -f 'S%04g' 0 $((syms - 1)) | paste -sd, -)
 conf() { # name listen cluster-url
@@ -61,8 +68,9 @@ profile() { # instance seconds file: a CPU profile, in the background
 }
 for n in a b c; do conf $n 127.0.0.1:${port[$n]} nats://127.0.0.1:14222; done
 conf single 127.0.0.1:${port[single]} ""
+declare -A core=([a]=1 [b]=1 [c]=1 [single]=0)
 for n in a b c single; do
-  "$dir/tickerd" -config "$dir/$n.yaml" -config-poll 0 >"$dir/$n.log" 2>&1 & pid[$n]=$!; pids+=($!)
+  $(on ${core[$n]}) "$dir/tickerd" -config "$dir/$n.yaml" -config-poll 0 >"$dir/$n.log" 2>&1 & pid[$n]=$!; pids+=($!)
 done
 for n in a b c single; do
   for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$(aport $n)/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -70,7 +78,8 @@ done
 sleep 5 # every instance has the bucket's values and a few pulses
 leader=$(curl -fsS http://127.0.0.1:18091/api/cluster | sed -n 's/.*"leader":"\([^"]*\)".*/\1/p')
 follower=a; [ "$leader" = a ] && follower=b
-echo "symbols=$syms leader=$leader follower=$follower window=$window"
+echo "symbols=$syms leader=$leader follower=$follower window=$window pin=${PIN:-0}"
+if [ "${PIN:-0}" = 1 ]; then taskset -a -p -c 0 "${pid[$leader]}" >/dev/null; sleep 2; fi
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 secs=${window%s}
@@ -94,7 +103,7 @@ load() { # instance
      sleep 5; curl -fsS -o "$profdir/${file%.pprof}.trace" "http://127.0.0.1:$(aport $who)/debug/pprof/trace?seconds=3"; wait) &
     prof=$!; pids+=($prof)
   fi
-  "$dir/tickload" -url "ws://127.0.0.1:${port[$1]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$1]}"
+  $(on 1) "$dir/tickload" -url "ws://127.0.0.1:${port[$1]}/ws" -batch -n "$clients" -k 20 -settle 3s -duration "$window" -server-pid "${pid[$1]}"
   [ -z "$prof" ] || wait "$prof" || true
 }
 if [ "${PROFILE:-0}" = 1 ]; then sleep 2; fi # the window's profiles are in

@@ -148,7 +148,7 @@ func (t *Term) write(ctx context.Context, key string, data []byte, expect uint64
 	t.n.mu.Lock()
 	js := t.n.js
 	t.n.mu.Unlock()
-	pa, err := js.PublishMsg(wctx, msg, jetstream.WithExpectLastSequencePerSubject(expect))
+	pa, err := publish(wctx, js, msg, expect)
 	switch {
 	case err == nil:
 		return pa.Sequence, nil
@@ -156,6 +156,30 @@ func (t *Term) write(ctx context.Context, key string, data []byte, expect uint64
 		return 0, t.fenced(key)
 	default:
 		return 0, fmt.Errorf("cluster: write %s: %w", key, err)
+	}
+}
+
+// publish publishes msg expecting its subject's last sequence, and waits
+// for the ack. The message is flushed to the server by the caller (a
+// flush with a PING, in place) rather than by nats.go's flusher
+// goroutine: during a pulse that goroutine, once woken, can wait
+// milliseconds behind the leader's collection goroutines (execution
+// trace, docs/benchmarks.md).
+func publish(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, expect uint64) (*jetstream.PubAck, error) {
+	fut, err := js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(expect))
+	if err != nil {
+		return nil, err
+	}
+	if err := js.Conn().FlushWithContext(ctx); err != nil {
+		return nil, err
+	}
+	select {
+	case pa := <-fut.Ok():
+		return pa, nil
+	case err := <-fut.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
 	}
 }
 
