@@ -194,7 +194,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: connect to nats: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	// A write's ack is waited for until its term's deadline, within the
+	// lease TTL; past that an ack never seen drops its pending entry.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(n.opts.LeaseTTL))
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("cluster: jetstream: %w", err)
