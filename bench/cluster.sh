@@ -5,6 +5,8 @@
 # every second. Reports each process's CPU over a window, then runs
 # tickload against a follower (non-leader) instance and against the single
 # process, one after the other, for collected_at -> received latency.
+# LEADER_TOO=1 also runs it against the leader (whose clients are fed by
+# its own watch, on the process that collects), after the follower.
 #
 # Usage: bash bench/cluster.sh [SYMBOLS=500] [WINDOW=20s] [CLIENTS=100]
 # MAX_RPS=N spreads each pulse over time (source.max_rps) instead of one
@@ -98,7 +100,7 @@ load() { # instance
   echo "tickload against $1:"
   local who=$leader file=leader-load.pprof prof=
   [ "$1" = single ] && who=single file=single-load.pprof
-  if [ "${PROFILE:-0}" = 1 ]; then
+  if [ "${PROFILE:-0}" = 1 ] && [ "$1" != "$leader" ]; then
     (sleep 3; profile "$who" "$secs" "$file"
      sleep 5; curl -fsS -o "$profdir/${file%.pprof}.trace" "http://127.0.0.1:$(aport $who)/debug/pprof/trace?seconds=3"; wait) &
     prof=$!; pids+=($prof)
@@ -109,6 +111,7 @@ load() { # instance
 if [ "${PROFILE:-0}" = 1 ]; then sleep 2; fi # the window's profiles are in
 [ "${ALONE:-0}" = 1 ] && kill -STOP "${pid[single]}"
 load $follower
+[ "${LEADER_TOO:-0}" = 1 ] && load $leader
 quantiles() { # histogram-name: its p50, p90 and p99 in ms, interpolated in its buckets (metrics text on stdin)
   awk -v h="$1" '
     index($0, h "_bucket{le=\"") == 1 { split($0, a, "\""); le[n] = (a[2] == "+Inf") ? -1 : a[2]; c[n++] = $NF }
