@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -646,6 +647,20 @@ func (c *Collector) fetch(ctx context.Context, sym string) (quote.Quote, error) 
 		return quote.Quote{}, err
 	}
 	defer resp.Body.Close()
+	if _, ok := c.sink.(Lease); ok {
+		// On the cluster leader, yield before parsing. The pipelined
+		// connection hands answers out in bursts (up to 150 a
+		// millisecond, each some 40 µs to parse), and the leader's board
+		// is fed by its watch, whose goroutines, readied during a burst,
+		// would wait behind all of it (the run queue is first in, first
+		// out). A yielding collection goes to the global run queue,
+		// served after the goroutines readied meanwhile: the leader's
+		// own clients' p99 went from 46-56 ms to 24-33 ms. In one
+		// process the collection writes the board itself, and yielding
+		// only moved the fan-out's median from 8 to 10-12 ms
+		// (docs/benchmarks.md, session 8).
+		runtime.Gosched()
+	}
 	return c.src.Parse(sym, resp)
 }
 
