@@ -79,9 +79,10 @@ type batchConn struct {
 	// waitReadable while it takes a pong off the stream itself (it only
 	// tries it: see readwait_unix.go). coder/websocket reads from one
 	// goroutine at a time (its reader, or its close handshake).
-	rmu  sync.Mutex
-	pre  []byte    // bytes not passed to coder/websocket yet (read ahead by net/http, or past a frame's end), returned by Read first; guarded by rmu
-	gate frameGate // follows the client's frame headers, refusing a message past readLimit; guarded by rmu
+	rmu     sync.Mutex
+	pre     []byte    // bytes not passed to coder/websocket yet (read ahead by net/http, or past a frame's end), returned by Read first; guarded by rmu
+	gate    frameGate // follows the client's frame headers, refusing a message past readLimit; guarded by rmu
+	pingDue []byte    // the payload of a ping taken off the stream (takeControlLocked), to be answered; nil: none; guarded by rmu
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -191,6 +192,21 @@ func (c *batchConn) Close() error {
 // onPong counts a pong that coder/websocket has read: it is the
 // connection's AcceptOptions.OnPongReceived.
 func (c *batchConn) onPong(context.Context, []byte) { c.pongs.Add(1) }
+
+// onPing is the connection's AcceptOptions.OnPingReceived, for the pings
+// that coder/websocket reads itself (those answerPing does not take off
+// the stream first): it lets coder/websocket answer them until a close
+// frame is queued, and has it drop them after. A pong may not follow the
+// close frame, and coder/websocket, asked to send one then, fails the
+// read it is in: in its close handshake, that ends the handshake (Close
+// returns nil for it all the same) and closes the socket with the peer's
+// answer to the close unread, which makes the kernel reset the
+// connection instead of ending it.
+func (c *batchConn) onPing(context.Context, []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closing
+}
 
 // errTooBig is the frame gate's error: a client's frame header announced a
 // message of more than readLimit bytes.
@@ -304,8 +320,11 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	if len(p) > 0 && p[0]&0x0f == opClose {
 		c.closing = true
 	}
-	if len(p) > 0 && p[0]&0x0f == opPing && c.closing {
-		return 0, errClosing // the Hub's ping (see ping): nothing goes after the close frame
+	if len(p) > 0 && (p[0]&0x0f == opPing || p[0]&0x0f == opPong) && c.closing {
+		// The Hub's ping (see ping), or a pong (answerPing, or
+		// coder/websocket's own, decided before the close frame was
+		// queued): nothing goes after the close frame.
+		return 0, errClosing
 	}
 	c.queueLocked(p)
 	end := c.queued
@@ -338,14 +357,61 @@ const (
 // client's answer is a pong without payload, which it masks: 6 bytes.
 var pingFrame = []byte{0x80 | opPing, 0}
 
-// emptyPong is a client's pong without payload, its mask key zero: a
-// client's answer to pingFrame is these 6 bytes, with any mask key.
-var emptyPong = [6]byte{0x80 | opPong, 0x80}
+// maxControlFrame is the longest control frame a client sends: a 2 byte
+// header, a 4 byte mask key and at most 125 bytes of payload (RFC 6455,
+// section 5.5).
+const maxControlFrame = 2 + 4 + 125
 
-// isEmptyPong reports whether b starts with a client's pong without
-// payload (FIN, masked, length 0, any mask key).
-func isEmptyPong(b []byte) bool {
-	return len(b) >= len(emptyPong) && b[0] == emptyPong[0] && b[1] == emptyPong[1]
+// controlAt returns the length of the client's ping or pong that b starts
+// with, whole: final, without RSV bits, masked, with at most 125 bytes of
+// payload. It returns 0 when b starts with anything else, or with only a
+// part of one: those are coder/websocket's to read.
+func controlAt(b []byte) int {
+	if len(b) < 6 || (b[0] != 0x80|opPing && b[0] != 0x80|opPong) || b[1]&0x80 == 0 || b[1]&0x7f > 125 {
+		return 0
+	}
+	if l := 6 + int(b[1]&0x7f); len(b) >= l {
+		return l
+	}
+	return 0
+}
+
+// takeControlLocked takes f, a whole ping or pong (controlAt), off the
+// stream: a pong is counted; a ping's payload, unmasked, waits in ping
+// for answerPing in pingDue (a newer ping replaces it: RFC 6455 lets a pong answer
+// the most recent ping only). It reports whether f was a ping. c.rmu must
+// be held.
+func (c *batchConn) takeControlLocked(f []byte) (ping bool) {
+	if f[0]&0x0f == opPong {
+		c.pongs.Add(1)
+		return false
+	}
+	key, p := f[2:6], bytes.Clone(f[6:])
+	for i := range p {
+		p[i] ^= key[i%4]
+	}
+	if p == nil {
+		p = []byte{}
+	}
+	c.pingDue = p
+	return true
+}
+
+// answerPing answers the ping taken off the stream, if any, with a pong
+// carrying its payload, sent as coder/websocket's control frames are
+// (Write). It reports whether there was one. A pong that cannot be sent
+// is given up: the socket has failed, which the next read or write
+// reports.
+func (c *batchConn) answerPing() bool {
+	c.rmu.Lock()
+	p := c.pingDue
+	c.pingDue = nil
+	c.rmu.Unlock()
+	if p == nil {
+		return false
+	}
+	_, _ = c.Write(append([]byte{0x80 | opPong, byte(len(p))}, p...))
+	return true
 }
 
 // ping sends a ping, as coder/websocket's control frames go (see Write),

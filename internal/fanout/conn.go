@@ -34,11 +34,13 @@ var _ wsConn = (*websocket.Conn)(nil)
 // acceptOptions are the websocket.AcceptOptions of a client connection.
 // Compression is off explicitly, whatever coder/websocket's default: the
 // frames the Hub writes by hand are uncompressed (RSV1 clear), which is
-// only valid on a connection that negotiated no extension. onPong is
-// told of each pong coder/websocket reads (the Hub's pings are its own:
-// see client.ping).
-func acceptOptions(origins []string, onPong func(context.Context, []byte)) *websocket.AcceptOptions {
-	return &websocket.AcceptOptions{OriginPatterns: origins, CompressionMode: websocket.CompressionDisabled, OnPongReceived: onPong}
+// only valid on a connection that negotiated no extension. bc's onPong
+// is told of each pong coder/websocket reads (the Hub's pings are its
+// own: see client.ping), and its onPing of each ping, which it answers
+// only while no close frame is queued.
+func acceptOptions(origins []string, bc *batchConn) *websocket.AcceptOptions {
+	return &websocket.AcceptOptions{OriginPatterns: origins, CompressionMode: websocket.CompressionDisabled,
+		OnPingReceived: bc.onPing, OnPongReceived: bc.onPong}
 }
 
 // Causes of a connection's end, mapped to close codes by closeStatus.
@@ -83,7 +85,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g, q := h.grantOf(r, q) // before the upgrade: the client's auth deadline runs from its 101
 	bc := new(batchConn)    // set up by Hijack
 	hw := &hijackWriter{ResponseWriter: w, timeout: h.opts.WriteTimeout, sndbuf: h.opts.SendBuffer, conn: bc}
-	conn, err := websocket.Accept(hw, r, acceptOptions(h.opts.AllowedOrigins, bc.onPong))
+	conn, err := websocket.Accept(hw, r, acceptOptions(h.opts.AllowedOrigins, bc))
 	if err != nil { // Accept has answered
 		reason := rejectHandshake
 		if hw.status == http.StatusForbidden {

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -23,8 +24,10 @@ func pollerHere() bool { return runtime.GOOS == "linux" }
 
 // TestIdleClientsHoldNoGoroutine: with the poller, idle clients hold no
 // goroutine of their own once set up; with a reader goroutine each, they
-// hold one each. Each client gets its subscribed message and is then
-// idle; the goroutines are counted once every client's reads wait.
+// hold one each. Each client gets its subscribed message, pings the
+// server and gets its pong (which, answered inside coder/websocket's
+// read, would keep a goroutine there), and is then idle; the goroutines
+// are counted once every client's reads wait.
 func TestIdleClientsHoldNoGoroutine(t *testing.T) {
 	const n = 40
 	for _, path := range readPaths {
@@ -38,8 +41,15 @@ func TestIdleClientsHoldNoGoroutine(t *testing.T) {
 			readSubscribed(t, warm)
 			waitIdle(t, h, 1, path.noPoll)
 			before := runtime.NumGoroutine()
-			for range n {
-				readSubscribed(t, h.dialRaw(t, "?symbols=AAPL"))
+			for i := range n {
+				rc := h.dialRaw(t, "?symbols=AAPL")
+				readSubscribed(t, rc)
+				if err := rc.writeRaw(keyedFrame(wsOpPing, fmt.Sprint(i), [4]byte{7, 7, 7, 7})); err != nil {
+					t.Fatalf("ping = %v", err)
+				}
+				if f, err := readRawFrame(rc.br); err != nil || f.op != wsOpPong || string(f.payload) != fmt.Sprint(i) {
+					t.Fatalf("answer to ping %d = op %d %q, %v, want its pong", i, f.op, f.payload, err)
+				}
 			}
 			waitIdle(t, h, n+1, path.noPoll)
 			added := runtime.NumGoroutine() - before

@@ -215,3 +215,12 @@ func (s *serverStream) add(f rawFrame) (msg []byte, err error) {
 	}
 	return f.payload, nil
 }
+
+// keyedFrame is a final client frame masked with key.
+func keyedFrame(op byte, payload string, key [4]byte) []byte {
+	f := append([]byte{0x80 | op, 0x80 | byte(len(payload))}, key[:]...)
+	for i := range len(payload) {
+		f = append(f, payload[i]^key[i%4])
+	}
+	return f
+}

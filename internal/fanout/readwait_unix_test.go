@@ -12,25 +12,33 @@ import (
 
 // TestWaitReadable: waitReadable returns once something is there for
 // coder/websocket to read, in pre or in the socket, and not before; it
-// takes the empty pongs at the head of the stream off and counts them,
-// and leaves every other frame whole for Read.
+// takes the whole pings and pongs at the head of the stream off, counts
+// the pongs and answers each ping with a pong carrying its payload, and
+// leaves every other frame, and any part of a ping or pong, whole for
+// Read.
 func TestWaitReadable(t *testing.T) {
 	text := maskedFrame(wsOpText, `{"op":"list"}`)
 	pong := maskedFrame(wsOpPong, "")
+	ping := keyedFrame(wsOpPing, "are you there?", [4]byte{1, 2, 3, 4})
 	tests := []struct {
-		name  string
-		pre   []byte // in pre before the wait
-		sent  []byte // sent by the client once the wait runs; nil: nothing
-		pongs uint32 // counted by the wait
-		next  []byte // what Read returns next
+		name   string
+		pre    []byte // in pre before the wait
+		sent   []byte // sent by the client once the wait runs; nil: nothing
+		pongs  uint32 // counted by the wait
+		answer string // the payload of the pong the client gets; "" for none
+		next   []byte // what Read returns next
 	}{
-		{"frame_sent", nil, text, 0, text},
-		{"pongs_then_frame", nil, concat(pong, pong, text), 2, text},
-		{"pong_with_payload", nil, maskedFrame(wsOpPong, "p"), 0, maskedFrame(wsOpPong, "p")},
-		{"ping", nil, maskedFrame(wsOpPing, ""), 0, maskedFrame(wsOpPing, "")},
-		{"half_a_pong", nil, pong[:3], 0, pong[:3]},
-		{"frame_in_pre", text, nil, 0, text},
-		{"pong_in_pre_then_sent", pong, text, 1, text},
+		{"frame_sent", nil, text, 0, "", text},
+		{"pongs_then_frame", nil, concat(pong, pong, text), 2, "", text},
+		{"pong_with_payload", nil, concat(keyedFrame(wsOpPong, "p", [4]byte{9, 8, 7, 6}), text), 1, "", text},
+		{"ping", nil, concat(ping, text), 0, "are you there?", text},
+		{"empty_ping_then_pong", nil, concat(maskedFrame(wsOpPing, ""), pong, text), 1, "-", text},
+		{"half_a_pong", nil, pong[:3], 0, "", pong[:3]},
+		{"half_a_ping", nil, ping[:8], 0, "", ping[:8]},
+		{"unmasked_ping", nil, concat([]byte{0x80 | wsOpPing, 0}, text), 0, "", []byte{0x80 | wsOpPing, 0}},
+		{"frame_in_pre", text, nil, 0, "", text},
+		{"pong_in_pre_then_sent", pong, text, 1, "", text},
+		{"ping_in_pre_then_sent", ping, text, 0, "are you there?", text},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,10 +52,12 @@ func TestWaitReadable(t *testing.T) {
 				bc.waitReadable()
 			}()
 			if tt.sent != nil {
-				select {
-				case <-done:
-					t.Fatal("waitReadable() returned before the client sent anything")
-				default:
+				if tt.pre == nil || controlAt(tt.pre) != 0 {
+					select {
+					case <-done:
+						t.Fatal("waitReadable() returned before the client sent anything")
+					default:
+					}
 				}
 				if _, err := cl.Write(tt.sent); err != nil {
 					t.Fatalf("client Write() = %v", err)
@@ -60,6 +70,17 @@ func TestWaitReadable(t *testing.T) {
 			}
 			if got := bc.pongs.Load(); got != tt.pongs {
 				t.Fatalf("waitReadable() counted %d pongs, want %d", got, tt.pongs)
+			}
+			if tt.answer != "" {
+				want := tt.answer
+				if want == "-" {
+					want = ""
+				}
+				_ = cl.SetReadDeadline(time.Now().Add(waitLimit))
+				f, err := readRawFrame(cl)
+				if err != nil || f.op != wsOpPong || !f.fin || string(f.payload) != want {
+					t.Fatalf("client got op %d fin %v %q, %v; want a pong %q", f.op, f.fin, f.payload, err, want)
+				}
 			}
 			_ = srv.SetReadDeadline(time.Now().Add(waitLimit))
 			got := make([]byte, len(tt.next))
@@ -139,4 +160,46 @@ func TestReadOneFrame(t *testing.T) {
 			t.Fatalf("Read() %d = %x, %v, want %x (one frame)", i, got[:n], err, want)
 		}
 	}
+}
+
+// FuzzAheadReady: whatever a client sent ahead of its first read,
+// aheadReady takes off only whole pings and pongs at its head, stopping
+// at the first ping (to be answered) or at anything else, which it
+// leaves whole for coder/websocket; it never panics.
+func FuzzAheadReady(f *testing.F) {
+	f.Add(concat(maskedFrame(wsOpPong, ""), maskedFrame(wsOpText, "x")))
+	f.Add(concat(keyedFrame(wsOpPong, "p", [4]byte{1, 2, 3, 4}), keyedFrame(wsOpPing, "q", [4]byte{5, 6, 7, 8}), maskedFrame(wsOpText, "x")))
+	f.Add([]byte{0x80 | wsOpPing, 0x80 | 125, 1, 2, 3, 4})
+	f.Add([]byte{0x80 | wsOpPing, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bc := &batchConn{pre: bytes.Clone(data), gate: frameGate{limit: readLimit}}
+		ready := bc.aheadReady()
+		rest := bc.pre
+		taken := data[:len(data)-len(rest)]
+		pongs, pings := 0, 0
+		for len(taken) > 0 {
+			l := controlAt(taken)
+			if l == 0 {
+				t.Fatalf("aheadReady(%x) took %x, not whole pings and pongs", data, data[:len(data)-len(rest)])
+			}
+			if taken[0]&0x0f == wsOpPong {
+				pongs++
+			} else {
+				pings++
+			}
+			taken = taken[l:]
+		}
+		if got := int(bc.pongs.Load()); got != pongs {
+			t.Fatalf("aheadReady(%x) counted %d pongs, want %d", data, got, pongs)
+		}
+		if pings > 1 || (pings == 1) != (bc.pingDue != nil) {
+			t.Fatalf("aheadReady(%x) took %d pings, pingDue %v; want at most one, due", data, pings, bc.pingDue)
+		}
+		if pings == 0 && controlAt(rest) != 0 {
+			t.Fatalf("aheadReady(%x) left %x, which starts with a whole ping or pong", data, rest)
+		}
+		if ready != (len(rest) > 0) {
+			t.Fatalf("aheadReady(%x) = %v with %d bytes left", data, ready, len(rest))
+		}
+	})
 }
