@@ -47,7 +47,10 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return 
 // its control frames (ping, pong, close) through Write, which sends them
 // with whatever is queued before them at once, as coder/websocket expects
 // (it may close the socket right after a close frame), and returns once
-// their last byte is in the socket. Reads return the bytes net/http had
+// their last byte is in the socket; so do the Hub's pings and the pongs
+// that answer the pings the reads take off the stream (answerPing). Once
+// a close frame is queued, Write refuses pings and pongs: nothing follows
+// the close frame. Reads return the bytes net/http had
 // read ahead first, and pass a frame gate that refuses a client message
 // past readLimit at its header. A read returns the bytes of one frame at
 // most (the rest waits in pre): bufio then never holds bytes past the
@@ -72,13 +75,14 @@ type batchConn struct {
 	raw     syscall.RawConn        // Conn's descriptor, for writes that must not block; nil if it has none
 	timeout time.Duration          // a blocking write that makes no progress for this long fails with errSlow
 	sndbuf  int                    // the kernel send buffer asked for (SO_SNDBUF); 0 when left to the kernel
-	pongs   atomic.Uint32          // pongs received: counted by waitReadable and, for those coder/websocket reads, by onPong
+	pongs   atomic.Uint32          // pongs received: counted by waitReadable and readyNow and, for those coder/websocket reads, by onPong
 	onClose atomic.Pointer[func()] // called by Close once the socket is closed, if set: the poller's reads, which no event would wake then
 
 	// rmu is held by Read throughout, its socket read included, and by
-	// waitReadable while it takes a pong off the stream itself (it only
-	// tries it: see readwait_unix.go). coder/websocket reads from one
-	// goroutine at a time (its reader, or its close handshake).
+	// waitReadable and readyNow while they take a ping or pong off the
+	// stream themselves (they only try it: see readwait_unix.go).
+	// coder/websocket reads from one goroutine at a time (its reader, or
+	// its close handshake).
 	rmu     sync.Mutex
 	pre     []byte    // bytes not passed to coder/websocket yet (read ahead by net/http, or past a frame's end), returned by Read first; guarded by rmu
 	gate    frameGate // follows the client's frame headers, refusing a message past readLimit; guarded by rmu
@@ -377,10 +381,10 @@ func controlAt(b []byte) int {
 }
 
 // takeControlLocked takes f, a whole ping or pong (controlAt), off the
-// stream: a pong is counted; a ping's payload, unmasked, waits in ping
-// for answerPing in pingDue (a newer ping replaces it: RFC 6455 lets a pong answer
-// the most recent ping only). It reports whether f was a ping. c.rmu must
-// be held.
+// stream: a pong is counted; a ping's payload, unmasked, waits in
+// pingDue for answerPing. It reports whether f was a ping. The callers
+// stop at a ping until it is answered, so none replaces another. c.rmu
+// must be held.
 func (c *batchConn) takeControlLocked(f []byte) (ping bool) {
 	if f[0]&0x0f == opPong {
 		c.pongs.Add(1)
@@ -399,9 +403,14 @@ func (c *batchConn) takeControlLocked(f []byte) (ping bool) {
 
 // answerPing answers the ping taken off the stream, if any, with a pong
 // carrying its payload, sent as coder/websocket's control frames are
-// (Write). It reports whether there was one. A pong that cannot be sent
-// is given up: the socket has failed, which the next read or write
-// reports.
+// (Write: queued behind the frames before it, by the socket's one
+// writer). It reports whether there was one. Once a close frame is
+// queued Write refuses the pong, and the ping goes unanswered: nothing
+// may follow the close frame. A pong that cannot be sent otherwise is
+// given up too: the socket has failed (the next read or write reports
+// it), or took nothing for WriteTimeout (errSlow: the Hub's next ping or
+// frames for the client then fail the same way and end the connection
+// with 1008). Meanwhile the caller, a poller step or the reader, waits.
 func (c *batchConn) answerPing() bool {
 	c.rmu.Lock()
 	p := c.pingDue

@@ -157,7 +157,8 @@
 // burst of 40). Past MaxClients, upgrades get HTTP 503 before upgrading; a
 // foreign Origin gets 403. The server pings every PingInterval (a ping
 // without payload); a client that has sent no pong by the next ping is
-// closed with 1008. Any pong counts. On
+// closed with 1008. Any pong counts. A client's ping is answered with a
+// pong carrying its payload, until the server's close frame is sent. On
 // shutdown every client is closed with 1001. A peer that does not answer
 // a close within WriteTimeout (clamped to 1s..5s) is cut off.
 //
@@ -214,14 +215,26 @@
 // goroutine at all on Linux: the Hub's poller, one goroutine blocked in
 // epoll_wait, watches the sockets of idle clients, each armed for one
 // event at a time, and when one is readable (or closed) a goroutine reads
-// and carries out what came, takes the pongs that answer the Hub's pings
-// off the socket itself, arms the socket again and exits. (A client that
-// pings the server is the exception: coder/websocket's read answers its
-// ping and then waits, with a deep stack, for the client's next message.)
-// Elsewhere, and
+// and carries out what came, arms the socket again and exits. The pings
+// and pongs at the head of a client's stream it takes off the socket
+// itself, before coder/websocket's read is ever entered (which, once
+// entered, answers a ping and then waits, with a deep stack, for the
+// client's next message): pongs are counted, and each ping is answered
+// with a pong carrying its payload, queued like every other frame of the
+// client's. A client that pings the server (Python's websockets does
+// every 20 s) thus holds no goroutine between its pings either. Only a
+// ping not wholly there when the socket is looked at (cut across TCP
+// segments) is left to coder/websocket's read, which answers it and
+// keeps its goroutine until the client's next message. Once the close
+// frame is queued, pings are
+// not answered at all, by the Hub or by coder/websocket, so nothing
+// follows the close frame, and a ping that reaches coder/websocket's
+// close handshake does not end it before the client's close is read (the
+// socket closed with that unread would reset the connection). Elsewhere, and
 // under TLS, each client has a reader goroutine whose stack stays at the
 // 2 KiB a goroutine starts with: between messages it waits in the
-// runtime's poller for the socket to be readable (on unix; on Windows
+// runtime's poller for the socket to be readable, taking pings and pongs
+// off as the poller's steps do (on unix; on Windows
 // inside coder/websocket's read), and each message is read and carried
 // out on a goroutine that exits. The reader's goroutine was about 2.5 KiB
 // of the 12-13 KiB of memory a client took at 10,000 clients

@@ -2,8 +2,10 @@ package fanout
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
+	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,10 +26,8 @@ func pollerHere() bool { return runtime.GOOS == "linux" }
 
 // TestIdleClientsHoldNoGoroutine: with the poller, idle clients hold no
 // goroutine of their own once set up; with a reader goroutine each, they
-// hold one each. Each client gets its subscribed message, pings the
-// server and gets its pong (which, answered inside coder/websocket's
-// read, would keep a goroutine there), and is then idle; the goroutines
-// are counted once every client's reads wait.
+// hold one each. Each client gets its subscribed message and is then
+// idle; the goroutines are counted once every client's reads wait.
 func TestIdleClientsHoldNoGoroutine(t *testing.T) {
 	const n = 40
 	for _, path := range readPaths {
@@ -41,15 +41,8 @@ func TestIdleClientsHoldNoGoroutine(t *testing.T) {
 			readSubscribed(t, warm)
 			waitIdle(t, h, 1, path.noPoll)
 			before := runtime.NumGoroutine()
-			for i := range n {
-				rc := h.dialRaw(t, "?symbols=AAPL")
-				readSubscribed(t, rc)
-				if err := rc.writeRaw(keyedFrame(wsOpPing, fmt.Sprint(i), [4]byte{7, 7, 7, 7})); err != nil {
-					t.Fatalf("ping = %v", err)
-				}
-				if f, err := readRawFrame(rc.br); err != nil || f.op != wsOpPong || string(f.payload) != fmt.Sprint(i) {
-					t.Fatalf("answer to ping %d = op %d %q, %v, want its pong", i, f.op, f.payload, err)
-				}
+			for range n {
+				readSubscribed(t, h.dialRaw(t, "?symbols=AAPL"))
 			}
 			waitIdle(t, h, n+1, path.noPoll)
 			added := runtime.NumGoroutine() - before
@@ -163,4 +156,143 @@ func TestReadPaths(t *testing.T) {
 			waitAdmitted(t, h)
 		})
 	}
+}
+
+// TestPingingClientsHoldNoGoroutine: clients that ping the server, and
+// send nothing else, get a pong for every ping, carrying its payload, and
+// are then as idle as the others: with the poller they hold no goroutine
+// of their own, with a reader goroutine each only that one. Answered
+// inside coder/websocket's read, a ping would leave a goroutine there,
+// waiting with its deep stack for the client's next message (and with a
+// reader goroutine, the reader waiting for it too). Client i writes the
+// frames of pings[i%len(pings)], a write at a time, and reads the pongs
+// each write is answered with.
+func TestPingingClientsHoldNoGoroutine(t *testing.T) {
+	const n = 40
+	key := [4]byte{7, 7, 7, 7}
+	ping := func(p string) []byte { return keyedFrame(wsOpPing, p, key) }
+	long := strings.Repeat("p", 125)
+	type write struct {
+		b     []byte
+		pongs []string // the payloads of the pongs that answer it, in order
+	}
+	pings := []struct {
+		name   string
+		writes []write
+	}{
+		{"empty", []write{{ping(""), []string{""}}}},
+		{"payload_125", []write{{ping(long), []string{long}}}},
+		{"two_in_one_write", []write{{concat(ping("a"), ping("b")), []string{"a", "b"}}}},
+		{"behind_a_pong", []write{{concat(keyedFrame(wsOpPong, "", key), ping("c")), []string{"c"}}}},
+		{"three_rounds", []write{{ping("1"), []string{"1"}}, {ping("2"), []string{"2"}}, {ping("3"), []string{"3"}}}},
+	}
+	for _, path := range readPaths {
+		t.Run(path.name, func(t *testing.T) {
+			if !path.noPoll && !pollerHere() {
+				t.Skip("no poller on " + runtime.GOOS)
+			}
+			src := newFakeSource("AAPL")
+			h := newHarness(t, src, &Options{PingInterval: time.Hour}, func(h *harness) { h.hub.noPoll = path.noPoll })
+			warm := h.dialRaw(t, "?symbols=AAPL") // starts the poller and the writers
+			readSubscribed(t, warm)
+			waitIdle(t, h, 1, path.noPoll)
+			before := runtime.NumGoroutine()
+			for i := range n {
+				p := pings[i%len(pings)]
+				rc := h.dialRaw(t, "?symbols=AAPL")
+				readSubscribed(t, rc)
+				for _, w := range p.writes {
+					if err := rc.writeRaw(w.b); err != nil {
+						t.Fatalf("%s: write = %v", p.name, err)
+					}
+					for _, want := range w.pongs {
+						f, err := readRawFrame(rc.br)
+						if err != nil || f.op != wsOpPong || !f.fin || string(f.payload) != want {
+							t.Fatalf("%s: readRawFrame() = op %d fin %v %q, %v; want a pong %q", p.name, f.op, f.fin, f.payload, err, want)
+						}
+					}
+				}
+			}
+			waitIdle(t, h, n+1, path.noPoll)
+			added := runtime.NumGoroutine() - before
+			if path.noPoll && (added < n || added >= n+n/4) {
+				t.Fatalf("goroutines added by %d pinging clients = %d, want %d to %d (a reader each, none in coder/websocket's read)", n, added, n, n+n/4-1)
+			}
+			if !path.noPoll && added >= n/4 {
+				t.Fatalf("goroutines added by %d pinging clients = %d, want fewer than %d", n, added, n/4)
+			}
+		})
+	}
+}
+
+// TestPingDuringClose: a client that pings right after reading the
+// Hub's close frame (at shutdown), in the same write as its answer to
+// the close, gets no pong, and the close handshake ends cleanly: the
+// socket is closed once the client's close is read, so the client reads
+// EOF, not a reset. The ping reaches coder/websocket's close handshake,
+// which answered it before: the pong's write failed (its close frame was
+// sent), which ended the handshake at once, and the socket was closed
+// with the client's close (or the part of it not read ahead) unread,
+// which makes the kernel reset the connection. Python's websockets pings
+// with 4 bytes of payload; 125 is the most a ping carries. (A ping taken
+// off the socket by the reads once the close frame is queued:
+// TestPingAfterCloseQueued.)
+func TestPingDuringClose(t *testing.T) {
+	pings := []struct {
+		name    string
+		payload string
+	}{
+		{"payload_4", "\x01\x02\x03\x04"},
+		{"payload_125", strings.Repeat("p", 125)},
+	}
+	for _, path := range readPaths {
+		for _, p := range pings {
+			t.Run(path.name+"_"+p.name, func(t *testing.T) {
+				if !path.noPoll && !pollerHere() {
+					t.Skip("no poller on " + runtime.GOOS)
+				}
+				src := newFakeSource("AAPL")
+				h := newHarness(t, src, &Options{PingInterval: time.Hour}, func(h *harness) { h.hub.noPoll = path.noPoll })
+				rc := h.dialRaw(t, "?symbols=AAPL")
+				readSubscribed(t, rc)
+				h.cancel() // Run closes the client with 1001; h.stop waits for it below
+				f, err := readRawFrame(rc.br)
+				if err != nil || f.op != wsOpClose || closeCode(f.payload) != 1001 {
+					t.Fatalf("frame after shutdown = op %d %q, %v; want a close 1001", f.op, f.payload, err)
+				}
+				// Once the handshake waits in the socket's read, holding
+				// batchConn's read lock, it reads the ping itself: neither a
+				// poller step nor the reader can take it off first.
+				deadline := time.Now().Add(waitLimit)
+				for !closeHandshakeReads() {
+					if time.Now().After(deadline) {
+						t.Fatalf("coder/websocket's close handshake not seen reading the socket within %v", waitLimit)
+					}
+					runtime.Gosched() // the goroutines' state has no event to wait on
+				}
+				ping := keyedFrame(wsOpPing, p.payload, [4]byte{1, 2, 3, 4})
+				if err := rc.writeRaw(concat(ping, maskedFrame(wsOpClose, "\x03\xe9"))); err != nil {
+					t.Fatalf("ping and close = %v", err)
+				}
+				if f, err := readRawFrame(rc.br); !errors.Is(err, io.EOF) {
+					t.Fatalf("after the close frame: readRawFrame() = op %d %q, %v; want io.EOF", f.op, f.payload, err)
+				}
+				h.stop()
+			})
+		}
+	}
+}
+
+// closeHandshakeReads reports whether a goroutine is in coder/websocket's
+// close handshake, blocked in a read of the socket (waiting for bytes, or
+// for the reader's wait to give the descriptor up).
+func closeHandshakeReads() bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		blocked := strings.Contains(g, "[IO wait") || strings.Contains(g, "[semacquire")
+		if blocked && strings.Contains(g, "(*Conn).waitCloseHandshake") && strings.Contains(g, "internal/poll.(*FD).Read(") {
+			return true
+		}
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -160,6 +161,87 @@ func TestReadOneFrame(t *testing.T) {
 			t.Fatalf("Read() %d = %x, %v, want %x (one frame)", i, got[:n], err, want)
 		}
 	}
+}
+
+// TestPingAfterCloseQueued: a ping the reads take off the socket once a
+// close frame is queued (here behind a socketful of frames the client
+// has not read yet) is not answered, since nothing may follow the close
+// frame: the client reads every frame queued, the close frame last, then
+// the end of the stream. The reads take pings either way: waitReadable
+// (a reader goroutine) and readyNow (a poller step); each returns once
+// the text frame behind the ping is at the head of the stream.
+func TestPingAfterCloseQueued(t *testing.T) {
+	tests := []struct {
+		name string
+		take func(bc *batchConn) // takes the ping off, returning at the text frame
+	}{
+		{"wait_readable", (*batchConn).waitReadable},
+		{"ready_now", func(bc *batchConn) {
+			for !bc.readyNow() {
+				runtime.Gosched() // nothing to wait on: readyNow never waits
+			}
+		}},
+	}
+	closeFrame := []byte{0x80 | opClose, 2, 0x03, 0xe9} // 1001
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, cl := tcpPair(t)
+			bc := newBatchConn(srv, nil, waitLimit, 8<<10)
+			want := append(fillSocket(t, bc), closeFrame...)
+			wrote := make(chan error, 1)
+			// Exits once the close frame is in the socket: the client reads
+			// below.
+			go func() {
+				_, err := bc.Write(closeFrame)
+				wrote <- err
+			}()
+			for !closingQueued(bc) {
+				runtime.Gosched() // the queue has no event to wait on
+			}
+			ping := keyedFrame(wsOpPing, "after close", [4]byte{1, 2, 3, 4})
+			text := maskedFrame(wsOpText, `{"op":"list"}`)
+			if _, err := cl.Write(concat(ping, text)); err != nil {
+				t.Fatalf("client Write() = %v", err)
+			}
+			took := make(chan struct{})
+			// Exits once the ping is taken off, and answered or not.
+			go func() {
+				defer close(took)
+				tt.take(bc)
+			}()
+			select {
+			case <-took:
+			case <-time.After(waitLimit):
+				t.Fatal("the ping is not taken off, or its answer waits behind the close frame")
+			}
+			_ = cl.SetReadDeadline(time.Now().Add(waitLimit))
+			got := make([]byte, len(want))
+			if n, err := io.ReadFull(cl, got); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("client read %d bytes (%v), want the %d queued, the close frame last", n, err, len(want))
+			}
+			if err := <-wrote; err != nil {
+				t.Fatalf("Write(close frame) = %v", err)
+			}
+			// Read to its end (a socket closed with bytes unread resets
+			// the connection), then closed.
+			_ = srv.SetReadDeadline(time.Now().Add(waitLimit))
+			next := make([]byte, len(text))
+			if _, err := io.ReadFull(bc, next); err != nil || !bytes.Equal(next, text) {
+				t.Fatalf("Read() after the ping = %x, want the text frame %x", next, text)
+			}
+			_ = bc.Close()
+			if rest, err := io.ReadAll(cl); err != nil || len(rest) > 0 {
+				t.Fatalf("client read %x, %v after the close frame, want nothing", rest, err)
+			}
+		})
+	}
+}
+
+// closingQueued reports whether a close frame is queued on bc.
+func closingQueued(bc *batchConn) bool {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	return bc.closing
 }
 
 // FuzzAheadReady: whatever a client sent ahead of its first read,
