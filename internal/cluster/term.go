@@ -478,9 +478,12 @@ func (t *Term) failWaiting() {
 // sendBatchLocked sends b, taken by takeBatch, in rounds of at most
 // maxRound snapshots, each holding one of maxInFlight places; the caller
 // holds smu and one place, for the first. Each round is written by a
-// goroutine of its own, except the first when own is set: then it is
-// returned for the caller to run once it has released smu (nil when the
-// first round failed before its write).
+// goroutine of its own, except, when own is set and b is one round, that
+// round: then it is returned for the caller to run once it has released
+// smu (nil when it failed before its write). A batch of several rounds
+// starts all of them at once: a round kept back for the caller would
+// hold its place while a later round's prepareSlotLocked waits for every
+// place but one, which would never come.
 func (t *Term) sendBatchLocked(b *batch, own bool) (first func()) {
 	defer t.wwg.Done() // takeBatch's: every round started is counted
 	t.lastSend = time.Now()
@@ -519,7 +522,7 @@ func (t *Term) sendBatchLocked(b *batch, own bool) (first func()) {
 			<-t.inflight
 			b.finish(err)
 		}
-		if i == 0 && own {
+		if own && len(parts) == 1 {
 			first = round
 			continue
 		}

@@ -238,3 +238,61 @@ func valueOfShard(t *testing.T, in *instance, key string) shard {
 	}
 	return sh
 }
+
+// TestOwnBatchPastMaxRound: a batch of more than maxRound snapshots taken
+// by a Put (sendNow) is sent in full even when a later round's update key
+// must be compacted first, which waits for every other round in flight.
+// (Keeping the first round back for the Put to write held its place, and
+// that wait never ended: the leader's collection hung, and so did its
+// shutdown.)
+func TestOwnBatchPastMaxRound(t *testing.T) {
+	syms := make([]string, maxRound+44)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("M%d", i)
+	}
+	r := newRoundRig(t, startNATS(t), syms)
+	term, n := r.term, r.term.n
+	term.smu.Lock()
+	// The first pulse's rounds are on update keys whose shards no shard
+	// key has had since: start the batch one key before such a key, so
+	// that its second round's key must be compacted first.
+	n.mu.Lock()
+	owed := -1
+	for i := 1; i < ringSize && owed < 0; i++ {
+		if n.owedLocked(i) != 0 {
+			owed = i
+		}
+	}
+	n.mu.Unlock()
+	if owed < 0 {
+		term.smu.Unlock()
+		t.Fatalf("no update key owes a compaction after the first pulse")
+	}
+	term.slot = owed - 1
+	b := &batch{snaps: make(shard), done: make(chan struct{})}
+	for _, s := range r.syms {
+		b.snaps[s] = r.next(s)
+	}
+	term.inflight <- struct{}{} // the caller's place, as sendNow takes it
+	term.wwg.Add(1)             // takeBatch's
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		first := term.sendBatchLocked(b, true)
+		term.smu.Unlock()
+		if first != nil {
+			first()
+		}
+	}()
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("sendBatchLocked(%d snapshots, own) did not finish the batch in 10s", len(b.snaps))
+	}
+	<-sent
+	if b.err != nil {
+		t.Fatalf("batch of %d snapshots: err = %v, want nil", len(b.snaps), b.err)
+	}
+	waitFor(t, 10*time.Second, "the board has every new quote", func() bool { return r.allAt(2) })
+	r.in.stop()
+}
