@@ -24,6 +24,22 @@ var readPaths = []struct {
 // pollerHere reports whether this system has the Hub's poller.
 func pollerHere() bool { return runtime.GOOS == "linux" }
 
+// startIdle starts a harness on a read path (the poller, or a reader
+// goroutine per client when noPoll) with one idle client, which starts
+// the poller and the writers, and returns it with the goroutine count
+// then. It skips the test where the poller is wanted and this GOOS has
+// none.
+func startIdle(t *testing.T, noPoll bool) (h *harness, goroutines int) {
+	t.Helper()
+	if !noPoll && !pollerHere() {
+		t.Skip("no poller on " + runtime.GOOS)
+	}
+	h = newHarness(t, newFakeSource("AAPL"), &Options{PingInterval: time.Hour}, func(h *harness) { h.hub.noPoll = noPoll })
+	readSubscribed(t, h.dialRaw(t, "?symbols=AAPL"))
+	waitIdle(t, h, 1, noPoll)
+	return h, runtime.NumGoroutine()
+}
+
 // TestIdleClientsHoldNoGoroutine: with the poller, idle clients hold no
 // goroutine of their own once set up; with a reader goroutine each, they
 // hold one each. Each client gets its subscribed message and is then
@@ -32,15 +48,7 @@ func TestIdleClientsHoldNoGoroutine(t *testing.T) {
 	const n = 40
 	for _, path := range readPaths {
 		t.Run(path.name, func(t *testing.T) {
-			if !path.noPoll && !pollerHere() {
-				t.Skip("no poller on " + runtime.GOOS)
-			}
-			src := newFakeSource("AAPL")
-			h := newHarness(t, src, &Options{PingInterval: time.Hour}, func(h *harness) { h.hub.noPoll = path.noPoll })
-			warm := h.dialRaw(t, "?symbols=AAPL") // starts the poller and the writers
-			readSubscribed(t, warm)
-			waitIdle(t, h, 1, path.noPoll)
-			before := runtime.NumGoroutine()
+			h, before := startIdle(t, path.noPoll)
 			for range n {
 				readSubscribed(t, h.dialRaw(t, "?symbols=AAPL"))
 			}
@@ -188,15 +196,7 @@ func TestPingingClientsHoldNoGoroutine(t *testing.T) {
 	}
 	for _, path := range readPaths {
 		t.Run(path.name, func(t *testing.T) {
-			if !path.noPoll && !pollerHere() {
-				t.Skip("no poller on " + runtime.GOOS)
-			}
-			src := newFakeSource("AAPL")
-			h := newHarness(t, src, &Options{PingInterval: time.Hour}, func(h *harness) { h.hub.noPoll = path.noPoll })
-			warm := h.dialRaw(t, "?symbols=AAPL") // starts the poller and the writers
-			readSubscribed(t, warm)
-			waitIdle(t, h, 1, path.noPoll)
-			before := runtime.NumGoroutine()
+			h, before := startIdle(t, path.noPoll)
 			for i := range n {
 				p := pings[i%len(pings)]
 				rc := h.dialRaw(t, "?symbols=AAPL")
