@@ -319,8 +319,8 @@ func (t *Term) closeWrites() {
 // sendNow sends the waiting batch from the calling Put, if no other
 // sender is at it, roundGap has passed since the last batch and a round
 // can go (fewer than maxInFlight in flight); it reports whether it did.
-// The batch's first round is written by the caller, before it returns;
-// the rest (past maxRound) by goroutines of their own.
+// A batch of one round is written by the caller, before sendNow returns;
+// a larger one (past maxRound) by goroutines of its own.
 func (t *Term) sendNow() bool {
 	if !t.smu.TryLock() {
 		return false
