@@ -377,6 +377,15 @@ func (t *Term) writeLoop() {
 		select {
 		case <-t.wake:
 		case <-idle.C:
+			// Idle since the last batch, whoever sent it: the Puts
+			// send most of a pulse's batches themselves.
+			t.smu.Lock()
+			wait := idleCompact - time.Since(t.lastSend)
+			t.smu.Unlock()
+			if wait > 0 {
+				idle.Reset(wait)
+				continue
+			}
 			t.compactIdle()
 			continue
 		case <-t.ctx.Done():
@@ -417,7 +426,7 @@ func (t *Term) writeLoop() {
 	}
 }
 
-// idleCompact is how long the writer waits after a round before it
+// idleCompact is how long the writer waits after a batch before it
 // compacts the shards that rounds have touched since their last
 // compaction. Pulses are bursts: compacting between them keeps it off
 // the rounds' way, where it would wait for every round in flight.
