@@ -21,15 +21,17 @@ import (
 type tally struct {
 	measuring atomic.Bool // set while the measurement window is open: only then are quotes counted
 
-	lat         hist
-	delivered   atomic.Int64 // quotes received in the window
-	frames      atomic.Int64 // data frames (websocket messages) received in the window, quotes or not
-	frameBytes  atomic.Int64 // their payload bytes
-	coalesced   atomic.Int64 // seq numbers skipped in the window
-	disconnects atomic.Int64 // connections that ended before tickload closed them
-	connectErrs atomic.Int64 // dials or subscriptions that failed
-	badMessages atomic.Int64 // messages parseMessage rejected, and "error" messages
-	pongs       atomic.Int64 // pongs sent to Centrifugo's pings
+	lat         hist          // collected_at to arrival
+	pulseLat    hist          // the start of the quote's pulse to arrival (see pulseStart)
+	pulse       time.Duration // set before the clients start: see pulseStart
+	delivered   atomic.Int64  // quotes received in the window
+	frames      atomic.Int64  // data frames (websocket messages) received in the window, quotes or not
+	frameBytes  atomic.Int64  // their payload bytes
+	coalesced   atomic.Int64  // seq numbers skipped in the window
+	disconnects atomic.Int64  // connections that ended before tickload closed them
+	connectErrs atomic.Int64  // dials or subscriptions that failed
+	badMessages atomic.Int64  // messages parseMessage rejected, and "error" messages
+	pongs       atomic.Int64  // pongs sent to Centrifugo's pings
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -38,6 +40,21 @@ type tally struct {
 }
 
 func newTally() *tally { return &tally{closeCodes: make(map[string]int)} }
+
+// pulseStart is when the pulse that collected a quote at collectedAt
+// began: collectedAt truncated to t.pulse, the collector's schedule (cron's
+// "@every 1s" fires on whole seconds), or collectedAt itself when t.pulse
+// is 0 (the Centrifugo publisher stamps its publications as it posts
+// them). A quote's latency counts from when it was collected; its pulse
+// latency counts the collection too: the time its answer waited on a busy
+// server to be read and parsed, which the Centrifugo publisher's stamp
+// includes for Centrifugo.
+func (t *tally) pulseStart(collectedAt time.Time) time.Time {
+	if t.pulse <= 0 {
+		return collectedAt
+	}
+	return collectedAt.Truncate(t.pulse)
+}
 
 // frame counts a data frame of n payload bytes read by a client's read
 // loop, while the window is open.
@@ -209,6 +226,7 @@ func (c *loadClient) quote(m message, now time.Time, t *tally, snapshots bool) {
 	if (last != 0 || !snapshots) && t.measuring.Load() {
 		t.delivered.Add(1)
 		t.lat.record(now.Sub(m.collectedAt))
+		t.pulseLat.record(now.Sub(t.pulseStart(m.collectedAt)))
 		if last != 0 && m.seq > last+1 {
 			t.coalesced.Add(int64(m.seq - last - 1))
 		}

@@ -33,6 +33,8 @@ type result struct {
 	P999ms          float64        `json:"p999_ms"`
 	MaxMs           float64        `json:"max_ms"`
 	MeanMs          float64        `json:"mean_ms"`
+	PulseP50ms      float64        `json:"pulse_p50_ms"` // the start of the quote's pulse to arrival (-pulse)
+	PulseP99ms      float64        `json:"pulse_p99_ms"`
 	Coalesced       int64          `json:"coalesced"`   // quotes the server skipped (seq gaps) in the window
 	Disconnects     int64          `json:"disconnects"` // connections the server or network ended
 	CloseCodes      map[string]int `json:"disconnect_close_codes,omitempty"`
@@ -69,6 +71,7 @@ func (r *result) fill(t *tally, elapsed time.Duration) {
 	r.QuotesPerSecond = float64(r.Delivered) / elapsed.Seconds()
 	r.P50ms, r.P99ms, r.P999ms = ms(t.lat.quantile(0.5)), ms(t.lat.quantile(0.99)), ms(t.lat.quantile(0.999))
 	r.MaxMs, r.MeanMs = ms(time.Duration(t.lat.max.Load())), ms(t.lat.mean())
+	r.PulseP50ms, r.PulseP99ms = ms(t.pulseLat.quantile(0.5)), ms(t.pulseLat.quantile(0.99))
 	r.Coalesced = t.coalesced.Load()
 	r.Disconnects = t.disconnects.Load()
 	r.ConnectErrors = t.connectErrs.Load()
@@ -90,8 +93,8 @@ func (r *result) fill(t *tally, elapsed time.Duration) {
 }
 
 // tableHeader heads the rows of row, as a Markdown table.
-const tableHeader = "| target | N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU | tickload ns/quote | quotes/frame | bytes/quote | load avg |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+const tableHeader = "| target | N | K | connected | quotes/s | p50 ms | p99 ms | p99.9 ms | max ms | pulse p50 / p99 ms | coalesced | disconnects | connect errors | server RSS/client KiB | server CPU | tickload CPU | tickload ns/quote | quotes/frame | bytes/quote | load avg |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 // row returns r as a Markdown table row.
 func (r *result) row() string {
@@ -111,7 +114,7 @@ func (r *result) row() string {
 	if r.Batch {
 		target += " batch"
 	}
-	return fmt.Sprintf("| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %d | %s | %d | %s | %s | %.2f | %.0f | %.1f | %.0f | %.1f–%.1f |",
-		target, r.Clients, r.PerClient, r.Connected, r.QuotesPerSecond, r.P50ms, r.P99ms, r.P999ms, r.MaxMs,
+	return fmt.Sprintf("| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | %d | %s | %d | %s | %s | %.2f | %.0f | %.1f | %.0f | %.1f–%.1f |",
+		target, r.Clients, r.PerClient, r.Connected, r.QuotesPerSecond, r.P50ms, r.P99ms, r.P999ms, r.MaxMs, r.PulseP50ms, r.PulseP99ms,
 		r.Coalesced, disc, r.ConnectErrors, rss, cpu, r.LoadCPU, r.LoadCPUPerMsg, r.QuotesPerFrame, r.BytesPerQuote, r.LoadAvgStart, r.LoadAvgEnd)
 }

@@ -10,6 +10,7 @@ func TestResultRow(t *testing.T) {
 	tl := newTally()
 	for _, ms := range []int{10, 20, 30, 40} {
 		tl.lat.record(time.Duration(ms) * time.Millisecond)
+		tl.pulseLat.record(time.Duration(100+ms) * time.Millisecond)
 	}
 	tl.delivered.Store(4000)
 	tl.coalesced.Store(7)
@@ -24,9 +25,9 @@ func TestResultRow(t *testing.T) {
 	}{
 		// 0.25 cores over 2 s for 4000 quotes: 125 µs a quote.
 		{"with_server", result{Target: "tickerd", Batch: true, Clients: 100, PerClient: 20, Connected: 99, ServerPID: 1, RSSPerClientKiB: 12.34, ServerCPU: 0.5, LoadCPU: 0.25, LoadAvgStart: 1.5, LoadAvgEnd: 2.25},
-			"| tickerd batch | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | 12.3 | 0.50 | 0.25 | 125000 | 16.0 | 300 | 1.5–2.2 |"},
+			"| tickerd batch | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 120.0 / 140.0 | 7 | 1 (none:1) | 1 | 12.3 | 0.50 | 0.25 | 125000 | 16.0 | 300 | 1.5–2.2 |"},
 		{"without_server", result{Target: "centrifugo", Clients: 100, PerClient: 20, Connected: 99},
-			"| centrifugo | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 7 | 1 (none:1) | 1 | - | - | 0.00 | 0 | 16.0 | 300 | 0.0–0.0 |"},
+			"| centrifugo | 100 | 20 | 99 | 2000 | 20.0 | 40.0 | 40.0 | 40.0 | 120.0 / 140.0 | 7 | 1 (none:1) | 1 | - | - | 0.00 | 0 | 16.0 | 300 | 0.0–0.0 |"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,9 +60,15 @@ func sameRow(got, want string) bool {
 	}
 	for i := range g {
 		a, b := strings.TrimSpace(g[i]), strings.TrimSpace(w[i])
-		if i >= 6 && i <= 9 { // p50 .. max
-			if len(a) < 2 || len(b) < 2 || a[:2] != b[:2] {
+		if i >= 6 && i <= 10 { // p50 .. max, and the pulse p50 / p99
+			as, bs := strings.Split(a, " / "), strings.Split(b, " / ")
+			if len(as) != len(bs) {
 				return false
+			}
+			for j := range as {
+				if len(as[j]) < 2 || len(bs[j]) < 2 || as[j][:2] != bs[j][:2] {
+					return false
+				}
 			}
 			continue
 		}
@@ -70,4 +77,26 @@ func sameRow(got, want string) bool {
 		}
 	}
 	return true
+}
+
+func TestPulseStart(t *testing.T) {
+	at := time.Date(2026, 12, 4, 1, 2, 3, 250_000_000, time.UTC)
+	tests := []struct {
+		name  string
+		pulse time.Duration
+		want  time.Time
+	}{
+		{"every_second", time.Second, time.Date(2026, 12, 4, 1, 2, 3, 0, time.UTC)},
+		{"every_minute", time.Minute, time.Date(2026, 12, 4, 1, 2, 0, 0, time.UTC)},
+		{"stamped_at_start", 0, at}, // the Centrifugo publisher's stamp
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := newTally()
+			tl.pulse = tt.pulse
+			if got := tl.pulseStart(at); !got.Equal(tt.want) {
+				t.Errorf("pulseStart(%v) with pulse %v = %v, want %v", at, tt.pulse, got, tt.want)
+			}
+		})
+	}
 }

@@ -49,6 +49,7 @@ type options struct {
 	settle         time.Duration // wait between the last subscription and the window
 	batch          bool          // tickerd: ask for batch frames (?batch=1)
 	centrifugo     bool          // -target centrifugo
+	pulse          time.Duration // tickerd: its schedule's period, for the pulse latency (0: none)
 	api, apiKey    string        // centrifugo: the HTTP API endpoint and key the publisher uses
 }
 
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	syms := fs.String("symbols", "", "comma-separated symbols to subscribe to (default: tickerd's GET /api/quotes; for centrifugo see -channels)")
 	fs.IntVar(&o.serverPID, "server-pid", 0, "tickerd's process id, for its memory and CPU use (0: not reported)")
 	addrs := fs.String("local-addrs", "", "comma-separated loopback source addresses to spread clients over, e.g. 127.0.0.1,127.0.0.2")
+	fs.DurationVar(&o.pulse, "pulse", time.Second, "tickerd: the period of its schedule (\"@every 1s\" fires on whole seconds), so that the pulse latency counts from each pulse's start; 0: from collected_at (for centrifugo it is always the publication's stamp)")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
 	fs.BoolVar(&o.header, "header", true, "print the table header before the row")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write tickload's own CPU profile over the window to this file")
@@ -273,6 +275,9 @@ func loadTest(ctx context.Context, o *options, syms []string) (*result, error) {
 		res.RSSBefore = rss
 	}
 	t := newTally()
+	if !o.centrifugo {
+		t.pulse = o.pulse
+	}
 	hcs := httpClients(o.localAddrs)
 	defer func() {
 		for _, hc := range hcs {

@@ -79,6 +79,10 @@ func TestRunAgainstService(t *testing.T) {
 	if !(res.P50ms > 0 && res.P50ms <= res.P99ms && res.P99ms <= res.P999ms && res.P999ms <= res.MaxMs) {
 		t.Errorf("run() latencies p50 %v, p99 %v, p99.9 %v, max %v ms, want 0 < p50 <= p99 <= p99.9 <= max", res.P50ms, res.P99ms, res.P999ms, res.MaxMs)
 	}
+	// Each quote's pulse began at or before its collection.
+	if !(res.PulseP50ms >= res.P50ms && res.PulseP99ms >= res.P99ms && res.PulseP50ms <= res.PulseP99ms) {
+		t.Errorf("run() pulse latencies p50 %v, p99 %v ms for latencies p50 %v, p99 %v, want each at least the latency's", res.PulseP50ms, res.PulseP99ms, res.P50ms, res.P99ms)
+	}
 	if res.RSSBefore <= 0 || res.RSSAfter <= 0 {
 		t.Errorf("run() server RSS before %d, after %d, want both > 0", res.RSSBefore, res.RSSAfter)
 	}
