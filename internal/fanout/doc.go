@@ -207,39 +207,40 @@
 // writer goroutines (16 per GOMAXPROCS). BatchDelay (2ms) after it was
 // queued, a writer takes its whole outbox and sends it with one socket
 // write that never blocks, so that the quotes of a pulse reach a client in
-// a few writes rather than one each; sooner once every symbol the client
-// is subscribed to has an update pending, since nothing more of the pulse
-// can come for it. If the socket does not take it all,
-// the client gets a goroutine of its own until its outbox is empty, bounded
-// by WriteTimeout without progress. Otherwise an idle client has no
-// goroutine at all on Linux: the Hub's poller, one goroutine blocked in
-// epoll_wait, watches the sockets of idle clients, each armed for one
-// event at a time, and when one is readable (or closed) a goroutine reads
-// and carries out what came, arms the socket again and exits. The pings
-// and pongs at the head of a client's stream it takes off the socket
-// itself, before coder/websocket's read is ever entered (which, once
-// entered, answers a ping and then waits, with a deep stack, for the
-// client's next message): pongs are counted, and each ping is answered
-// with a pong carrying its payload, queued like every other frame of the
-// client's. A client that pings the server (Python's websockets does
-// every 20 s) thus holds no goroutine between its pings either. Only a
-// ping not wholly there when the socket is looked at (cut across TCP
-// segments) is left to coder/websocket's read, which answers it and
-// keeps its goroutine until the client's next message. Once the close
-// frame is queued, pings are
-// not answered at all, by the Hub or by coder/websocket, so nothing
-// follows the close frame, and a ping that reaches coder/websocket's
-// close handshake does not end it before the client's close is read (the
-// socket closed with that unread would reset the connection). Elsewhere, and
-// under TLS, each client has a reader goroutine whose stack stays at the
-// 2 KiB a goroutine starts with: between messages it waits in the
-// runtime's poller for the socket to be readable, taking pings and pongs
-// off as the poller's steps do (on unix; on Windows
-// inside coder/websocket's read), and each message is read and carried
-// out on a goroutine that exits. The reader's goroutine was about 2.5 KiB
-// of the 12-13 KiB of memory a client took at 10,000 clients
-// (docs/benchmarks.md, sessions 6 and 7), of which 1.5 KiB is
-// coder/websocket's connection.
+// a few writes rather than one each; sooner once every symbol the client is
+// subscribed to has an update pending, since nothing more of the pulse can
+// come for it. A writer that has been sending for a millisecond yields, so
+// that what the collection readied meanwhile runs first: on a busy core a
+// pulse is collected sooner, instead of at the pace of its first quotes'
+// writes, and each client's turn then finds more of it pending. If the
+// socket does not take it all, the client gets a goroutine of its own until
+// its outbox is empty, bounded by WriteTimeout without progress. Otherwise
+// an idle client has no goroutine at all on Linux: the Hub's poller, one
+// goroutine blocked in epoll_wait, watches the sockets of idle clients,
+// each armed for one event at a time, and when one is readable (or closed)
+// a goroutine reads and carries out what came, arms the socket again and
+// exits. The pings and pongs at the head of a client's stream it takes off
+// the socket itself, before coder/websocket's read is ever entered (which,
+// once entered, answers a ping and then waits, with a deep stack, for the
+// client's next message): pongs are counted, and each ping is answered with
+// a pong carrying its payload, queued like every other frame of the
+// client's. A client that pings the server (Python's websockets does every
+// 20 s) thus holds no goroutine between its pings either. Only a ping not
+// wholly there when the socket is looked at (cut across TCP segments) is
+// left to coder/websocket's read, which answers it and keeps its goroutine
+// until the client's next message. Once the close frame is queued, pings
+// are not answered at all, by the Hub or by coder/websocket, so nothing
+// follows the close frame, and a ping that reaches coder/websocket's close
+// handshake does not end it before the client's close is read (the socket
+// closed with that unread would reset the connection). Elsewhere, and under
+// TLS, each client has a reader goroutine whose stack stays at the 2 KiB a
+// goroutine starts with: between messages it waits in the runtime's poller
+// for the socket to be readable, taking pings and pongs off as the poller's
+// steps do (on unix; on Windows inside coder/websocket's read), and each
+// message is read and carried out on a goroutine that exits. The reader's
+// goroutine was about 2.5 KiB of the 12-13 KiB of memory a client took at
+// 10,000 clients (docs/benchmarks.md, sessions 6 and 7), of which 1.5 KiB
+// is coder/websocket's connection.
 //
 // Without ?batch=1 the frames of a batch share a socket write; with it
 // they are one frame, which costs the client one frame and one JSON

@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -128,5 +130,72 @@ func TestWriterPoolPushNow(t *testing.T) {
 		if got, _, _ := q.pop(later); got != want {
 			t.Fatalf("pop() = %v, want %v (in order of due time)", got, want.remote)
 		}
+	}
+}
+
+// TestWriterYields checks that a pool writer that has been sending for
+// its slice lets what became runnable meanwhile run before it sends for
+// the next client, and that one within its slice does not: on one core,
+// the collection a pulse's first quotes woke goes on before the writes of
+// those quotes. Whether the writer yields is up to the scheduler (it
+// serves its global queue, where a yielding goroutine goes, first once in
+// 61 turns), so the test counts rounds: most of 100 when the writer's
+// slice is over (0), few when it is not (an hour).
+func TestWriterYields(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const rounds = 100
+	tests := []struct {
+		name      string
+		slice     time.Duration
+		wantYield bool
+	}{
+		{"slice_over", 0, true},
+		{"within_slice", time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newWriterPool(0)
+			p.slice = tt.slice
+			a, b := &client{remote: "a"}, &client{remote: "b"}
+			var woke chan struct{} // closed by the goroutine a's send readies
+			var ran chan bool      // whether it had run when b was sent
+			p.service = func(c *client) {
+				switch c {
+				case a:
+					ready := make(chan struct{})
+					// Exits at once, once a's send has readied it.
+					go func() { <-ready; close(woke) }()
+					runtime.Gosched() // the goroutine starts and waits on ready
+					close(ready)
+				case b:
+					select {
+					case <-woke:
+						ran <- true
+					default:
+						ran <- false
+					}
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			// Exits when ctx is cancelled below.
+			go func() { done <- p.run(ctx) }()
+			yielded := 0
+			for range rounds {
+				woke, ran = make(chan struct{}), make(chan bool, 1)
+				p.push(a, b)
+				if <-ran {
+					yielded++
+				}
+				<-woke
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run() = %v, want nil", err)
+			}
+			if got := yielded > rounds/2; got != tt.wantYield {
+				t.Errorf("with slice %v, a goroutine readied by a client's send ran before the next client's send in %d of %d rounds, want most: %v", tt.slice, yielded, rounds, tt.wantYield)
+			}
+		})
 	}
 }
