@@ -7,7 +7,7 @@
 //	tickload [-url ws://127.0.0.1:8080/ws] [-n 100] [-k 20] [-duration 30s]
 //	         [-symbols AAPL,MSFT,...] [-server-pid PID] [-local-addrs 127.0.0.1,127.0.0.2]
 //	         [-json] [-header=false] [-cpuprofile FILE]
-//	tickload plot [-o FILE] [-goal MS] LABEL=RESULT.json,... ...
+//	tickload plot [-o FILE] [-goal MS] [-pulse] LABEL=RESULT.json,... ...
 //
 // It reports, over the measurement window (which starts once every client
 // is connected and subscribed): delivered quotes per second; end-to-end
@@ -19,7 +19,7 @@
 //
 // "tickload plot" draws an SVG chart of the p50 and p99 latency against
 // the number of clients from results saved with -json, one line pair per
-// LABEL.
+// LABEL (with -pulse, the latency from each quote's pulse start).
 //
 // The symbols come from -symbols or from the server's GET /api/quotes.
 // Client i subscribes to symbols i*K .. i*K+K-1 (modulo their number), so

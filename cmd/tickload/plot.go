@@ -21,13 +21,14 @@ type series struct {
 // runPlot is "tickload plot": it writes an SVG chart of p50 and p99
 // latency against the number of clients, from results saved with -json.
 //
-//	tickload plot [-o FILE] [-goal MS] LABEL=RESULT.json,RESULT.json... ...
+//	tickload plot [-o FILE] [-goal MS] [-pulse] LABEL=RESULT.json,RESULT.json... ...
 func runPlot(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tickload plot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the SVG here instead of to standard output")
 	goal := fs.Float64("goal", 100, "draw the p99 goal at this many milliseconds (0: none)")
 	title := fs.String("title", "Websocket fan-out latency, K=20 symbols per client", "chart title")
+	pulse := fs.Bool("pulse", false, "plot the latency from each quote's pulse start (pulse_p50_ms, pulse_p99_ms) instead of from its collected_at")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -45,6 +46,12 @@ func runPlot(args []string, stdout, stderr io.Writer) error {
 			r, err := readResult(f)
 			if err != nil {
 				return err
+			}
+			if *pulse {
+				if r.PulseP99ms <= 0 {
+					return fmt.Errorf("plot: %s: no pulse latency (a result of a tickload before -pulse)", f)
+				}
+				r.P50ms, r.P99ms = r.PulseP50ms, r.PulseP99ms
 			}
 			s.results = append(s.results, r)
 		}

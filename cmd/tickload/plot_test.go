@@ -88,3 +88,46 @@ func TestPlotErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPlotPulse checks that -pulse charts the latency from each pulse's
+// start: the same chart as results whose p50 and p99 were those.
+func TestPlotPulse(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, r result) string {
+		t.Helper()
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("json.Marshal() = %v", err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatalf("WriteFile() = %v", err)
+		}
+		return p
+	}
+	both := write("both.json", result{Clients: 1000, P50ms: 2, P99ms: 9, PulseP50ms: 50, PulseP99ms: 200})
+	pulseOnly := write("pulse.json", result{Clients: 1000, P50ms: 50, P99ms: 200})
+	noPulse := write("old.json", result{Clients: 1000, P50ms: 2, P99ms: 9})
+	plot := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(t.Context(), append([]string{"plot"}, args...), &out, io.Discard)
+		return out.String(), err
+	}
+	got, err := plot("-pulse", "a="+both)
+	if err != nil {
+		t.Fatalf("plot -pulse = %v", err)
+	}
+	want, err := plot("a=" + pulseOnly)
+	if err != nil {
+		t.Fatalf("plot = %v", err)
+	}
+	if got != want {
+		t.Errorf("plot -pulse of p50/p99 2/9 ms, pulse 50/200 ms differs from the plot of p50/p99 50/200 ms:\n%s\nwant\n%s", got, want)
+	}
+	if plain, _ := plot("a=" + both); plain == got {
+		t.Errorf("plot without -pulse = the -pulse chart, want the latency from collected_at")
+	}
+	if _, err := plot("-pulse", "a="+noPulse); err == nil {
+		t.Errorf("plot -pulse of a result without pulse latency = nil error, want one")
+	}
+}
