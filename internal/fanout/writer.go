@@ -138,12 +138,13 @@ func advance(q *[]queued, head *int) {
 // by the writes of its first quotes: it ends sooner, and each client has
 // more of the pulse pending when its turn comes, fewer frames for the same
 // quotes. A writer that sends only a few clients at a time never yields.
-// At 10,000 clients on one core (docs/benchmarks.md, session 9): 13 quotes
-// a frame instead of 8.6-8.8 and a quarter less CPU for the server and its
-// clients, for 60-64 ms instead of 21-25 ms from collected_at to a client
-// (p99). Yielding after every client made it 20 quotes a frame and 136-185
-// ms.
-const writeSlice = time.Millisecond
+// At 10,000 clients on one core (docs/benchmarks.md, session 9), against
+// not yielding: 11 quotes a frame instead of 8.6-8.8, 15% less CPU for the
+// server and its clients, the last quotes of a pulse out sooner (p99 from
+// the pulse's start 235-248 ms instead of 283-419), the time from
+// collected_at up (p99 28-34 ms instead of 21-25). A 1ms slice: 13.5
+// quotes a frame, 49-63 ms; yielding after every client: 20, 136-185 ms.
+const writeSlice = 2 * time.Millisecond
 
 // run is one writer of the pool. It returns when ctx ends.
 func (p *writerPool) run(ctx context.Context) error {
