@@ -34,9 +34,11 @@ func (d *orderDoer) Do(_ context.Context, req *http.Request) (*http.Response, er
 
 // TestPulseAsksInOrder checks that a pulse of more symbols than a P's run
 // queue holds (256) asks for them about in the order of its symbols on
-// one core: none more than pulseChunk places from its own. Started all at
-// once, the first of them went to the global run queue and were asked for
-// after hundreds of others.
+// one core: none more than two chunks from its place (within a chunk the
+// scheduler runs the last one started first, and a collection preempted
+// or kept waiting on a lock comes a little later). Started all at once,
+// the first of them went to the global run queue and were asked for after
+// hundreds of others.
 func TestPulseAsksInOrder(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const n = 600
@@ -65,7 +67,7 @@ func TestPulseAsksInOrder(t *testing.T) {
 			worst, at = off, sym
 		}
 	}
-	if worst > pulseChunk {
-		t.Errorf("pulse() asked for %s %d places from its own, want at most %d", at, worst, pulseChunk)
+	if worst > 2*pulseChunk {
+		t.Errorf("pulse() asked for %s %d places from its own, want at most %d", at, worst, 2*pulseChunk)
 	}
 }
