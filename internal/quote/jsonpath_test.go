@@ -17,7 +17,7 @@ func buildDoc(p jsonPath, leaf string) string {
 	doc := leaf
 	for i := len(p) - 1; i >= 0; i-- {
 		if st := p[i]; st.index >= 0 {
-			doc = "[" + strings.Repeat("null,", min(st.index, 2000)) + doc + "]"
+			doc = "[" + strings.Repeat("null,", st.index) + doc + "]"
 		} else {
 			k, _ := json.Marshal(st.key)
 			doc = `{"other":1,` + string(k) + ":" + doc + "}"
