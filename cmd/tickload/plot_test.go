@@ -13,20 +13,24 @@ import (
 	"testing"
 )
 
+// writeResult saves r as tickload -json would, as dir/name, and returns
+// its path.
+func writeResult(t *testing.T, dir, name string, r result) string {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatalf("json.Marshal() = %v", err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatalf("WriteFile() = %v", err)
+	}
+	return p
+}
+
 func TestPlot(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, r result) string {
-		t.Helper()
-		b, err := json.Marshal(r)
-		if err != nil {
-			t.Fatalf("json.Marshal() = %v", err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatalf("WriteFile() = %v", err)
-		}
-		return p
-	}
+	write := func(name string, r result) string { return writeResult(t, dir, name, r) }
 	// Written out of order: the chart sorts by clients.
 	big := write("big.json", result{Clients: 10000, P50ms: 40, P99ms: 120})
 	small := write("small.json", result{Clients: 100, P50ms: 2, P99ms: 9})
@@ -93,18 +97,7 @@ func TestPlotErrors(t *testing.T) {
 // start: the same chart as results whose p50 and p99 were those.
 func TestPlotPulse(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, r result) string {
-		t.Helper()
-		b, err := json.Marshal(r)
-		if err != nil {
-			t.Fatalf("json.Marshal() = %v", err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatalf("WriteFile() = %v", err)
-		}
-		return p
-	}
+	write := func(name string, r result) string { return writeResult(t, dir, name, r) }
 	both := write("both.json", result{Clients: 1000, P50ms: 2, P99ms: 9, PulseP50ms: 50, PulseP99ms: 200})
 	pulseOnly := write("pulse.json", result{Clients: 1000, P50ms: 50, P99ms: 200})
 	noPulse := write("old.json", result{Clients: 1000, P50ms: 2, P99ms: 9})
