@@ -22,10 +22,13 @@ type bodyLimiter struct {
 	r   io.Reader // io.LimitReader(body, MaxBody+1)
 	n   int64     // bytes read from r so far
 	err error     // first read error other than io.EOF
+	sec secrets   // redacted from the decoder's error by fail
 }
 
-func newBodyLimiter(body io.Reader) *bodyLimiter {
-	return &bodyLimiter{r: io.LimitReader(body, MaxBody+1)}
+// newBodyLimiter limits body; sec are the secrets fail keeps out of its
+// error (a decoder's message may quote the body, and a body may echo them).
+func newBodyLimiter(body io.Reader, sec secrets) *bodyLimiter {
+	return &bodyLimiter{r: io.LimitReader(body, MaxBody+1), sec: sec}
 }
 
 // Read implements io.Reader.
@@ -47,10 +50,11 @@ func (l *bodyLimiter) Read(p []byte) (int, error) {
 
 // fail turns a decoder's error into the parser's: the body's own read error
 // when there was one (ErrTooLarge, a broken connection), else ErrMalformed
-// with the decoder's detail. source and symbol prefix the message.
+// with the decoder's detail, its secrets redacted. source and symbol prefix
+// the message.
 func (l *bodyLimiter) fail(source, symbol string, decodeErr error) error {
 	if l.err != nil {
 		return fmt.Errorf("%s %s: read body: %w", source, symbol, l.err)
 	}
-	return fmt.Errorf("%s %s: %w: %v", source, symbol, ErrMalformed, decodeErr)
+	return fmt.Errorf("%s %s: %w: %s", source, symbol, ErrMalformed, l.sec.redact(decodeErr.Error()))
 }

@@ -89,7 +89,7 @@ func TestBodyReadError(t *testing.T) {
 }
 
 func TestBodyLimiterAfterLimit(t *testing.T) {
-	l := newBodyLimiter(strings.NewReader(strings.Repeat("x", MaxBody+10)))
+	l := newBodyLimiter(strings.NewReader(strings.Repeat("x", MaxBody+10)), nil)
 	n, err := io.Copy(io.Discard, l)
 	if n != MaxBody || !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("io.Copy(bodyLimiter) = %d, %v, want %d, %v", n, err, MaxBody, ErrTooLarge)

@@ -54,13 +54,13 @@ func openBody(name, sym, format string, resp *http.Response, sec secrets) (*bufi
 		(format == "JSON" && mt == "text/csv") ||
 		(format == "CSV" && (mt == "application/json" || strings.HasSuffix(mt, "+json")))
 	if wrongType {
-		return nil, nil, fmt.Errorf("%s %s: answered %s, not %s (a block or challenge page?): %w", name, sym, mt, format, ErrNotQuote)
+		return nil, nil, fmt.Errorf("%s %s: answered %s, not %s (a block or challenge page?): %w", name, sym, sec.redact(mt), format, ErrNotQuote)
 	}
 	body := resp.Body
 	if body == nil {
 		body = http.NoBody
 	}
-	lim := newBodyLimiter(body)
+	lim := newBodyLimiter(body, sec)
 	br := bufio.NewReaderSize(lim, sniffLen)
 	if firstByte(br) == '<' {
 		return nil, nil, fmt.Errorf("%s %s: answered markup %s, not %s (a block or challenge page?): %w",

@@ -22,7 +22,7 @@ func decodeOne(r io.Reader, v any) error {
 	case err != nil:
 		return err
 	default:
-		return fmt.Errorf("data after document: %v", tok)
+		return fmt.Errorf("data after document: %s", jsonKind(tok))
 	}
 }
 
@@ -45,9 +45,43 @@ func (n *numText) UnmarshalJSON(b []byte) error {
 	case len(b) > 0 && (b[0] == '-' || ('0' <= b[0] && b[0] <= '9')):
 		*n = numText(b)
 	default:
-		return fmt.Errorf("want a number or a string, got %.20s", b)
+		return fmt.Errorf("want a number or a string, got %s", jsonKind(json.RawMessage(b)))
 	}
 	return nil
+}
+
+// jsonKind names the JSON type of v, a json.Token or a raw value, for an
+// error message: never the value itself, which a hostile or echoing
+// upstream could fill with a credential.
+func jsonKind(v any) string {
+	switch v := v.(type) {
+	case json.Delim:
+		if v == '[' || v == ']' {
+			return "an array"
+		}
+		return "an object"
+	case bool:
+		return "a boolean"
+	case float64, json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	case json.RawMessage:
+		if len(v) == 0 {
+			return "nothing"
+		}
+		switch v[0] {
+		case '[':
+			return "an array"
+		case '{':
+			return "an object"
+		case 't', 'f':
+			return "a boolean"
+		}
+	}
+	return "a value"
 }
 
 // decodeErrorBody decodes the JSON error document of a non-2xx resp into
@@ -56,5 +90,5 @@ func decodeErrorBody(resp *http.Response, v any) bool {
 	if resp.Body == nil || isPageType(mediaType(resp)) {
 		return false
 	}
-	return decodeOne(newBodyLimiter(resp.Body), v) == nil
+	return decodeOne(newBodyLimiter(resp.Body, nil), v) == nil
 }
