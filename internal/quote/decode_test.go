@@ -43,7 +43,7 @@ func TestNumTextNamesKind(t *testing.T) {
 
 // TestParseDecodeErrorsHoldNoCredential gives each JSON source answers
 // whose decoding fails on an echoed credential: in a number field, after
-// the document, in the media type. Each fails ErrMalformed or ErrNotQuote
+// the document, in a date, in the media type. Each fails ErrMalformed or ErrNotQuote
 // without the credential, whole or cut.
 func TestParseDecodeErrorsHoldNoCredential(t *testing.T) {
 	keyed := &Options{APIKey: testKey, APISecret: testSecret}
@@ -64,6 +64,7 @@ func TestParseDecodeErrorsHoldNoCredential(t *testing.T) {
 		{"binance_after_document", KindBinance, headers, "BTCUSDT", "", `{"symbol":"BTCUSDT","lastPrice":"1"} ["` + testSecret + `"]`, ErrMalformed},
 		{"coinbase_array_price", KindCoinbase, headers, "BTC-USD", "", `{"price":["` + testKey + `"]}`, ErrMalformed},
 		{"coinbase_json_type", KindCoinbase, headers, "BTC-USD", "application/" + testKey + "+json", `{"price":"1"}`, nil},
+		{"stooq_date", KindStooq, headers, "AAPL", "", "Symbol,Date,Time,Open,High,Low,Close,Volume\nAAPL.US," + testKey + ",22:00:00,1,1,1,1,1\n", ErrMalformed},
 		{"stooq_json_type", KindStooq, headers, "AAPL", "application/" + testKey + "+json", `{}`, ErrNotQuote},
 	}
 	for _, tt := range tests {

@@ -156,9 +156,9 @@ func (s *Stooq) quote(sym string, cols map[string]int, row []string) (Quote, err
 		q.Volume, q.HasVolume = n, true
 	}
 	q.High, q.Low = optionalPrice(field("high")), optionalPrice(field("low"))
-	t, err := stooqTime(field("date"), field("time"))
-	if err != nil {
-		return Quote{}, fmt.Errorf("stooq %s: %w: %v", sym, ErrMalformed, err)
+	t, ok := stooqTime(field("date"), field("time"))
+	if !ok {
+		return Quote{}, fmt.Errorf("stooq %s: %w: date %s time %s", sym, ErrMalformed, s.secrets.quote(field("date")), s.secrets.quote(field("time")))
 	}
 	q.Time = t
 	return q, nil
@@ -166,21 +166,15 @@ func (s *Stooq) quote(sym string, cols map[string]int, row []string) (Quote, err
 
 // stooqTime reads a Date ("2026-10-02") and Time ("22:00:00") pair as Warsaw
 // time. A missing or N/D date is the zero time; a missing or N/D time is
-// midnight.
-func stooqTime(date, clock string) (time.Time, error) {
+// midnight. false when they are neither.
+func stooqTime(date, clock string) (time.Time, bool) {
 	if date == "" || date == stooqND {
-		return time.Time{}, nil
+		return time.Time{}, true
 	}
 	if clock == "" || clock == stooqND {
 		t, err := time.ParseInLocation("2006-01-02", date, warsaw)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("date %q", date)
-		}
-		return t, nil
+		return t, err == nil
 	}
 	t, err := time.ParseInLocation("2006-01-02 15:04:05", date+" "+clock, warsaw)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("date %q time %q", date, clock)
-	}
-	return t, nil
+	return t, err == nil
 }
