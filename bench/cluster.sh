@@ -26,6 +26,13 @@
 # on separate machines: the simulator, the leader (moved there once
 # elected) and the single process on core 0; nats-server, the followers
 # and tickload on core 1; every tickerd with GOMAXPROCS=1.
+# PIN=2 is PIN=1 with the third instance (neither the leader nor the
+# follower measured) moved to core 0 once the leader is known: the
+# follower then shares its core only with its NATS server and its
+# clients' load tool, not with another instance applying the same rounds
+# at the same instants (docs/benchmarks.md, "Session 10").
+# The lag histograms are printed for the follower's tickload window only
+# (the difference of two scrapes), and over the whole run.
 # Everything on 127.0.0.1; every process it starts is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +41,9 @@ dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
-on() { # core: the prefix that pins a command to core when PIN=1 (it execs: $! stays the command's PID)
-  if [ "${PIN:-0}" = 1 ]; then echo "env GOMAXPROCS=1 taskset -c $1"; fi
+pin=${PIN:-0}
+on() { # core: the prefix that pins a command to core when PIN is set (it execs: $! stays the command's PID)
+  if [ "$pin" != 0 ]; then echo "env GOMAXPROCS=1 taskset -c $1"; fi
 }
 
 go build -o "$dir/tickerd" ./cmd/tickerd
@@ -80,8 +88,11 @@ done
 sleep 5 # every instance has the bucket's values and a few pulses
 leader=$(curl -fsS http://127.0.0.1:18091/api/cluster | sed -n 's/.*"leader":"\([^"]*\)".*/\1/p')
 follower=a; [ "$leader" = a ] && follower=b
-echo "symbols=$syms leader=$leader follower=$follower window=$window pin=${PIN:-0}"
-if [ "${PIN:-0}" = 1 ]; then taskset -a -p -c 0 "${pid[$leader]}" >/dev/null; sleep 2; fi
+for n in a b c; do [ "$n" != "$leader" ] && [ "$n" != "$follower" ] && other=$n; done
+echo "symbols=$syms leader=$leader follower=$follower other=$other window=$window pin=$pin"
+if [ "$pin" != 0 ]; then taskset -a -p -c 0 "${pid[$leader]}" >/dev/null; fi
+if [ "$pin" = 2 ]; then taskset -a -p -c 0 "${pid[$other]}" >/dev/null; fi
+if [ "$pin" != 0 ]; then sleep 2; fi
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 secs=${window%s}
@@ -110,6 +121,8 @@ load() { # instance
 }
 if [ "${PROFILE:-0}" = 1 ]; then sleep 2; fi # the window's profiles are in
 [ "${ALONE:-0}" = 1 ] && kill -STOP "${pid[single]}"
+fm0=$(curl -fsS "http://127.0.0.1:$(aport $follower)/metrics" || true)
+lm0=$(curl -fsS "http://127.0.0.1:$(aport $leader)/metrics" || true)
 load $follower
 [ "${LEADER_TOO:-0}" = 1 ] && load $leader
 quantiles() { # histogram-name: its p50, p90 and p99 in ms, interpolated in its buckets (metrics text on stdin)
@@ -128,10 +141,19 @@ fm=$(curl -fsS "http://127.0.0.1:$(aport $follower)/metrics" || true)
 lm=$(curl -fsS "http://127.0.0.1:$(aport $leader)/metrics" || true)
 grep -E '^tickerd_cluster_fenced' <<<"$fm" || true
 grep -E '^tickerd_cluster_(rounds|round_snapshots|compactions)' <<<"$lm" || true
-echo "follower: $(quantiles tickerd_cluster_watch_lag_seconds <<<"$fm")"
-echo "follower: $(quantiles tickerd_cluster_watch_store_lag_seconds <<<"$fm")"
-echo "leader: $(quantiles tickerd_cluster_round_send_lag_seconds <<<"$lm")"
-echo "leader: $(quantiles tickerd_cluster_round_ack_lag_seconds <<<"$lm")"
+since() { # before after: the metrics text after, its histogram buckets less those of before
+  awk 'NR == FNR { if (index($0, "_bucket{") > 0) { k = $0; sub(/ [^ ]*$/, "", k); b[k] = $NF }; next }
+    index($0, "_bucket{") > 0 { k = $0; sub(/ [^ ]*$/, "", k); print k, $NF - b[k]; next } { print }' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+for span in run window; do
+  f=$fm l=$lm
+  if [ $span = window ]; then f=$(since "$fm0" "$fm") l=$(since "$lm0" "$lm"); fi
+  echo "follower ($span): $(quantiles tickerd_cluster_watch_lag_seconds <<<"$f")"
+  echo "follower ($span): $(quantiles tickerd_cluster_watch_store_lag_seconds <<<"$f")"
+  echo "leader ($span): $(quantiles tickerd_cluster_round_send_lag_seconds <<<"$l")"
+  echo "leader ($span): $(quantiles tickerd_cluster_round_ack_lag_seconds <<<"$l")"
+done
 if [ "${ALONE:-0}" = 1 ]; then
   for n in a b c; do kill "${pid[$n]}"; done
   kill "$nats_pid"
