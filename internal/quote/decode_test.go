@@ -41,10 +41,10 @@ func TestNumTextNamesKind(t *testing.T) {
 	}
 }
 
-// TestParseDecodeErrorsHoldNoCredential gives each JSON source answers
-// whose decoding fails on an echoed credential: in a number field, after
-// the document, in a date, in the media type. Each fails ErrMalformed or ErrNotQuote
-// without the credential, whole or cut.
+// TestParseDecodeErrorsHoldNoCredential gives sources answers that echo
+// a credential where decoding fails on it: in a number field, after the
+// document, in a date, in the media type. None of the errors holds the
+// credential, whole or cut.
 func TestParseDecodeErrorsHoldNoCredential(t *testing.T) {
 	keyed := &Options{APIKey: testKey, APISecret: testSecret}
 	headers := &Options{Headers: testHeaders}
@@ -55,7 +55,7 @@ func TestParseDecodeErrorsHoldNoCredential(t *testing.T) {
 		sym  string
 		ct   string
 		body string
-		want error
+		want error // nil: any outcome
 	}{
 		{"finnhub_array_price", KindFinnhub, keyed, "AAPL", "", `{"c":["` + testKey + `"],"pc":1}`, ErrMalformed},
 		{"finnhub_after_document", KindFinnhub, keyed, "AAPL", "", `{"c":1,"pc":1} "` + testKey + `"`, ErrMalformed},
