@@ -69,16 +69,15 @@ func jsonKind(v any) string {
 	case nil:
 		return "null"
 	case json.RawMessage:
-		if len(v) == 0 {
-			return "nothing"
-		}
-		switch v[0] {
-		case '[':
-			return "an array"
-		case '{':
-			return "an object"
-		case 't', 'f':
-			return "a boolean"
+		if len(v) > 0 {
+			switch v[0] {
+			case '[':
+				return "an array"
+			case '{':
+				return "an object"
+			case 't', 'f':
+				return "a boolean"
+			}
 		}
 	}
 	return "a value"
