@@ -31,6 +31,12 @@
 # follower then shares its core only with its NATS server and its
 # clients' load tool, not with another instance applying the same rounds
 # at the same instants (docs/benchmarks.md, "Session 10").
+# SCHED=1 records the scheduler (perf sched record -a, from Debian's
+# linux-perf; needs root) for 5 s of the follower's tickload run and of the
+# single process's, and prints, per process, how long its threads waited
+# for a core once woken (perf's "sch delay": wakeup to running),
+# p50/p90/p99/max over every wakeup. The recording costs the follower's
+# p99 a few ms: compare latency from runs without it.
 # The lag histograms are printed for the follower's tickload window only
 # (the difference of two scrapes), and over the whole run.
 # Everything on 127.0.0.1; every process it starts is killed on exit.
@@ -123,7 +129,33 @@ if [ "${PROFILE:-0}" = 1 ]; then sleep 2; fi # the window's profiles are in
 [ "${ALONE:-0}" = 1 ] && kill -STOP "${pid[single]}"
 fm0=$(curl -fsS "http://127.0.0.1:$(aport $follower)/metrics" || true)
 lm0=$(curl -fsS "http://127.0.0.1:$(aport $leader)/metrics" || true)
+sched_start() { # SCHED=1: record the scheduler for 5 s, starting 6 s into a tickload run
+  [ "${SCHED:-0}" = 1 ] || return 0
+  command -v perf >/dev/null || { echo "SCHED=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  (sleep 6; perf sched record -a -o "$dir/sched.data" -- sleep 5 >/dev/null 2>&1) & sched=$!; pids+=($sched)
+}
+sched_report() { # what: each process's wakeup-to-running delays in the recording; roles from role[]
+  [ "${SCHED:-0}" = 1 ] || return 0
+  wait "$sched" || true
+  local roles
+  roles=$(for p in "${!role[@]}"; do echo "$p ${role[$p]}"; done)
+  echo "wakeup to running (perf sched), 5 s of the $1's tickload run, ms:"
+  # timehist: time [cpu] comm[tid/pid] wait sch-delay run; a thread of a
+  # process the map does not name is tickload's if its comm says so.
+  perf sched timehist -i "$dir/sched.data" 2>/dev/null | awk -v roles="$roles" '
+    BEGIN { n = split(roles, r, "\n"); for (i = 1; i <= n; i++) { split(r[i], f, " "); role[f[1]] = f[2] } }
+    NR > 3 && $3 !~ /^<idle>/ {
+      t = $3; comm = t; sub(/\[.*/, "", comm); id = t; sub(/.*[\[\/]/, "", id); sub(/\]/, "", id)
+      who = (id in role) ? role[id] : (comm == "tickload" ? "tickload" : "")
+      if (who != "") print who, $5 }' |
+    sort -k1,1 -k2,2g | awk '
+      function out() { if (name != "") printf "  %-11s wakeups=%d p50=%.2f p90=%.2f p99=%.2f max=%.2f\n", name, k, v[int(k*.5)+1], v[int(k*.9)+1], v[int(k*.99)+1], v[k] }
+      $1 != name { out(); name = $1; k = 0 } { v[++k] = $2 } END { out() }'
+}
+declare -A role=([${pid[$leader]}]=leader [${pid[$follower]}]=follower [${pid[$other]}]=other [$nats_pid]=nats-server [${pids[1]}]=sim)
+sched_start
 load $follower
+sched_report follower
 [ "${LEADER_TOO:-0}" = 1 ] && load $leader
 quantiles() { # histogram-name: its p50, p90 and p99 in ms, interpolated in its buckets (metrics text on stdin)
   awk -v h="$1" '
@@ -160,4 +192,7 @@ if [ "${ALONE:-0}" = 1 ]; then
   kill -CONT "${pid[single]}"
   sleep 3
 fi
+role=([${pid[single]}]=single [${pids[1]}]=sim)
+sched_start
 load single
+sched_report single
